@@ -1,0 +1,6 @@
+/**
+ * connkit core: Python asyncio's concurrency toolbox for TypeScript, and the pool.
+ * @module
+ */
+export * from './errors.js';
+export type { WaitOptions, SignalOptions } from './options.js';
