@@ -70,7 +70,8 @@ export function checkInteger(
   if (typeof value !== 'number') {
     throw new TypeError(`${name} must be an integer, got ${describeValue(value)}`);
   }
-  const ok = (Number.isInteger(value) || (value === Infinity && max === Infinity)) && value >= min && value <= max;
+  const ok =
+    (Number.isInteger(value) || (value === Infinity && max === Infinity)) && value >= min && value <= max;
   if (!ok) {
     throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${describeValue(value)}`);
   }
