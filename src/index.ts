@@ -3,4 +3,6 @@
  * @module
  */
 export * from './errors.js';
+export * from './semaphore.js';
+export * from './bounded-semaphore.js';
 export type { WaitOptions, SignalOptions } from './options.js';
