@@ -1,0 +1,171 @@
+/**
+ * Row streaming over a server-side cursor (`pg-cursor`): constant memory for any result size.
+ * @module
+ */
+import Cursor from 'pg-cursor';
+import { InvalidStateError } from '../../src/errors.js';
+import { checkInteger, checkSignal } from '../../src/options.js';
+import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import { isConnectionError, toDatabaseError } from './errors.js';
+import { readQuery, type QueryLike } from './query-input.js';
+
+/** Options of {@link streamRows} and `db.stream()`. */
+export interface StreamOptions {
+  /** Rows fetched per round trip; memory holds at most one batch. @default 100 */
+  batchSize?: number | undefined;
+  /** Aborting it stops the stream: the next step rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+}
+
+/** How long closing a cursor or cancelling a statement may take before the connection is destroyed. */
+const CLEANUP_MS = 5_000;
+
+/**
+ * Streams the rows of a query through a server-side cursor, `batchSize` rows per round trip, so
+ * memory stays flat whatever the result size. Lazy: nothing happens until iteration starts, then
+ * `acquire(signal)` lends a dedicated, non-pipelined connection (portals cannot share a pipelined
+ * one) that is held until the stream ends.
+ *
+ * Cleanup: at the end, on `break`/`return`, on a thrown error and on abort, the cursor is closed
+ * and the connection released. An abort while the server is computing a batch cancels the
+ * statement via `lease.cancel()` when provided (connection stays healthy), otherwise the
+ * connection is released with the reason, i.e. destroyed. An aborted signal makes the next step
+ * reject with `signal.reason`; SQL errors reject with `DatabaseError`. Bad arguments throw
+ * synchronously.
+ *
+ * @example
+ * ```ts
+ * for await (const row of streamRows<{ id: number }>(acquire, 'select id from big', [], { batchSize: 500 })) {
+ *   if (row.id > 1000) break; // closes the cursor, releases the connection
+ * }
+ * ```
+ */
+export function streamRows<R = Record<string, unknown>>(
+  acquire: AcquireClient,
+  query: string | QueryLike,
+  values?: readonly unknown[],
+  opts?: StreamOptions,
+): AsyncIterable<R> {
+  if (typeof acquire !== 'function') throw new TypeError('streamRows() needs an acquire function');
+  const input = readQuery(query, values);
+  const batchSize = checkInteger(opts?.batchSize, 'batchSize', 100, 1);
+  const signal = checkSignal(opts?.signal);
+  return {
+    [Symbol.asyncIterator]: () => iterate<R>(acquire, input.text, input.values, batchSize, signal),
+  };
+}
+
+async function* iterate<R>(
+  acquire: AcquireClient,
+  text: string,
+  values: unknown[] | undefined,
+  batchSize: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<R, void, undefined> {
+  signal?.throwIfAborted();
+  const lease = await acquire(signal);
+  const state: CursorState = { broken: undefined, cursorDone: false };
+  let cursor: Cursor<R> | undefined;
+  try {
+    signal?.throwIfAborted();
+    if (lease.client.pipeline) {
+      throw new InvalidStateError(
+        'streamRows() needs a dedicated, non-pipelined connection: cursors cannot share one',
+      );
+    }
+    cursor = lease.client.query(new Cursor<R>(text, values));
+    for (;;) {
+      const rows = await readBatch(cursor, batchSize, signal, lease, state);
+      if (rows.length === 0) {
+        state.cursorDone = true;
+        return;
+      }
+      for (const row of rows) {
+        yield row;
+        // The consumer may have aborted while it held the row: stop before fetching more.
+        signal?.throwIfAborted();
+      }
+    }
+  } finally {
+    await finish(lease, cursor, state);
+  }
+}
+
+interface CursorState {
+  /** Set when the connection must be destroyed rather than reused. */
+  broken: unknown;
+  /** True when the cursor needs no Close (ended, failed or cancelled). */
+  cursorDone: boolean;
+}
+
+async function readBatch<R>(
+  cursor: Cursor<R>,
+  batchSize: number,
+  signal: AbortSignal | undefined,
+  lease: ClientLease,
+  state: CursorState,
+): Promise<R[]> {
+  const read = cursor.read(batchSize);
+  try {
+    return await untilAborted(read, signal);
+  } catch (err) {
+    if (signal?.aborted && err === signal.reason) {
+      await stopRead(read, lease, state, err);
+      throw err;
+    }
+    state.cursorDone = true; // pg-cursor already synced after the error
+    if (isConnectionError(err)) state.broken = err;
+    throw toDatabaseError(err);
+  }
+}
+
+/** An abort landed while a batch was being computed: cancel the statement or give up the connection. */
+async function stopRead(
+  read: Promise<unknown>,
+  lease: ClientLease,
+  state: CursorState,
+  reason: unknown,
+): Promise<void> {
+  read.catch(() => undefined); // settles later (or never, if the connection is destroyed)
+  if (lease.cancel === undefined) {
+    state.broken = reason;
+    return;
+  }
+  const cancelled = await settleWithin(lease.cancel(), CLEANUP_MS);
+  // After a cancel the read fails with 57014 (cursor already synced) or returns rows it had.
+  const outcome = read.then(
+    () => 'rows' as const,
+    (err: unknown) => (isConnectionError(err) ? ('dead' as const) : ('failed' as const)),
+  );
+  const settled = cancelled && (await settleWithin(outcome, CLEANUP_MS));
+  if (!settled) {
+    state.broken = reason;
+    return;
+  }
+  const result = await outcome;
+  if (result === 'dead') state.broken = reason;
+  if (result === 'failed') state.cursorDone = true;
+}
+
+async function finish<R>(
+  lease: ClientLease,
+  cursor: Cursor<R> | undefined,
+  state: CursorState,
+): Promise<void> {
+  if (state.broken === undefined && cursor !== undefined && !state.cursorDone) {
+    // Close the portal (Close + Sync) so the connection goes back idle; a dead peer must not hold us.
+    const closing = cursor.close();
+    const ok = await settleWithin(closing, CLEANUP_MS);
+    const failed = ok
+      ? await closing.then(
+          () => undefined,
+          (err: unknown) => err ?? new Error('close failed'),
+        )
+      : true;
+    if (!ok || failed !== undefined) {
+      state.broken = !ok ? new Error(`Closing the cursor took more than ${CLEANUP_MS} ms`) : failed;
+    }
+  }
+  if (state.broken === undefined) lease.release();
+  else lease.release(state.broken);
+}

@@ -1,0 +1,260 @@
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AcquireClient, ClientLease } from '../../../adapters/postgres/client-lease.js';
+import { DatabaseError } from '../../../adapters/postgres/errors.js';
+import { sql } from '../../../adapters/postgres/sql.js';
+import { streamRows } from '../../../adapters/postgres/stream.js';
+import { uniqueName } from '../../support/names.js';
+import { backendsOf, withPgClient } from '../../support/pg.js';
+import { databaseUrl } from '../../support/services.js';
+
+interface Harness {
+  acquire: AcquireClient;
+  client: pg.Client;
+  app: string;
+  acquired: number;
+  releases: unknown[][];
+}
+
+const clients: pg.Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => undefined)));
+});
+
+/** A raw client lent through the AcquireClient contract, recording each release. */
+async function harness(opts: { cancel?: boolean; pipeline?: boolean } = {}): Promise<Harness> {
+  const app = uniqueName('stream');
+  const client = new pg.Client({
+    connectionString: databaseUrl(),
+    application_name: app,
+    pipeline: opts.pipeline ?? false,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  clients.push(client);
+  const h: Harness = {
+    client,
+    app,
+    acquired: 0,
+    releases: [],
+    acquire: async (signal) => {
+      signal?.throwIfAborted();
+      h.acquired++;
+      const lease: ClientLease = { client, release: (...args: unknown[]) => void h.releases.push(args) };
+      if (opts.cancel) {
+        const pid = (client as unknown as { processID: number }).processID;
+        return {
+          ...lease,
+          cancel: () => withPgClient(databaseUrl(), (c) => c.query('select pg_cancel_backend($1)', [pid])),
+        };
+      }
+      return lease;
+    },
+  };
+  return h;
+}
+
+/**
+ * True when the client answers a query within 2 s. A cursor left open keeps the client busy (its
+ * portal is the active query), so this is how a test sees that the cursor was closed.
+ */
+async function answers(client: pg.Client): Promise<boolean> {
+  const query = client.query('select 1 as ok').then((r) => r.rows[0]?.ok === 1);
+  const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref());
+  return Promise.race([query, late]);
+}
+
+function getGc(): () => void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+describe('streamRows()', () => {
+  it('yields every row in order across batches and releases the connection healthy', async () => {
+    const h = await harness();
+    const seen: number[] = [];
+    for await (const row of streamRows<{ x: number }>(
+      h.acquire,
+      'select x from generate_series(1, $1::int) x',
+      [1050],
+      {
+        batchSize: 100,
+      },
+    )) {
+      seen.push(row.x);
+    }
+    expect(seen).toEqual(Array.from({ length: 1050 }, (_, i) => i + 1));
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.client)).toBe(true);
+  });
+
+  it('accepts a SqlQuery and yields nothing for an empty result', async () => {
+    const h = await harness();
+    const rows: unknown[] = [];
+    for await (const row of streamRows(h.acquire, sql`select ${'a'}::text as s where ${false}::bool`))
+      rows.push(row);
+    expect(rows).toEqual([]);
+    const one: unknown[] = [];
+    for await (const row of streamRows(h.acquire, sql`select ${'a'}::text as s`)) one.push(row);
+    expect(one).toEqual([{ s: 'a' }]);
+    expect(h.releases).toEqual([[], []]);
+  });
+
+  it('is lazy: nothing is acquired until iteration starts', async () => {
+    const h = await harness();
+    const stream = streamRows(h.acquire, 'select 1');
+    expect(h.acquired).toBe(0);
+    for await (const _ of stream) break;
+    expect(h.acquired).toBe(1);
+  });
+
+  it('keeps the heap flat while streaming 1 000 000 rows', async () => {
+    const h = await harness();
+    const gc = getGc();
+    const samples: number[] = [];
+    let count = 0;
+    let sum = 0;
+    const stream = streamRows<{ x: number; pad: string }>(
+      h.acquire,
+      "select x, repeat('p', 20) as pad from generate_series(1, 1000000) x",
+      [],
+      { batchSize: 1000 },
+    );
+    for await (const row of stream) {
+      count++;
+      sum += row.x;
+      if (count % 100_000 === 0) {
+        gc();
+        samples.push(process.memoryUsage().heapUsed);
+      }
+    }
+    expect(count).toBe(1_000_000);
+    expect(sum).toBe(500_000_500_000);
+    const growth = Math.max(...samples) - samples[0]!;
+    console.log(
+      `streamRows 1e6 rows: heapUsed samples (MB) ${samples.map((s) => (s / 2 ** 20).toFixed(1)).join(' ')}; growth ${(growth / 2 ** 20).toFixed(1)} MB`,
+    );
+    // Buffering the whole result would take ~100 MB; a flat stream stays within noise.
+    expect(growth).toBeLessThan(16 * 2 ** 20);
+    expect(h.releases).toEqual([[]]);
+  });
+
+  it('closes the cursor and releases the connection healthy on break', async () => {
+    const h = await harness();
+    let n = 0;
+    for await (const _ of streamRows(h.acquire, 'select x from generate_series(1, 100000) x', [], {
+      batchSize: 50,
+    })) {
+      if (++n === 120) break;
+    }
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.client)).toBe(true);
+    expect((await h.client.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it('rejects with signal.reason when aborted between rows and releases healthy', async () => {
+    const h = await harness();
+    const ac = new AbortController();
+    const reason = new Error('stop');
+    let n = 0;
+    const run = async () => {
+      for await (const _ of streamRows(h.acquire, 'select x from generate_series(1, 100000) x', [], {
+        signal: ac.signal,
+      })) {
+        if (++n === 10) ac.abort(reason);
+      }
+    };
+    await expect(run()).rejects.toBe(reason);
+    expect(n).toBe(10);
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.client)).toBe(true);
+  });
+
+  it('cancels a slow batch on the server when aborted, keeping the connection healthy', async () => {
+    const h = await harness({ cancel: true });
+    const ac = new AbortController();
+    const reason = new Error('enough');
+    const stream = streamRows(
+      h.acquire,
+      'select x from generate_series(1, 3) x where pg_sleep(30) is not null',
+      [],
+      {
+        signal: ac.signal,
+      },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    const pending = it.next();
+    await waitForActive(h.app);
+    ac.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(h.releases).toEqual([[]]);
+    const active = (await backendsOf(databaseUrl(), h.app)).filter((b) => b.state === 'active');
+    expect(active).toEqual([]);
+    expect((await h.client.query('select 2 as ok')).rows).toEqual([{ ok: 2 }]);
+  });
+
+  it('gives up the connection when aborted mid-batch without a cancel function', async () => {
+    const h = await harness();
+    const ac = new AbortController();
+    const reason = new Error('enough');
+    const it = streamRows(h.acquire, 'select pg_sleep(30)', [], { signal: ac.signal })[
+      Symbol.asyncIterator
+    ]();
+    const pending = it.next();
+    await waitForActive(h.app);
+    ac.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(h.releases).toEqual([[reason]]);
+  });
+
+  it('rejects with DatabaseError on a SQL error and keeps the connection', async () => {
+    const h = await harness();
+    const run = async () => {
+      for await (const _ of streamRows(h.acquire, `select * from ${uniqueName('missing')}`)) {
+        /* empty */
+      }
+    };
+    const err = await run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect((err as DatabaseError).code).toBe('42P01');
+    expect(h.releases).toEqual([[]]);
+    expect((await h.client.query('select 3 as ok')).rows).toEqual([{ ok: 3 }]);
+  });
+
+  it('rejects at once with the reason of an already-aborted signal, acquiring nothing', async () => {
+    const h = await harness();
+    const reason = new Error('dead');
+    const it = streamRows(h.acquire, 'select 1', [], { signal: AbortSignal.abort(reason) })[
+      Symbol.asyncIterator
+    ]();
+    await expect(it.next()).rejects.toBe(reason);
+    expect(h.acquired).toBe(0);
+  });
+
+  it('refuses a pipelined connection with a clear error and releases it', async () => {
+    const h = await harness({ pipeline: true });
+    const it = streamRows(h.acquire, 'select 1')[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toThrow(/non-pipelined/);
+    expect(h.releases).toEqual([[]]);
+  });
+
+  it('throws synchronously on bad arguments', () => {
+    const acquire: AcquireClient = () => Promise.reject(new Error('unused'));
+    expect(() => streamRows(acquire, 'select 1', [], { batchSize: 0 })).toThrow(RangeError);
+    expect(() => streamRows(acquire, 'select $1', [undefined])).toThrow(TypeError);
+    expect(() => streamRows(acquire, 42 as unknown as string)).toThrow(/42/);
+  });
+});
+
+async function waitForActive(app: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await backendsOf(databaseUrl(), app);
+    if (rows.some((r) => r.state === 'active' && r.query.includes('pg_sleep'))) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no active pg_sleep for ${app}`);
+}
