@@ -1,0 +1,283 @@
+/**
+ * LISTEN on a dedicated connection that survives connection loss: {@link listen} and
+ * {@link Subscription}.
+ * @module
+ */
+import type { Socket } from 'node:net';
+import type pg from 'pg';
+import { checkInteger, checkSignal } from '../../src/options.js';
+import { backoffDelay, type BackoffOptions } from '../../src/retry.js';
+import { sleep } from '../../src/timeout.js';
+import { toDatabaseError } from './errors.js';
+import { checkChannel } from './notify.js';
+import { sql } from './sql.js';
+
+/** One NOTIFY as received. */
+export interface Notification {
+  channel: string;
+  /** The payload, `''` when none was sent. */
+  payload: string;
+  /** Backend pid of the session that sent the notification. */
+  processId: number;
+}
+
+/** Opens a fresh, connected, dedicated (non-pooled, non-pipelined) client. */
+export type ListenConnect = (signal: AbortSignal) => Promise<pg.Client>;
+
+/** Options of {@link listen} and `db.listen()`. */
+export interface ListenOptions {
+  /** Aborting it closes the subscription; a pending or later `next()` rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Notifications held for a slow consumer. When reached, the socket is paused so the server keeps
+   * the rest in its own queue (backpressure, nothing dropped); reading resumes at half. One socket
+   * read may overshoot the bound by what it carried. @default 1000
+   */
+  maxBuffered?: number | undefined;
+  /** Backoff between reconnect attempts (ms). @default { initialDelay: 100, maxDelay: 10_000, jitter: 'equal' } */
+  reconnect?: BackoffOptions | undefined;
+  /**
+   * Called once LISTEN is active again after a reconnect. Notifications sent while disconnected are
+   * lost (PostgreSQL does not keep them for a gone session): re-check state here. @default undefined
+   */
+  onReconnect?: (() => void) | undefined;
+  /** Told about each connection loss and failed reconnect attempt (for logs). @default undefined */
+  onError?: ((err: unknown) => void) | undefined;
+}
+
+const CLOSE_MS = 5_000;
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+type Pending = { resolve(r: IteratorResult<Notification, undefined>): void; reject(err: unknown): void };
+
+/**
+ * A live LISTEN on one channel, as an async iterable of {@link Notification}s. It owns a dedicated
+ * connection; when that connection is lost it reconnects with backoff and re-issues LISTEN. Meant
+ * for one consumer: concurrent iterators share (split) the stream. Leaving a `for await` loop closes
+ * the subscription. `close()` is idempotent and also `[Symbol.asyncDispose]`.
+ *
+ * @example
+ * ```ts
+ * await using sub = await db.listen('orders');
+ * for await (const { payload } of sub) console.log('order', payload);
+ * ```
+ */
+export class Subscription implements AsyncIterable<Notification>, AsyncDisposable {
+  readonly channel: string;
+  readonly #connect: ListenConnect;
+  readonly #opts: ListenOptions;
+  readonly #maxBuffered: number;
+  readonly #controller = new AbortController();
+  readonly #buffer: Notification[] = [];
+  readonly #pending: Pending[] = [];
+  #client: pg.Client | undefined;
+  #paused = false;
+  #failure: { reason: unknown } | undefined;
+  #closing: Promise<void> | undefined;
+  #reconnects = 0;
+  readonly #onAbort = (): void => {
+    const signal = this.#opts.signal;
+    this.#failure ??= { reason: signal?.reason };
+    void this.close();
+  };
+
+  /** @internal Use {@link listen} or `db.listen()`. */
+  constructor(connect: ListenConnect, channel: string, opts: ListenOptions, maxBuffered: number) {
+    this.#connect = connect;
+    this.channel = channel;
+    this.#opts = opts;
+    this.#maxBuffered = maxBuffered;
+  }
+
+  /** How many times the connection was re-established. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** True once closed (by `close()`, abort or leaving the loop). */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** @internal First connect: failures reject `listen()` instead of being retried. */
+  async start(): Promise<this> {
+    const signal = this.#opts.signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    try {
+      await this.#open();
+      return this;
+    } catch (err) {
+      await this.close();
+      throw signal?.aborted ? signal.reason : toDatabaseError(err);
+    }
+  }
+
+  /** Next notification; waits for one. Resolves done once closed; rejects with the abort reason. */
+  next(): Promise<IteratorResult<Notification, undefined>> {
+    if (this.#failure) return Promise.reject(this.#failure.reason);
+    const item = this.#buffer.shift();
+    if (item !== undefined) {
+      if (this.#paused && this.#buffer.length <= this.#maxBuffered / 2) this.#setPaused(false);
+      return Promise.resolve({ done: false, value: item });
+    }
+    if (this.#closing) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => this.#pending.push({ resolve, reject }));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Notification, undefined> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        await this.close();
+        return DONE;
+      },
+    };
+  }
+
+  /** Stops listening and ends the connection. Idempotent; buffered notifications are dropped. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort);
+    this.#controller.abort(new Error('Subscription closed'));
+    this.#buffer.length = 0;
+    for (const p of this.#pending.splice(0)) {
+      if (this.#failure) p.reject(this.#failure.reason);
+      else p.resolve(DONE);
+    }
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) await endClient(client);
+  }
+
+  /** Connects, subscribes, and installs the handlers that feed the buffer and detect loss. */
+  async #open(): Promise<void> {
+    const client = await this.#connect(this.#controller.signal);
+    if (this.#closing) {
+      await endClient(client);
+      return;
+    }
+    let lost = false;
+    const onLost = (err: unknown): void => {
+      if (lost) return;
+      lost = true;
+      this.#lost(client, err);
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('LISTEN connection ended')));
+    client.on('notification', (msg: pg.Notification) => this.#deliver(msg));
+    try {
+      await client.query(`LISTEN ${sql.id([this.channel]).text}`);
+    } catch (err) {
+      lost = true;
+      await endClient(client);
+      throw err;
+    }
+    if (lost || this.#closing) {
+      if (!this.#closing) throw new Error('LISTEN connection lost while subscribing');
+      await endClient(client);
+      return;
+    }
+    this.#client = client;
+  }
+
+  #deliver(msg: pg.Notification): void {
+    if (msg.channel !== this.channel || this.#closing) return;
+    const item: Notification = { channel: msg.channel, payload: msg.payload ?? '', processId: msg.processId };
+    const waiter = this.#pending.shift();
+    if (waiter) return waiter.resolve({ done: false, value: item });
+    this.#buffer.push(item);
+    if (!this.#paused && this.#buffer.length >= this.#maxBuffered) this.#setPaused(true);
+  }
+
+  #setPaused(paused: boolean): void {
+    this.#paused = paused;
+    const stream = this.#client && socketOf(this.#client);
+    if (paused) stream?.pause();
+    else stream?.resume();
+  }
+
+  #lost(client: pg.Client, err: unknown): void {
+    if (this.#client !== client) return; // still subscribing: #open reports it
+    this.#client = undefined;
+    this.#paused = false;
+    void endClient(client);
+    if (this.#closing) return;
+    this.#opts.onError?.(err);
+    void this.#reconnect();
+  }
+
+  async #reconnect(): Promise<void> {
+    const backoff: BackoffOptions = {
+      initialDelay: 100,
+      maxDelay: 10_000,
+      jitter: 'equal',
+      ...this.#opts.reconnect,
+    };
+    for (let attempt = 1; !this.#closing; attempt++) {
+      try {
+        await sleep(backoffDelay(attempt, backoff), { signal: this.#controller.signal });
+        await this.#open();
+        if (this.#closing) return;
+        this.#reconnects++;
+        this.#opts.onReconnect?.();
+        return;
+      } catch (err) {
+        if (this.#closing) return;
+        this.#opts.onError?.(err);
+      }
+    }
+  }
+}
+
+function socketOf(client: pg.Client): Socket | undefined {
+  return (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+}
+
+/** Ends a client gracefully, destroying its socket if the peer does not answer in time. Never rejects. */
+async function endClient(client: pg.Client): Promise<void> {
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      socketOf(client)?.destroy();
+      resolve();
+    }, CLOSE_MS);
+  });
+  await Promise.race([client.end().catch(() => undefined), late]);
+  clearTimeout(timer);
+}
+
+/**
+ * Subscribes to `channel` on a dedicated connection opened with `connect` (not a pooled one: the
+ * session's LISTEN state must not leak into a pool). The channel is sent as a quoted identifier, so
+ * it is case-sensitive and cannot inject SQL; it must be 1–63 bytes without NUL. The first connect
+ * is not retried: its failure rejects (`DatabaseError`/`ConnectionError`, or `signal.reason`).
+ * Bad arguments throw synchronously.
+ *
+ * @example
+ * ```ts
+ * const sub = await listen((signal) => openClient(signal), 'jobs', { onReconnect: () => pollJobs() });
+ * for await (const n of sub) handle(n.payload);
+ * ```
+ */
+export function listen(
+  connect: ListenConnect,
+  channel: string,
+  opts: ListenOptions = {},
+): Promise<Subscription> {
+  if (typeof connect !== 'function') throw new TypeError('listen() needs a connect function');
+  checkChannel(channel);
+  const signal = checkSignal(opts.signal);
+  const maxBuffered = checkInteger(opts.maxBuffered, 'maxBuffered', 1000, 1);
+  if (opts.reconnect !== undefined) backoffDelay(1, opts.reconnect); // validates now, not at the first loss
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
+  return new Subscription(connect, channel, opts, maxBuffered).start();
+}
