@@ -1,0 +1,57 @@
+/**
+ * The message a consumer's handler receives: the decoded body, the raw amqplib message, and the
+ * delivery attempt.
+ * @module
+ */
+import type { ConsumeMessage, MessageProperties } from 'amqplib';
+import { decodeBody } from './codec.js';
+
+/** Header in which connkit counts delivery attempts across its delay queues. */
+export const ATTEMPT_HEADER = 'x-connkit-attempt';
+
+/**
+ * A delivered message.
+ *
+ * @example
+ * ```ts
+ * broker.consume<{ id: number }>('jobs', async (msg) => {
+ *   console.log(msg.body.id, msg.attempt, msg.properties.messageId);
+ * });
+ * ```
+ */
+export interface Message<T = unknown> {
+  /** Body decoded by content type: JSON → value, `text/*` → string, else bytes. */
+  readonly body: T;
+  /** The amqplib message, content as received. */
+  readonly raw: ConsumeMessage;
+  readonly fields: { deliveryTag: number; redelivered: boolean; exchange: string; routingKey: string };
+  readonly properties: MessageProperties;
+  /** 1 on the first delivery, counted through connkit's retries. */
+  readonly attempt: number;
+}
+
+/** Reads connkit's attempt header; a foreign message without one is attempt 1. */
+export function attemptOf(raw: ConsumeMessage): number {
+  const value: unknown = (raw.properties.headers as Record<string, unknown> | undefined)?.[ATTEMPT_HEADER];
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/**
+ * Builds the handler's message; throws (SyntaxError) when a declared JSON body does not parse.
+ *
+ * @example
+ * ```ts
+ * const msg = toMessage(raw); // msg.body is decoded, msg.attempt read from the headers
+ * ```
+ */
+export function toMessage<T>(raw: ConsumeMessage): Message<T> {
+  const { deliveryTag, redelivered, exchange, routingKey } = raw.fields;
+  return {
+    body: decodeBody(raw.content, raw.properties.contentType as string | undefined) as T,
+    raw,
+    fields: { deliveryTag, redelivered, exchange, routingKey },
+    properties: raw.properties,
+    attempt: attemptOf(raw),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Options of the {@link Broker}: documented, defaulted and validated in one place.
+ * @module
+ */
+import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import type { Topology } from './topology.js';
+
+/** Where the broker reports what it cannot throw (reconnects, consumer failures). */
+export interface BrokerLogger {
+  info?(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** Reconnect backoff: `min(maxDelay, initialDelay * factor ** (attempt - 1))`, with full jitter. */
+export interface ReconnectOptions {
+  /** First delay in milliseconds. @default 200 */
+  initialDelay?: number;
+  /** Longest delay in milliseconds. @default 30_000 */
+  maxDelay?: number;
+  /** Growth per attempt. @default 2 */
+  factor?: number;
+}
+
+/**
+ * Options of `new Broker(options)`.
+ *
+ * @example
+ * ```ts
+ * const broker = new Broker({ urls: ['amqp://a', 'amqp://b'], clientName: 'billing', heartbeat: 5000 });
+ * ```
+ */
+export interface BrokerOptions {
+  /** Broker URL (`amqp://user:pass@host:5672/vhost`). One of `url`/`urls` is required. */
+  url?: string;
+  /** Several broker URLs tried in turn (cluster failover); the first that answers wins. */
+  urls?: string[];
+  /** Heartbeat interval in milliseconds (rounded to whole seconds on the wire); 0 disables. @default 10_000 */
+  heartbeat?: number;
+  /** Milliseconds `connect()` keeps trying before it rejects with `ConnectionError`. @default 10_000 */
+  connectTimeout?: number;
+  /** Reconnect backoff. */
+  reconnect?: ReconnectOptions;
+  /** Channel pool (declarations and other short operations). */
+  channels?: { /** Most channels at once. @default 8 */ max?: number };
+  /** Milliseconds a publish waits for its confirm (including time spent disconnected). @default 30_000 */
+  publishTimeout?: number;
+  /** Most publishes unsettled at once (queued while disconnected + awaiting confirms). @default 10_000 */
+  maxPending?: number;
+  /** Topology declared at connect and re-declared after every reconnect. */
+  topology?: Topology;
+  /** Connection name shown by the management UI and `rabbitmqctl list_connections`. @default 'connkit' */
+  clientName?: string;
+  /** Where to report background problems. @default undefined (silent, except via 'error' listeners) */
+  logger?: BrokerLogger;
+}
+
+/** {@link BrokerOptions} with defaults applied. */
+export interface ResolvedBrokerOptions {
+  urls: string[];
+  heartbeat: number;
+  connectTimeout: number;
+  reconnect: Required<ReconnectOptions>;
+  channelMax: number;
+  publishTimeout: number;
+  maxPending: number;
+  topology: Topology | undefined;
+  clientName: string;
+  logger: BrokerLogger | undefined;
+}
+
+/** Replaces the password of a URL with `***`; never throws. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  }
+}
+
+function checkUrl(url: unknown): string {
+  if (typeof url !== 'string') throw new TypeError(`url must be a string, got ${describeValue(url)}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`url is not a valid URL: ${JSON.stringify(redactUrl(url))}`);
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new TypeError(`url must start with amqp:// or amqps://, got ${JSON.stringify(redactUrl(url))}`);
+  }
+  if (!parsed.hostname) throw new TypeError(`url has no host: ${JSON.stringify(redactUrl(url))}`);
+  return url;
+}
+
+/** Applies defaults and validates; throws `TypeError`/`RangeError` quoting the bad value. */
+export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  }
+  const urls: string[] = [];
+  if (options.url !== undefined) urls.push(checkUrl(options.url));
+  if (options.urls !== undefined) {
+    if (!Array.isArray(options.urls))
+      throw new TypeError(`urls must be an array, got ${describeValue(options.urls)}`);
+    for (const url of options.urls) urls.push(checkUrl(url));
+  }
+  if (urls.length === 0) throw new TypeError('Broker needs `url` or a non-empty `urls`');
+  const reconnect = options.reconnect ?? {};
+  const factor = reconnect.factor ?? 2;
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) {
+    throw new RangeError(`reconnect.factor must be a finite number ≥ 1, got ${describeValue(factor)}`);
+  }
+  const clientName = options.clientName ?? 'connkit';
+  if (typeof clientName !== 'string') {
+    throw new TypeError(`clientName must be a string, got ${describeValue(clientName)}`);
+  }
+  return {
+    urls,
+    heartbeat: checkDuration(options.heartbeat, 'heartbeat', 10_000),
+    connectTimeout: checkDuration(options.connectTimeout, 'connectTimeout', 10_000),
+    reconnect: {
+      initialDelay: checkDuration(reconnect.initialDelay, 'reconnect.initialDelay', 200),
+      maxDelay: checkDuration(reconnect.maxDelay, 'reconnect.maxDelay', 30_000),
+      factor,
+    },
+    channelMax: checkInteger(options.channels?.max, 'channels.max', 8, 1),
+    publishTimeout: checkDuration(options.publishTimeout, 'publishTimeout', 30_000),
+    maxPending: checkInteger(options.maxPending, 'maxPending', 10_000, 1, Infinity),
+    topology: options.topology,
+    clientName,
+    logger: options.logger,
+  };
+}

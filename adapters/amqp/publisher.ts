@@ -1,0 +1,354 @@
+/**
+ * Confirmed publishing over one shared confirm channel per connection. Every publish settles:
+ * ack → resolve; nack → `NackError`; mandatory return → `UnroutableError`; `timeout`; abort;
+ * close → `BrokerClosedError`. Messages unconfirmed when their channel died are written again
+ * (same `messageId`) on the next channel: at-least-once.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChannelModel, ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
+import { ConnkitError, TimeoutError } from '../../src/errors.js';
+import { checkDuration, checkSignal, describeValue, type WaitOptions } from '../../src/options.js';
+import { encodeBody } from './codec.js';
+import { BrokerClosedError, BufferFullError, NackError, UnroutableError } from './errors.js';
+
+/**
+ * Options of `broker.publish()` and `broker.sendToQueue()`.
+ *
+ * @example
+ * ```ts
+ * await broker.publish('orders', 'order.created', order, { messageId: order.id, timeout: 5000 });
+ * ```
+ */
+export interface PublishOptions extends WaitOptions {
+  /** Delivery mode 2 (survives a broker restart in a durable queue). @default true */
+  persistent?: boolean;
+  /** Return the message (→ `UnroutableError`) when no queue takes it. @default true */
+  mandatory?: boolean;
+  /** Message id; re-publishes after a reconnect keep it. @default a random UUID */
+  messageId?: string;
+  correlationId?: string;
+  replyTo?: string;
+  /** Header values keep their AMQP types (string, integer, boolean…). */
+  headers?: Record<string, unknown>;
+  /** Overrides the declared content type (the encoding still follows the body's JS type). */
+  contentType?: string;
+  /** Per-message TTL in milliseconds. */
+  expiration?: number | string;
+  priority?: number;
+  type?: string;
+  appId?: string;
+}
+
+const QUEUED = 0;
+const INFLIGHT = 1;
+const SETTLED = 2;
+
+/** One publish on its way: an entry in the queue, then in flight on a channel. */
+class Entry {
+  state = QUEUED;
+  returned: string | undefined = undefined;
+  /** Channel-level failures seen while in flight (a poison message must not loop forever). */
+  failures = 0;
+  /** Was in flight on a channel that closed. */
+  lost = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  readonly promise: Promise<void>;
+  readonly onConfirm: (err: unknown) => void;
+
+  constructor(
+    readonly owner: Publisher,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly content: Buffer,
+    readonly options: Options.Publish & { messageId: string },
+    readonly signal: AbortSignal | undefined,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.onConfirm = (err: unknown) => owner.confirmed(this, err);
+  }
+
+  handleEvent(): void {
+    this.owner.settle(this, this.signal?.reason);
+  }
+}
+
+function codeOf(err: Error): number {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : 0;
+}
+
+function onTimeout(entry: Entry): void {
+  entry.owner.timedOut(entry);
+}
+
+/** What the publisher needs from the broker. */
+export interface PublisherHost {
+  connected(): boolean;
+  /** The connection is up but this publisher's channel failed: open another one. */
+  reopen(): void;
+  reportError(err: Error): void;
+}
+
+/**
+ * The publishing half of the broker.
+ *
+ * @example
+ * ```ts
+ * const publisher = new Publisher(host, { maxPending: 10_000, publishTimeout: 30_000 });
+ * await publisher.attach(model);
+ * await publisher.publish('', 'jobs', { id: 1 });
+ * ```
+ */
+export class Publisher {
+  readonly #host: PublisherHost;
+  readonly #maxPending: number;
+  readonly #timeout: number;
+  #channel: ConfirmChannel | undefined = undefined;
+  #writable = false;
+  #queue: Entry[] = [];
+  #head = 0;
+  #unsettled = new Set<Entry>();
+  #byId = new Map<string, Entry>();
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  #published = 0;
+  #republished = 0;
+  #confirmed = 0;
+
+  constructor(host: PublisherHost, opts: { maxPending: number; publishTimeout: number }) {
+    this.#host = host;
+    this.#maxPending = opts.maxPending;
+    this.#timeout = opts.publishTimeout;
+  }
+
+  /** Counters for `broker.stats()`. */
+  stats(): { pending: number; queued: number; published: number; republished: number; confirmed: number } {
+    return {
+      pending: this.#unsettled.size,
+      queued: this.#queue.length - this.#head,
+      published: this.#published,
+      republished: this.#republished,
+      confirmed: this.#confirmed,
+    };
+  }
+
+  /** Opens the confirm channel on a fresh connection and writes everything that waited. */
+  async attach(model: ChannelModel): Promise<void> {
+    const channel = await model.createConfirmChannel();
+    let channelError: Error | undefined;
+    channel.on('error', (err: Error) => (channelError = err));
+    channel.on('return', (msg: AmqpMessage) => this.#returned(msg));
+    channel.on('drain', () => {
+      if (this.#channel === channel) {
+        this.#writable = true;
+        this.#flush();
+      }
+    });
+    channel.on('close', () => this.#channelClosed(channel, channelError));
+    this.#channel = channel;
+    this.#writable = true;
+    this.#flush();
+  }
+
+  /** Validates, encodes and publishes; resolves on the broker's confirm. */
+  publish(exchange: string, routingKey: string, body: unknown, opts: PublishOptions = {}): Promise<void> {
+    if (typeof exchange !== 'string')
+      throw new TypeError(`exchange must be a string, got ${describeValue(exchange)}`);
+    if (typeof routingKey !== 'string') {
+      throw new TypeError(`routingKey must be a string, got ${describeValue(routingKey)}`);
+    }
+    const signal = checkSignal(opts.signal);
+    const timeout = checkDuration(opts.timeout, 'timeout', this.#timeout);
+    const { content, contentType } = encodeBody(body, opts.contentType);
+    if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: publish refused'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#unsettled.size >= this.#maxPending) {
+      return Promise.reject(
+        new BufferFullError(
+          `Publish buffer is full (${this.#unsettled.size} pending, maxPending ${this.#maxPending})`,
+        ),
+      );
+    }
+    const options: Options.Publish & { messageId: string } = {
+      messageId: opts.messageId ?? randomUUID(),
+      contentType,
+      deliveryMode: opts.persistent === false ? 1 : 2,
+      mandatory: opts.mandatory ?? true,
+      timestamp: Math.floor(Date.now() / 1000),
+    };
+    if (opts.headers !== undefined) options.headers = opts.headers;
+    if (opts.correlationId !== undefined) options.correlationId = opts.correlationId;
+    if (opts.replyTo !== undefined) options.replyTo = opts.replyTo;
+    if (opts.expiration !== undefined) options.expiration = String(opts.expiration);
+    if (opts.priority !== undefined) options.priority = opts.priority;
+    if (opts.type !== undefined) options.type = opts.type;
+    if (opts.appId !== undefined) options.appId = opts.appId;
+    const entry = new Entry(this, exchange, routingKey, content, options, signal);
+    this.#unsettled.add(entry);
+    if (options.mandatory) this.#byId.set(options.messageId, entry);
+    signal?.addEventListener('abort', entry);
+    if (timeout !== Infinity) entry.timer = setTimeout(onTimeout, timeout, entry);
+    if (this.#writable && this.#head === this.#queue.length) this.#write(entry);
+    else this.#queue.push(entry);
+    return entry.promise;
+  }
+
+  /** Stops taking publishes, waits up to `timeout` for the outstanding ones, fails the rest. */
+  async close(timeout: number): Promise<void> {
+    this.#closed = true;
+    if (this.#unsettled.size > 0 && timeout > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = timeout === Infinity ? undefined : setTimeout(resolve, timeout);
+        this.#drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const entry of [...this.#unsettled]) {
+      this.settle(entry, new BrokerClosedError('Broker closed before the publish was confirmed'));
+    }
+    this.#channel = undefined;
+    this.#writable = false;
+  }
+
+  /** Rejects every unsettled publish with `error` (the broker could not connect at all). */
+  failAll(error: Error): void {
+    for (const entry of [...this.#unsettled]) this.settle(entry, error);
+  }
+
+  /** The connection dropped: nothing can be written until the next `attach`. */
+  detach(): void {
+    this.#writable = false;
+  }
+
+  /** amqplib's confirm callback: `null` = ack, 'message nacked' = nack, anything else = channel gone. */
+  confirmed(entry: Entry, err: unknown): void {
+    if (entry.state === SETTLED) return;
+    if (err === null || err === undefined) {
+      this.#confirmed++;
+      if (entry.returned !== undefined) {
+        this.settle(entry, new UnroutableError(entry.exchange, entry.routingKey, entry.returned));
+      } else this.settle(entry, undefined);
+    } else if (err instanceof Error && err.message === 'message nacked') {
+      this.settle(entry, new NackError(`The broker nacked message ${entry.options.messageId}`));
+    } else {
+      entry.state = QUEUED; // re-published by #channelClosed
+      entry.lost = true;
+    }
+  }
+
+  timedOut(entry: Entry): void {
+    entry.timer = undefined;
+    const where = entry.state === QUEUED ? 'waiting to be sent' : 'awaiting its confirm';
+    this.settle(
+      entry,
+      new TimeoutError(
+        `Publish to exchange ${JSON.stringify(entry.exchange)} with routing key ${JSON.stringify(entry.routingKey)} timed out ` +
+          `(${where}, ${this.#host.connected() ? 'connected' : 'disconnected'}, ${this.#unsettled.size} pending)`,
+      ),
+    );
+  }
+
+  /** Settles an entry once: `error === undefined` resolves. */
+  settle(entry: Entry, error: unknown): void {
+    if (entry.state === SETTLED) return;
+    entry.state = SETTLED;
+    this.#unsettled.delete(entry);
+    if (this.#byId.get(entry.options.messageId) === entry) this.#byId.delete(entry.options.messageId);
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.signal?.removeEventListener('abort', entry);
+    if (error === undefined) entry.resolve();
+    else entry.reject(error);
+    if (this.#unsettled.size === 0 && this.#drainWaiters.length > 0) {
+      for (const wake of this.#drainWaiters.splice(0)) wake();
+    }
+  }
+
+  #write(entry: Entry): void {
+    const channel = this.#channel as ConfirmChannel;
+    let ok: boolean;
+    try {
+      ok = channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options, entry.onConfirm);
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) {
+        this.settle(entry, err); // bad headers or arguments: amqplib refuses to encode them
+        return;
+      }
+      this.#queue.splice(this.#head, 0, entry); // channel closed under us: #channelClosed re-sends
+      this.#writable = false;
+      return;
+    }
+    entry.state = INFLIGHT;
+    this.#published++;
+    if (!ok) this.#writable = false;
+  }
+
+  #flush(): void {
+    while (this.#writable && this.#head < this.#queue.length) {
+      const entry = this.#queue[this.#head] as Entry;
+      this.#queue[this.#head++] = undefined as unknown as Entry;
+      if (entry.state === QUEUED) this.#write(entry);
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #returned(msg: AmqpMessage): void {
+    const id = msg.properties.messageId as string | undefined;
+    const entry = id === undefined ? undefined : this.#byId.get(id);
+    const fields = msg.fields as { replyCode?: number; replyText?: string };
+    if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
+  }
+
+  /**
+   * The channel closed: amqplib has already failed its unconfirmed callbacks (marking them QUEUED).
+   * After a channel-level error the message that caused it is failed rather than re-sent forever.
+   */
+  #channelClosed(channel: ConfirmChannel, channelError: Error | undefined): void {
+    if (this.#channel !== channel) return;
+    this.#channel = undefined;
+    this.#writable = false;
+    const requeue: Entry[] = [];
+    const channelLevel = channelError !== undefined && [403, 404, 405, 406].includes(codeOf(channelError));
+    for (const entry of this.#unsettled) {
+      if (entry.state !== QUEUED) continue;
+      if (entry.lost) {
+        entry.lost = false;
+        this.#republished++;
+        if (channelLevel && this.#isCulprit(entry, channelError)) {
+          this.settle(
+            entry,
+            new ConnkitError(`Publish failed: ${channelError.message}`, 'CHANNEL_ERROR', {
+              cause: channelError,
+            }),
+          );
+          continue;
+        }
+      }
+      requeue.push(entry);
+    }
+    this.#queue = requeue;
+    this.#head = 0;
+    if (!this.#closed) this.#host.reopen();
+  }
+
+  #isCulprit(entry: Entry, error: Error): boolean {
+    const noExchange = /no exchange '(.*)' in vhost/.exec(error.message);
+    if (noExchange) return entry.exchange === noExchange[1];
+    const tooBig = /message size \d+ is larger than configured max size (\d+)/.exec(error.message);
+    if (tooBig) return entry.content.length > Number(tooBig[1]);
+    return ++entry.failures >= 3;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Declared topology, remembered so it can be re-declared after every reconnect (a broker restart
+ * loses non-durable entities, and a failover node may not have them yet).
+ * @module
+ */
+import type { Channel, Options } from 'amqplib';
+import { describeValue } from '../../src/options.js';
+
+/** An exchange to declare. */
+export interface ExchangeSpec {
+  name: string;
+  type: 'direct' | 'topic' | 'fanout' | 'headers' | (string & {});
+  options?: Options.AssertExchange;
+}
+
+/**
+ * A queue to declare. Quorum queues: `options: { durable: true, arguments: { 'x-queue-type': 'quorum' } }`;
+ * dead-lettering: `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments.
+ */
+export interface QueueSpec {
+  name: string;
+  options?: Options.AssertQueue;
+}
+
+/** A binding of a queue to an exchange. */
+export interface BindingSpec {
+  queue: string;
+  exchange: string;
+  routingKey: string;
+  /** Binding arguments (headers exchanges). */
+  args?: Record<string, unknown>;
+}
+
+/**
+ * Exchanges, queues and bindings, as given to `new Broker({ topology })` or `broker.declare()`.
+ *
+ * @example
+ * ```ts
+ * const topology: Topology = {
+ *   exchanges: [{ name: 'orders', type: 'topic' }],
+ *   queues: [{ name: 'orders.created', options: { durable: true, arguments: { 'x-queue-type': 'quorum' } } }],
+ *   bindings: [{ queue: 'orders.created', exchange: 'orders', routingKey: 'order.created' }],
+ * };
+ * ```
+ */
+export interface Topology {
+  exchanges?: ExchangeSpec[];
+  queues?: QueueSpec[];
+  bindings?: BindingSpec[];
+}
+
+function checkName(value: unknown, what: string): void {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string, got ${describeValue(value)}`);
+}
+
+/** Validates a topology's shape synchronously (names are strings). */
+export function checkTopology(topology: Topology): void {
+  if (topology === null || typeof topology !== 'object') {
+    throw new TypeError(`topology must be an object, got ${describeValue(topology)}`);
+  }
+  for (const e of topology.exchanges ?? []) {
+    checkName(e.name, 'exchange name');
+    checkName(e.type, 'exchange type');
+  }
+  for (const q of topology.queues ?? []) checkName(q.name, 'queue name');
+  for (const b of topology.bindings ?? []) {
+    checkName(b.queue, 'binding queue');
+    checkName(b.exchange, 'binding exchange');
+    checkName(b.routingKey, 'binding routingKey');
+  }
+}
+
+/** Declares a topology on a channel: exchanges, then queues, then bindings. */
+export async function applyTopology(channel: Channel, topology: Topology): Promise<void> {
+  for (const e of topology.exchanges ?? []) await channel.assertExchange(e.name, e.type, e.options);
+  for (const q of topology.queues ?? []) await channel.assertQueue(q.name, q.options);
+  for (const b of topology.bindings ?? []) await channel.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
+}
+
+/**
+ * Everything declared so far, deduplicated by name (a later declaration of the same name
+ * replaces the earlier one), in declaration order.
+ *
+ * @example
+ * ```ts
+ * const registry = new TopologyRegistry();
+ * registry.add({ queues: [{ name: 'jobs' }] });
+ * await applyTopology(channel, registry.snapshot());
+ * ```
+ */
+export class TopologyRegistry {
+  #exchanges = new Map<string, ExchangeSpec>();
+  #queues = new Map<string, QueueSpec>();
+  #bindings = new Map<string, BindingSpec>();
+
+  /** Remembers a topology (after it was declared successfully). */
+  add(topology: Topology): void {
+    for (const e of topology.exchanges ?? []) this.#exchanges.set(e.name, e);
+    for (const q of topology.queues ?? []) this.#queues.set(q.name, q);
+    for (const b of topology.bindings ?? []) {
+      this.#bindings.set(JSON.stringify([b.queue, b.exchange, b.routingKey, b.args ?? null]), b);
+    }
+  }
+
+  /** True when nothing was declared. */
+  get empty(): boolean {
+    return this.#exchanges.size + this.#queues.size + this.#bindings.size === 0;
+  }
+
+  /** The whole remembered topology. */
+  snapshot(): Topology {
+    return {
+      exchanges: [...this.#exchanges.values()],
+      queues: [...this.#queues.values()],
+      bindings: [...this.#bindings.values()],
+    };
+  }
+}
