@@ -1,0 +1,95 @@
+/**
+ * Event: a flag that tasks can wait on until it is set.
+ * @module
+ */
+import { TimeoutError } from './errors.js';
+import { checkDuration, checkSignal } from './options.js';
+import type { WaitOptions } from './options.js';
+import { Waiter, WaiterQueue } from './waiter.js';
+import type { WaiterHost } from './waiter.js';
+
+const TRUE: Promise<true> = Promise.resolve(true);
+
+/**
+ * An event with asyncio semantics: `set()` wakes every waiter and lets later `wait()` calls through
+ * until `clear()`. Waiters are cancellable and time-limited.
+ *
+ * @example
+ * ```ts
+ * const ready = new Event();
+ * void warmUp().then(() => ready.set());
+ * await ready.wait({ timeout: 5000 }); // resolves true once set
+ * ```
+ */
+export class Event {
+  #set = false;
+  readonly #waiters = new WaiterQueue<true>();
+  readonly #host: WaiterHost<true> = {
+    timeoutMessage: (ms) =>
+      `Event.wait() timed out after ${ms} ms (not set, ${this.#waiters.length} waiting)`,
+  };
+
+  /** True while the event is set. */
+  isSet(): boolean {
+    return this.#set;
+  }
+
+  /** Number of callers waiting in `wait()`. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /**
+   * Sets the event and wakes every waiter.
+   *
+   * @example
+   * ```ts
+   * shutdownRequested.set();
+   * ```
+   */
+  set(): void {
+    if (this.#set) return;
+    this.#set = true;
+    this.#waiters.wakeAll(true);
+  }
+
+  /**
+   * Clears the event: later `wait()` calls block until the next `set()`.
+   *
+   * @example
+   * ```ts
+   * if (paused.isSet()) paused.clear();
+   * ```
+   */
+  clear(): void {
+    this.#set = false;
+  }
+
+  /**
+   * Resolves `true` once the event is set (at once if it already is).
+   *
+   * @param opts `signal` aborts the wait (rejects with `signal.reason`); `timeout` in ms
+   *   (`0` = only if already set) rejects with `TimeoutError`. @default no timeout
+   * @throws {TypeError | RangeError} synchronously on a bad option.
+   *
+   * @example
+   * ```ts
+   * await ready.wait({ signal });
+   * ```
+   */
+  wait(opts?: WaitOptions): Promise<true> {
+    let signal: AbortSignal | undefined;
+    let timeout = Infinity;
+    if (opts !== undefined) {
+      signal = checkSignal(opts.signal);
+      timeout = checkDuration(opts.timeout, 'timeout', Infinity);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
+    if (this.#set) return TRUE;
+    if (timeout === 0) return Promise.reject(new TimeoutError(this.#host.timeoutMessage(0)));
+    const waiter = new Waiter<true>(this.#host, signal, timeout);
+    this.#waiters.push(waiter);
+    // Nothing is handed over, so an abort after the wake-up has nothing to pass on.
+    return waiter.promise;
+  }
+}
