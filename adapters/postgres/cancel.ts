@@ -1,0 +1,92 @@
+/**
+ * Cancels the statement a backend is running, the way libpq's `PQcancel` does: a 16-byte
+ * CancelRequest (pid + secret key) on a fresh socket. If that cannot be sent, falls back to
+ * `select pg_cancel_backend(pid)` over a fresh connection.
+ * @module
+ */
+import net from 'node:net';
+import type pg from 'pg';
+import { connect, type ConnectSettings } from './connection.js';
+
+/** Protocol code of CancelRequest: 1234 << 16 | 5678. */
+const CANCEL_REQUEST_CODE = 80877102;
+
+/** How to reach the server and which backend to interrupt. */
+export interface CancelTarget {
+  /** `client.host`/`client.port` of the connection whose statement is cancelled. */
+  host: string;
+  port: number;
+  processID: number;
+  secretKey: number;
+}
+
+/**
+ * Sends a CancelRequest and resolves once the server closed the socket (it answers nothing).
+ * Rejects on socket errors or after `timeout` ms.
+ *
+ * @example
+ * ```ts
+ * await sendCancelRequest({ host: client.host, port: client.port, processID, secretKey });
+ * ```
+ */
+export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const packet = Buffer.allocUnsafe(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+    packet.writeInt32BE(target.processID, 8);
+    packet.writeInt32BE(target.secretKey, 12);
+    const socket = target.host.startsWith('/')
+      ? net.connect(`${target.host}/.s.PGSQL.${target.port}`)
+      : net.connect(target.port, target.host);
+    socket.setTimeout(timeout, () =>
+      socket.destroy(new Error(`CancelRequest timed out after ${timeout} ms`)),
+    );
+    socket.once('connect', () => socket.end(packet));
+    socket.once('error', reject);
+    socket.once('close', (hadError) => {
+      if (!hadError) resolve();
+    });
+    socket.resume();
+  });
+}
+
+/**
+ * Cancels whatever `client`'s backend is running right now: CancelRequest first, then
+ * `pg_cancel_backend` over a new connection built from `settings`. Never rejects: returns
+ * whether a cancel was delivered. NB: the cancel hits the statement running *when it arrives*;
+ * callers must only cancel a backend that runs nothing else (a dedicated connection).
+ *
+ * @example
+ * ```ts
+ * await cancelBackend(conn.client, settings);
+ * ```
+ */
+export async function cancelBackend(client: pg.Client, settings: ConnectSettings): Promise<boolean> {
+  const c = client as unknown as {
+    host: string;
+    port: number;
+    processID: number | null;
+    secretKey: number | null;
+  };
+  if (c.processID === null || c.secretKey === null) return false;
+  try {
+    await sendCancelRequest({ host: c.host, port: c.port, processID: c.processID, secretKey: c.secretKey });
+    return true;
+  } catch {
+    try {
+      const conn = await connect(
+        { ...settings, onBroken: undefined },
+        AbortSignal.timeout(Math.min(settings.connectTimeout, 30_000)),
+      );
+      try {
+        await conn.client.query('select pg_cancel_backend($1)', [c.processID]);
+        return true;
+      } finally {
+        await conn.close();
+      }
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * `Database`: the entry point of connkit/postgres. A pool of connections with queries that can be
+ * aborted and timed out (cancelled on the server), transactions with savepoints and retries, and an
+ * optional pipeline mode for many small concurrent queries.
+ * @module
+ */
+import type pg from 'pg';
+import { InvalidStateError, PoolClosedError } from '../../src/errors.js';
+import { checkDuration, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
+import { Pool, type Lease } from '../../src/pool.js';
+import type { PoolStats } from '../../src/pool-options.js';
+import { connect, type ConnectSettings, type PgConnection } from './connection.js';
+import { cancelActive, execute, type ExecuteContext } from './execute.js';
+import { ScopedSignal } from './scoped-signal.js';
+import { PipelineGroup } from './pipeline.js';
+import {
+  resolveDatabaseOptions,
+  type DatabaseOptions,
+  type QueryOptions,
+  type TransactionOptions,
+} from './options.js';
+import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { Queryable, toResult, type QueryResult } from './queryable.js';
+import { classifyStatement } from './statement-kind.js';
+import { Transaction } from './transaction.js';
+import { runTransaction } from './run-transaction.js';
+
+/**
+ * Counters of `db.stats()`.
+ *
+ * @example
+ * ```ts
+ * const { pool, queries, errors, cancellations } = db.stats();
+ * ```
+ */
+export interface DatabaseStats {
+  /** The connection pool (dedicated connections). */
+  pool: PoolStats;
+  /** Shared pipelined connections (`connections: 0` when pipeline mode is off). */
+  pipeline: { connections: number; inFlight: number };
+  /** Statements that completed, successfully or not. */
+  queries: number;
+  /** Statements that failed (SQL or connection errors; cancellations excluded). */
+  errors: number;
+  /** Statements cancelled by an abort or a timeout. */
+  cancellations: number;
+  /** Transactions committed / rolled back. */
+  commits: number;
+  rollbacks: number;
+}
+
+const RELEASE_ROLLBACK_MS = 5_000;
+
+/**
+ * A PostgreSQL database behind a pool of connections.
+ *
+ * @example
+ * ```ts
+ * import { Database, sql } from 'connkit/postgres';
+ * await using db = new Database({ url: process.env.DATABASE_URL, queryTimeout: 5_000 });
+ * const user = await db.maybeOne<{ name: string }>('select name from users where id = $1', [42]);
+ * await db.transaction(async (tx) => {
+ *   await tx.query(sql`update accounts set balance = balance - ${10} where id = ${1}`);
+ * }, { isolation: 'serializable', retries: 3 });
+ * ```
+ */
+export class Database extends Queryable {
+  readonly #settings: ConnectSettings;
+  readonly #pool: Pool<PgConnection>;
+  readonly #pipeline: PipelineGroup | undefined;
+  readonly #ctx: ExecuteContext;
+  readonly #queryTimeout: number;
+  readonly #acquireTimeout: number;
+  readonly #counts = { queries: 0, errors: 0, cancellations: 0, commits: 0, rollbacks: 0 };
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: DatabaseOptions = {}) {
+    super();
+    const o = resolveDatabaseOptions(opts);
+    this.#queryTimeout = o.queryTimeout;
+    this.#acquireTimeout = o.acquireTimeout;
+    this.#settings = {
+      config: { keepAlive: true, ...o.clientConfig },
+      connectTimeout: o.connectTimeout,
+      target: o.target,
+      secrets: o.secrets,
+      logger: o.logger,
+      onBroken: (_conn, err) => o.logger?.warn('connkit/postgres: connection lost', { error: err.message }),
+    };
+    this.#ctx = { settings: this.#settings, onCancel: () => this.#counts.cancellations++ };
+    const settings = this.#settings;
+    this.#pool = new Pool<PgConnection>(
+      {
+        create: (signal) => connect(settings, signal),
+        destroy: (conn) => conn.close(),
+        validate: (conn) => conn.broken === undefined,
+        // The last line of defence: a connection left inside a transaction never goes back.
+        reset: (conn) => conn.broken === undefined && conn.busy === undefined && isIdle(conn),
+      },
+      { name: 'postgres', ...o.pool },
+    );
+    this.#pool.on('error', (err: unknown) => o.logger?.warn('connkit/postgres: pool error', { error: err }));
+    if (o.pipelineConnections > 0) {
+      let config = settings.config;
+      // The default queryTimeout cannot be enforced by a CancelRequest on a shared connection (it
+      // could hit a neighbour), so pipelined connections get it as the server's statement_timeout.
+      if (o.queryTimeout !== Infinity) {
+        const st = Math.min(o.queryTimeout, Number(config.statement_timeout ?? Infinity));
+        config = { ...config, statement_timeout: Math.max(1, Math.ceil(st)) };
+      }
+      this.#pipeline = new PipelineGroup(o.pipelineConnections, { ...settings, config });
+    }
+  }
+
+  /**
+   * Runs a statement. Without `signal` or `timeout`, and in pipeline mode, it shares a pipelined
+   * connection (unless it changes session state); otherwise it takes a pooled connection, and an
+   * abort or timeout cancels it on the server. Transaction control (`BEGIN`, `COMMIT` …) is refused:
+   * use {@link Database.transaction}.
+   */
+  query<R = Record<string, unknown>>(
+    query: string | QueryLike,
+    values?: readonly unknown[],
+    opts?: QueryOptions,
+  ): Promise<QueryResult<R>> {
+    const input = readQuery(query, values);
+    const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
+    let wait: { signal: AbortSignal | undefined; timeout: number };
+    try {
+      wait = readWaitOptions(opts, this.#queryTimeout);
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) throw err;
+      return Promise.reject(err);
+    }
+    if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
+    const kind = classifyStatement(input.text);
+    if (kind === 'transaction') {
+      return Promise.reject(
+        new InvalidStateError(
+          `db.query() refuses transaction control (${describeValue(input.text.trim().slice(0, 40))}): its statements would run on different connections — use db.transaction(async (tx) => …)`,
+        ),
+      );
+    }
+    const p =
+      this.#pipeline !== undefined && kind === 'shared' && !explicit
+        ? this.#pipeline.query(input)
+        : this.#dedicated(input, wait.signal, wait.timeout);
+    return p.then(
+      (res) => {
+        this.#counts.queries++;
+        return toResult<R>(res);
+      },
+      (err: unknown) => {
+        this.#counts.queries++;
+        this.#counts.errors++;
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Runs `fn` in a transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws,
+   * is aborted or times out (the running statement is cancelled on the server). With `retries`, `fn`
+   * is run again after a serialization failure or deadlock, with jittered backoff.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
+    return runTransaction(fn, opts, {
+      acquire: (signal, timeout) => this.#acquire(signal, timeout),
+      release: (lease) => this.#release(lease),
+      ctx: this.#ctx,
+      closed: () => this.#closing !== undefined,
+      onQuery: (failed) => {
+        this.#counts.queries++;
+        if (failed) this.#counts.errors++;
+      },
+      onEnd: (committed) => {
+        if (committed) this.#counts.commits++;
+        else this.#counts.rollbacks++;
+      },
+    });
+  }
+
+  /**
+   * Lends a dedicated `pg.Client` to `fn` and takes it back when `fn` settles. An abort or timeout
+   * cancels the client's running statement and aborts the `signal` given to `fn`. A client returned
+   * inside a transaction (a `BEGIN` without `COMMIT`) is rolled back or destroyed, never reused dirty.
+   */
+  async withClient<T>(
+    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
+    opts?: WaitOptions,
+  ): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
+    const { signal, timeout } = readWaitOptions(opts, Infinity);
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const lease = await this.#acquire(signal, deadline);
+    const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
+      this.#counts.cancellations++;
+      lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
+    });
+    try {
+      return await scoped.race(fn(lease.resource.client, scoped.signal));
+    } finally {
+      scoped.dispose();
+      void this.#release(lease);
+    }
+  }
+
+  /** Checks that a connection can be had and answers `select 1` (default timeout: 5 s). */
+  async ping(opts?: WaitOptions): Promise<void> {
+    const timeout = checkDuration(opts?.timeout, 'timeout', 5_000);
+    await this.query('select 1', undefined, { signal: opts?.signal, timeout });
+  }
+
+  /** Pool, pipeline and query counters. */
+  stats(): DatabaseStats {
+    return {
+      pool: this.#pool.stats(),
+      pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
+      ...this.#counts,
+    };
+  }
+
+  /**
+   * Internal, for `stream`/`copy`: lends a dedicated, non-pipelined client (see `AcquireClient`).
+   * `release(err)` with an error destroys the connection.
+   */
+  async acquireClient(
+    signal: AbortSignal | undefined,
+  ): Promise<{ client: pg.Client; release(err?: unknown): void; cancel(): Promise<unknown> }> {
+    const lease = await this.#acquire(signal, Infinity);
+    let done = false;
+    return {
+      client: lease.resource.client,
+      release: (err?: unknown) => {
+        if (done) return;
+        done = true;
+        if (err !== undefined) {
+          lease.resource.markBroken(err instanceof Error ? err : new Error('released after a failure'));
+        }
+        void this.#release(lease);
+      },
+      cancel: () => cancelActive(lease.resource, this.#settings),
+    };
+  }
+
+  /** Internal, for `listen`: opens a new connection outside the pool (same settings). */
+  async connectClient(signal?: AbortSignal): Promise<pg.Client> {
+    return (await connect(this.#settings, signal)).client;
+  }
+
+  /** Waits (up to `timeout`, default 10 s) for lent connections, then closes everything. Idempotent. */
+  close(opts?: { timeout?: number | undefined }): Promise<void> {
+    const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
+    this.#closing ??= Promise.all([this.#pipeline?.close(), this.#pool.close({ timeout })]).then(
+      () => undefined,
+    );
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #dedicated(
+    input: QueryInput,
+    signal: AbortSignal | undefined,
+    timeout: number,
+  ): Promise<pg.QueryResult> {
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const lease = await this.#acquire(signal, deadline);
+    try {
+      return await execute(lease.resource, input, [signal], deadline, this.#ctx);
+    } finally {
+      void this.#release(lease);
+    }
+  }
+
+  #acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>> {
+    const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+    return this.#pool.acquire({ signal, timeout: Math.min(remaining, this.#acquireTimeout) });
+  }
+
+  /** Gives a connection back: after a cancelled statement has wound down, rolled back if left in a transaction. */
+  async #release(lease: Lease<PgConnection>): Promise<void> {
+    const conn = lease.resource;
+    try {
+      if (conn.busy) await conn.busy;
+      if (conn.broken === undefined && !isIdle(conn)) {
+        this.#settings.logger?.warn(
+          'connkit/postgres: connection returned inside a transaction; rolling back',
+        );
+        await execute(
+          conn,
+          { text: 'rollback', values: undefined },
+          [],
+          performance.now() + RELEASE_ROLLBACK_MS,
+          {
+            settings: this.#settings,
+          },
+        );
+      }
+    } catch {
+      // The rollback failed: the connection cannot be trusted; the pool's reset check destroys it.
+    }
+    if (conn.broken !== undefined || !isIdle(conn)) await lease.destroy();
+    else await lease.release();
+  }
+}
+
+function isIdle(conn: PgConnection): boolean {
+  const s = conn.transactionStatus;
+  return s === 'I' || s === null;
+}

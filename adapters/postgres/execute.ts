@@ -1,0 +1,170 @@
+/**
+ * Runs one statement on a connection that nobody else uses at the same time, honouring abort
+ * signals and a deadline: when either fires, the statement is cancelled on the server
+ * (CancelRequest), the caller is rejected at once, and the connection stays busy — so nothing else
+ * is sent on it — until the server has answered, which keeps it healthy for the next user.
+ * @module
+ */
+import type pg from 'pg';
+import { TimeoutError } from '../../src/errors.js';
+import { cancelBackend } from './cancel.js';
+import type { ConnectSettings, PgConnection } from './connection.js';
+import { isConnectionError, toDatabaseError } from './errors.js';
+import type { QueryInput } from './query-input.js';
+
+/** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
+const CANCEL_GRACE = 5_000;
+
+/** What {@link execute} needs besides the statement. */
+export interface ExecuteContext {
+  settings: ConnectSettings;
+  /** Counts cancellations for `db.stats()`. */
+  onCancel?: (() => void) | undefined;
+}
+
+/**
+ * Runs `input` on `conn`. `signals` abort it (rejecting with the signal's reason), `deadline`
+ * (`performance.now()` based, `Infinity` for none) times it out with `TimeoutError`. Errors are
+ * mapped with `toDatabaseError`; a connection-level error marks `conn` broken.
+ *
+ * @example
+ * ```ts
+ * const res = await execute(conn, { text: 'select pg_sleep(5)', values: undefined }, [signal], Infinity, ctx);
+ * ```
+ */
+export async function execute(
+  conn: PgConnection,
+  input: QueryInput,
+  signals: readonly (AbortSignal | undefined)[],
+  deadline: number,
+  ctx: ExecuteContext,
+): Promise<pg.QueryResult> {
+  for (const s of signals) s?.throwIfAborted();
+  if (conn.busy) await conn.busy;
+  if (conn.broken) throw toDatabaseError(conn.broken, ctx.settings.secrets);
+  const query = conn.client.query(
+    input.values === undefined ? input.text : { text: input.text, values: input.values },
+  );
+  let abortable = deadline !== Infinity;
+  for (const s of signals) if (s) abortable = true;
+  if (!abortable) {
+    try {
+      return await query;
+    } catch (err) {
+      throw fail(conn, err, ctx);
+    }
+  }
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = (): void => {
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      for (const s of signals) s?.removeEventListener('abort', onAbort);
+    };
+    const interrupt = (reason: unknown): void => {
+      if (settled) return;
+      cleanup();
+      reject(reason);
+      ctx.onCancel?.();
+      conn.busy = cancelAndDrain(conn, query, ctx.settings);
+    };
+    function onAbort(this: AbortSignal): void {
+      interrupt(this.reason);
+    }
+    for (const s of signals) s?.addEventListener('abort', onAbort);
+    const remaining = deadline - performance.now();
+    if (deadline !== Infinity) {
+      timer = setTimeout(
+        () =>
+          interrupt(
+            new TimeoutError(
+              `Query timed out after ${Math.round(remaining)} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
+            ),
+          ),
+        Math.max(0, remaining),
+      );
+    }
+    query.then(
+      (res) => {
+        if (settled) return;
+        cleanup();
+        resolve(res);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        cleanup();
+        reject(fail(conn, err, ctx));
+      },
+    );
+  });
+}
+
+function fail(conn: PgConnection, err: unknown, ctx: ExecuteContext): unknown {
+  if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
+  return toDatabaseError(err, ctx.settings.secrets);
+}
+
+/** Cancels on the server and resolves once the statement is over (or the connection destroyed). */
+async function cancelAndDrain(
+  conn: PgConnection,
+  query: Promise<unknown>,
+  settings: ConnectSettings,
+): Promise<void> {
+  let over = false;
+  const finished = query.then(
+    () => {
+      over = true;
+    },
+    (err: unknown) => {
+      over = true;
+      if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
+    },
+  );
+  // Checked after a tick: a result that was already on its way needs no cancel — and a cancel that
+  // arrives after the statement ended could hit the next one.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (!over) await cancelBackend(conn.client, settings);
+  let grace: NodeJS.Timeout | undefined;
+  await Promise.race([
+    finished,
+    new Promise<void>((resolve) => {
+      grace = setTimeout(() => {
+        conn.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
+        void conn.close();
+        resolve();
+      }, CANCEL_GRACE);
+    }),
+  ]);
+  clearTimeout(grace);
+  if (conn.busy !== undefined) conn.busy = undefined;
+}
+
+function preview(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
+
+/**
+ * Cancels whatever `conn` runs now (a statement issued through the raw client, e.g. inside
+ * `withClient`) and resolves once the client is idle again or the connection was destroyed.
+ *
+ * @example
+ * ```ts
+ * conn.busy ??= cancelActive(conn, settings);
+ * ```
+ */
+export function cancelActive(conn: PgConnection, settings: ConnectSettings): Promise<void> {
+  const client = conn.client as unknown as { _activeQuery: unknown; _queryQueue: unknown[] } & pg.Client;
+  if (!client._activeQuery && client._queryQueue.length === 0) return Promise.resolve();
+  const idle = new Promise<void>((resolve) => {
+    const done = (): void => {
+      client.off('drain', done);
+      client.off('end', done);
+      resolve();
+    };
+    client.on('drain', done);
+    client.on('end', done);
+  });
+  return cancelAndDrain(conn, idle, settings);
+}

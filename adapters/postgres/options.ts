@@ -1,0 +1,185 @@
+/**
+ * Options of {@link Database} and of its calls, validated and given their defaults in one place
+ * ({@link resolveDatabaseOptions}).
+ * @module
+ */
+import type pg from 'pg';
+import { checkDuration, checkInteger, describeValue, type WaitOptions } from '../../src/options.js';
+import type { PoolOptions } from '../../src/pool-options.js';
+import { redact } from './errors.js';
+
+/** Where the adapter reports what it cannot throw (a connection dropped while idle, a failed cleanup). */
+export interface DatabaseLogger {
+  warn(message: string, details?: Record<string, unknown>): void;
+  debug?(message: string, details?: Record<string, unknown>): void;
+}
+
+/** Pipeline mode: many standalone queries in flight on each of a few shared connections. */
+export interface PipelineOptions {
+  /** Shared pipelined connections, on top of the pool's `max`. @default 2 */
+  connections?: number | undefined;
+}
+
+/**
+ * Options of `new Database(opts)`.
+ *
+ * @example
+ * ```ts
+ * const db = new Database({ url: process.env.DATABASE_URL, pool: { max: 10 }, queryTimeout: 5_000 });
+ * ```
+ */
+export interface DatabaseOptions {
+  /**
+   * Connection string `postgres://user:password@host:port/database?sslmode=…`. Parameters in the URL
+   * win over the same fields in `connection` (that is how `pg` merges them).
+   * @default undefined — `pg`'s defaults and the `PG*` environment variables
+   */
+  url?: string | undefined;
+  /** Passed to `new pg.Client()` as-is (`ssl`, `host`, `password`, `keepAlive`, `types` …). @default {} */
+  connection?: pg.ClientConfig | undefined;
+  /** The connection pool (`max`, `acquireTimeout`, `idleTimeout` …, see core `Pool`). @default core Pool defaults (max 10) */
+  pool?: PoolOptions | undefined;
+  /** Server-side `statement_timeout` in ms, sent at connect time; `0` = none. @default undefined (server setting) */
+  statementTimeout?: number | undefined;
+  /**
+   * Default `timeout` of every query, in ms, from the call to the result (waiting for a connection
+   * included). On expiry the statement is cancelled on the server. @default Infinity
+   */
+  queryTimeout?: number | undefined;
+  /** Milliseconds one connection attempt may take. @default 10_000 */
+  connectTimeout?: number | undefined;
+  /** `application_name` shown in `pg_stat_activity`. @default 'connkit' */
+  applicationName?: string | undefined;
+  /** Receives warnings the adapter cannot throw. @default undefined (silent) */
+  logger?: DatabaseLogger | undefined;
+  /**
+   * Multiplex standalone `db.query()` calls without `signal`/`timeout` over a few pipelined
+   * connections (`false` = off). Off by default because one slow statement delays the queries
+   * queued behind it on the same connection (head-of-line blocking); turn it on for many small
+   * concurrent queries. @default false
+   */
+  pipeline?: false | PipelineOptions | undefined;
+}
+
+/** Options of `db.query()`, `rows()`, `one()`, `maybeOne()`. */
+export type QueryOptions = WaitOptions;
+
+/** The isolation levels `db.transaction()` accepts. */
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+/**
+ * Options of `db.transaction(fn, opts)`.
+ *
+ * @example
+ * ```ts
+ * await db.transaction(async (tx) => { … }, { isolation: 'serializable', retries: 3, timeout: 10_000 });
+ * ```
+ */
+export interface TransactionOptions extends WaitOptions {
+  /** @default the server's `default_transaction_isolation` (normally read committed) */
+  isolation?: IsolationLevel | undefined;
+  /** `READ ONLY` transaction. @default false */
+  readOnly?: boolean | undefined;
+  /** `DEFERRABLE` (only meaningful with serializable + readOnly). @default false */
+  deferrable?: boolean | undefined;
+  /** Extra runs of `fn` after a serialization failure (40001) or deadlock (40P01). @default 0 */
+  retries?: number | undefined;
+}
+
+/** The validated form of {@link DatabaseOptions}. */
+export interface ResolvedDatabaseOptions {
+  clientConfig: pg.ClientConfig;
+  pool: PoolOptions;
+  acquireTimeout: number;
+  queryTimeout: number;
+  connectTimeout: number;
+  logger: DatabaseLogger | undefined;
+  /** Number of shared pipelined connections; 0 = pipeline mode off. */
+  pipelineConnections: number;
+  /** Passwords to scrub from messages. */
+  secrets: string[];
+  /** `host:port/database` (never the password), for messages. */
+  target: string;
+}
+
+const ISOLATION = new Set<unknown>(['read committed', 'repeatable read', 'serializable']);
+
+/** Validates transaction options (synchronously; bad values → TypeError/RangeError). */
+export function checkTransactionOptions(opts: TransactionOptions | undefined): number {
+  if (opts?.isolation !== undefined && !ISOLATION.has(opts.isolation)) {
+    throw new RangeError(
+      `isolation must be 'read committed', 'repeatable read' or 'serializable', got ${describeValue(opts.isolation)}`,
+    );
+  }
+  for (const key of ['readOnly', 'deferrable'] as const) {
+    const v = opts?.[key];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new TypeError(`${key} must be a boolean, got ${describeValue(v)}`);
+    }
+  }
+  return checkInteger(opts?.retries, 'retries', 0, 0, 1000);
+}
+
+/** Applies defaults and validates; throws TypeError/RangeError quoting the bad value (password redacted). */
+export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedDatabaseOptions {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new TypeError(`Database options must be an object, got ${describeValue(opts)}`);
+  }
+  const secrets: string[] = [];
+  const connection = opts.connection ?? {};
+  if (typeof connection !== 'object' || connection === null) {
+    throw new TypeError(`connection must be a pg.ClientConfig object, got ${describeValue(connection)}`);
+  }
+  if (typeof connection.password === 'string') secrets.push(connection.password);
+  let parsed: URL | undefined;
+  if (opts.url !== undefined) {
+    if (typeof opts.url !== 'string')
+      throw new TypeError(`url must be a string, got ${describeValue(opts.url)}`);
+    try {
+      parsed = new URL(opts.url);
+    } catch {
+      throw new TypeError(`url is not a valid URL: ${JSON.stringify(redact(opts.url, secrets))}`);
+    }
+    if (parsed.password) secrets.push(parsed.password, decodeURIComponent(parsed.password));
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+      throw new TypeError(
+        `url must start with postgres://, got ${JSON.stringify(redact(opts.url, secrets))}`,
+      );
+    }
+  }
+  const statementTimeout = checkDuration(opts.statementTimeout, 'statementTimeout', 0);
+  const queryTimeout = checkDuration(opts.queryTimeout, 'queryTimeout', Infinity);
+  const connectTimeout = checkDuration(opts.connectTimeout, 'connectTimeout', 10_000);
+  const applicationName = opts.applicationName ?? 'connkit';
+  if (typeof applicationName !== 'string') {
+    throw new TypeError(`applicationName must be a string, got ${describeValue(applicationName)}`);
+  }
+  let pipelineConnections = 0;
+  if (opts.pipeline !== undefined && opts.pipeline !== false) {
+    if (typeof opts.pipeline !== 'object' || opts.pipeline === null) {
+      throw new TypeError(`pipeline must be false or { connections }, got ${describeValue(opts.pipeline)}`);
+    }
+    pipelineConnections = checkInteger(opts.pipeline.connections, 'pipeline.connections', 2, 1, 64);
+  }
+  const pool = opts.pool ?? {};
+  const acquireTimeout = checkDuration(pool.acquireTimeout, 'pool.acquireTimeout', 10_000);
+  const clientConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
+  if (opts.url !== undefined) clientConfig.connectionString = opts.url;
+  if (statementTimeout > 0 && statementTimeout !== Infinity) {
+    clientConfig.statement_timeout = Math.ceil(statementTimeout);
+  }
+  const host = parsed?.hostname || connection.host || process.env['PGHOST'] || 'localhost';
+  const port = parsed?.port || connection.port || process.env['PGPORT'] || 5432;
+  const database = parsed?.pathname.slice(1) || connection.database || process.env['PGDATABASE'] || '';
+  return {
+    clientConfig,
+    pool,
+    acquireTimeout,
+    queryTimeout,
+    connectTimeout,
+    logger: opts.logger,
+    pipelineConnections,
+    secrets,
+    target: `${host}:${port}/${database}`,
+  };
+}

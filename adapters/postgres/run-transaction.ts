@@ -1,0 +1,128 @@
+/**
+ * The body of `db.transaction()`: BEGIN, run `fn`, COMMIT — or ROLLBACK on throw, abort or timeout —
+ * and re-run on serialization failures and deadlocks when `retries` allows.
+ * @module
+ */
+import { InvalidStateError, PoolClosedError } from '../../src/errors.js';
+import { readWaitOptions } from '../../src/options.js';
+import type { Lease } from '../../src/pool.js';
+import { backoffDelay } from '../../src/retry.js';
+import { sleep } from '../../src/timeout.js';
+import type { PgConnection } from './connection.js';
+import { DatabaseError } from './errors.js';
+import { execute, type ExecuteContext } from './execute.js';
+import { checkTransactionOptions, type TransactionOptions } from './options.js';
+import { ScopedSignal } from './scoped-signal.js';
+import { Transaction, type TransactionScope } from './transaction.js';
+
+/** What `runTransaction` needs from its `Database`. */
+export interface TransactionHost {
+  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>>;
+  release(lease: Lease<PgConnection>): Promise<void>;
+  ctx: ExecuteContext;
+  closed(): boolean;
+  onQuery(failed: boolean): void;
+  onEnd(committed: boolean): void;
+}
+
+/** Milliseconds a ROLLBACK may take before the connection is given up. */
+const ROLLBACK_MS = 5_000;
+
+/** Builds `BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]` from validated options. */
+export function beginStatement(opts: TransactionOptions | undefined): string {
+  let text = 'begin';
+  if (opts?.isolation) text += ` isolation level ${opts.isolation}`;
+  if (opts?.readOnly) text += ' read only';
+  if (opts?.deferrable) text += ' deferrable';
+  return text;
+}
+
+/**
+ * Runs a transaction (see `Database.transaction`). Validates synchronously; the rest is async.
+ *
+ * @example
+ * ```ts
+ * return runTransaction(fn, { retries: 3 }, host);
+ * ```
+ */
+export function runTransaction<T>(
+  fn: (tx: Transaction) => Promise<T>,
+  opts: TransactionOptions | undefined,
+  host: TransactionHost,
+): Promise<T> {
+  const retries = checkTransactionOptions(opts);
+  const begin = beginStatement(opts);
+  let wait: { signal: AbortSignal | undefined; timeout: number };
+  try {
+    wait = readWaitOptions(opts, Infinity);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    return Promise.reject(err);
+  }
+  const { signal, timeout } = wait;
+  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  return (async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptOnce(fn, begin, signal, deadline, timeout, host);
+      } catch (err) {
+        if (!(err instanceof DatabaseError) || !err.retryable || attempt > retries) throw err;
+        const delay = backoffDelay(attempt, { initialDelay: 10, maxDelay: 1_000 });
+        if (performance.now() + delay >= deadline) throw err;
+        await sleep(delay, { signal });
+      }
+    }
+  })();
+}
+
+async function attemptOnce<T>(
+  fn: (tx: Transaction) => Promise<T>,
+  begin: string,
+  signal: AbortSignal | undefined,
+  deadline: number,
+  timeout: number,
+  host: TransactionHost,
+): Promise<T> {
+  if (host.closed()) throw new PoolClosedError('Database is closed');
+  const lease = await host.acquire(signal, deadline);
+  const conn = lease.resource;
+  const scope = new ScopedSignal(signal, deadline, `transaction() (timeout ${timeout} ms)`);
+  const state: TransactionScope = {
+    conn,
+    ctx: host.ctx,
+    signal: scope.signal,
+    closed: false,
+    tail: Promise.resolve(),
+    savepoints: 0,
+    onQuery: (failed) => host.onQuery(failed),
+  };
+  const tx = new Transaction(state);
+  let committed = false;
+  try {
+    await tx.run(begin, undefined, undefined, Infinity);
+    const result = await scope.race(fn(tx));
+    const res = await tx.run('commit', undefined, undefined, Infinity);
+    // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
+    if (res.command === 'ROLLBACK') {
+      throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
+    }
+    committed = true;
+    return result;
+  } finally {
+    state.closed = true;
+    scope.dispose();
+    if (!committed) await rollback(conn, state, host.ctx);
+    host.onEnd(committed);
+    await host.release(lease);
+  }
+}
+
+async function rollback(conn: PgConnection, state: TransactionScope, ctx: ExecuteContext): Promise<void> {
+  await state.tail;
+  if (conn.broken !== undefined || conn.transactionStatus === 'I') return;
+  try {
+    await execute(conn, { text: 'rollback', values: undefined }, [], performance.now() + ROLLBACK_MS, ctx);
+  } catch {
+    // The release path sees the connection still in a transaction (or broken) and destroys it.
+  }
+}

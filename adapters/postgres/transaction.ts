@@ -1,0 +1,119 @@
+/**
+ * `Transaction`: the handle `db.transaction(fn)` gives `fn`. Its statements run one after another
+ * on the transaction's own connection; `tx.transaction(fn)` nests with a SAVEPOINT.
+ * @module
+ */
+import { InvalidStateError } from '../../src/errors.js';
+import { checkDuration, checkSignal, describeValue, type SignalOptions } from '../../src/options.js';
+import type { PgConnection } from './connection.js';
+import { execute, type ExecuteContext } from './execute.js';
+import type { QueryOptions } from './options.js';
+import { readQuery, type QueryLike } from './query-input.js';
+import { classifyStatement } from './statement-kind.js';
+import { Queryable, toResult, type QueryResult } from './queryable.js';
+
+/** State shared by a transaction and its savepoints. */
+export interface TransactionScope {
+  conn: PgConnection;
+  ctx: ExecuteContext;
+  /** Aborts when the transaction's signal aborts or its timeout expires. */
+  signal: AbortSignal;
+  /** Set once the transaction is over (committed, rolled back, or abandoned on abort). */
+  closed: boolean;
+  /** Serialises statements: pg must not be handed a second one while the first runs. */
+  tail: Promise<unknown>;
+  savepoints: number;
+  onQuery?: ((failed: boolean) => void) | undefined;
+}
+
+/**
+ * A running transaction (or savepoint). Only valid inside the `fn` it was given to.
+ *
+ * @example
+ * ```ts
+ * await db.transaction(async (tx) => {
+ *   const { id } = await tx.one<{ id: number }>('insert into orders(total) values ($1) returning id', [42]);
+ *   await tx.transaction(async (sp) => sp.query('insert into audit(order_id) values ($1)', [id]));
+ * });
+ * ```
+ */
+export class Transaction extends Queryable {
+  readonly #scope: TransactionScope;
+  readonly #depth: number;
+
+  constructor(scope: TransactionScope, depth = 0) {
+    super();
+    this.#scope = scope;
+    this.#depth = depth;
+  }
+
+  /** Aborts when the transaction is aborted or times out; hand it to other work done inside `fn`. */
+  get signal(): AbortSignal {
+    return this.#scope.signal;
+  }
+
+  /** Runs a statement inside the transaction (after the statements issued before it). */
+  query<R = Record<string, unknown>>(
+    query: string | QueryLike,
+    values?: readonly unknown[],
+    opts?: QueryOptions,
+  ): Promise<QueryResult<R>> {
+    const input = readQuery(query, values);
+    if (classifyStatement(input.text) === 'transaction') {
+      return Promise.reject(
+        new InvalidStateError(
+          'Transaction control inside db.transaction() is managed by connkit: use tx.transaction() for a savepoint',
+        ),
+      );
+    }
+    const signal = checkSignal(opts?.signal);
+    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+    return this.run(input.text, input.values, signal, timeout).then((res) => toResult<R>(res));
+  }
+
+  /** Internal: runs a statement in order, refusing once the transaction is over. */
+  run(text: string, values: unknown[] | undefined, signal: AbortSignal | undefined, timeout: number) {
+    const scope = this.#scope;
+    const start = performance.now();
+    const step = scope.tail.then(() => {
+      if (scope.closed)
+        throw new InvalidStateError('Transaction is over: it was committed, rolled back or aborted');
+      scope.signal.throwIfAborted();
+      const deadline = timeout === Infinity ? Infinity : start + timeout;
+      return execute(scope.conn, { text, values }, [scope.signal, signal], deadline, scope.ctx);
+    });
+    scope.tail = step.then(
+      () => scope.onQuery?.(false),
+      () => scope.onQuery?.(true),
+    );
+    return step;
+  }
+
+  /**
+   * Runs `fn` inside a SAVEPOINT: released when `fn` resolves, rolled back to (undoing only `fn`'s
+   * work, the outer transaction goes on) when it throws. Resolves with `fn`'s value.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: SignalOptions): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
+    for (const key of ['isolation', 'readOnly', 'deferrable', 'retries'] as const) {
+      if (opts && key in opts)
+        throw new TypeError(`${key} cannot be set on a nested transaction (savepoint)`);
+    }
+    const signal = checkSignal(opts?.signal);
+    signal?.throwIfAborted();
+    const name = `connkit_sp_${this.#depth + 1}_${++this.#scope.savepoints}`;
+    await this.run(`savepoint ${name}`, undefined, signal, Infinity);
+    let result: T;
+    try {
+      result = await fn(new Transaction(this.#scope, this.#depth + 1));
+    } catch (err) {
+      if (!this.#scope.closed && !this.#scope.conn.broken) {
+        await this.run(`rollback to savepoint ${name}`, undefined, undefined, Infinity);
+        await this.run(`release savepoint ${name}`, undefined, undefined, Infinity);
+      }
+      throw err;
+    }
+    await this.run(`release savepoint ${name}`, undefined, signal, Infinity);
+    return result;
+  }
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../../src/errors.js';
+import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
+import { uniqueName } from '../../support/names.js';
+import { backendsOf, terminateBackends } from '../../support/pg.js';
+import { databaseUrl } from '../../support/services.js';
+
+async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const sleeping = (url: string, app: string) =>
+  backendsOf(url, app).then((rows) =>
+    rows.filter((r) => r.state === 'active' && r.query.includes('pg_sleep')),
+  );
+
+describe('Database.query() cancellation', () => {
+  it('cancels the statement on the server when the signal aborts, and reuses the connection', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('cancel');
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
+    const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
+    const ac = new AbortController();
+    const reason = new Error('user gave up');
+    const p = db.query('select pg_sleep(30)', [], { signal: ac.signal });
+    await waitUntil(async () => (await sleeping(url, app)).length === 1, 'pg_sleep to run');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
+    expect(db.stats().cancellations).toBe(1);
+    expect(db.stats().pool.destroyed).toBe(0);
+  });
+
+  it('cancels on the server after timeout, rejecting with TimeoutError', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('timeout');
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
+    const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
+    const err = await db.query('select pg_sleep(30)', [], { timeout: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/timed out after \d+ ms and was cancelled on the server/);
+    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
+  });
+
+  it('applies queryTimeout as the default timeout', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('qt');
+    await using db = new Database({ url, applicationName: app, queryTimeout: 200, pool: { max: 1 } });
+    await expect(db.query('select pg_sleep(30)')).rejects.toBeInstanceOf(TimeoutError);
+    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    expect(await db.one('select 1 as ok')).toEqual({ ok: 1 });
+  });
+
+  it('never sends the query of a caller aborted while waiting for a connection', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('queued');
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
+    const marker = uniqueName('marker');
+    const hold = db.query('select pg_sleep(0.5)');
+    const ac = new AbortController();
+    const queued = db.query(`select '${marker}' as m, pg_sleep(10)`, [], { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort(new Error('not needed'));
+    await expect(queued).rejects.toThrow('not needed');
+    await hold;
+    await db.query('select 1');
+    const rows = await backendsOf(url, app);
+    expect(rows.some((r) => r.query.includes(marker))).toBe(false);
+    expect(db.stats().pool.created).toBe(1);
+  });
+
+  it('rejects at once for an already-aborted signal', async () => {
+    await using db = new Database({ url: databaseUrl() });
+    const reason = new Error('early');
+    await expect(db.query('select 1', [], { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(db.stats().pool.created).toBe(0);
+  });
+});
+
+describe('Database connection loss', () => {
+  it('survives pg_terminate_backend on idle connections and reconnects', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('kill_idle');
+    await using db = new Database({ url, applicationName: app, pool: { max: 2 } });
+    await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
+    expect(await terminateBackends(url, app)).toBe(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await db.one('select 1 as ok')).toEqual({ ok: 1 });
+    expect(db.stats().pool.created).toBeGreaterThanOrEqual(3);
+  });
+
+  it('fails a busy query with ConnectionError on termination, then works on a fresh connection', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('kill_busy');
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
+    const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
+    const p = db.query('select pg_sleep(30)').catch((e: unknown) => e);
+    await waitUntil(async () => (await sleeping(url, app)).length === 1, 'pg_sleep to run');
+    await terminateBackends(url, app);
+    expect(await p).toBeInstanceOf(ConnectionError);
+    const next = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
+    expect(next).not.toBe(pid);
+  });
+});
