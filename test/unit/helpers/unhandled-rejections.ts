@@ -29,13 +29,13 @@ export function trackListeners(signal: AbortSignal): { active(): number } {
   const live = new Set<unknown>();
   const add = signal.addEventListener.bind(signal);
   const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === 'abort') live.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
+  signal.addEventListener = (...args: Parameters<typeof add>): void => {
+    if (args[0] === 'abort') live.add(args[1]);
+    add(...args);
   };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === 'abort') live.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
+  signal.removeEventListener = (...args: Parameters<typeof remove>): void => {
+    if (args[0] === 'abort') live.delete(args[1]);
+    remove(...args);
   };
   return { active: () => live.size };
 }

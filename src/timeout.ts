@@ -1,0 +1,101 @@
+/**
+ * {@link sleep} and {@link waitFor}: abortable delays and deadlines (`asyncio.sleep`, `asyncio.wait_for`).
+ * @module
+ */
+import { TimeoutError } from './errors.js';
+import { checkDuration, checkSignal } from './options.js';
+import type { SignalOptions } from './options.js';
+import { startTimer } from './internal/timer.js';
+
+/**
+ * Resolves after `ms` milliseconds (`Infinity`: only an abort ends it, and no timer holds the
+ * process open — inside {@link runMain} it stays alive). Aborting `opts.signal`
+ * clears the timer and rejects with `signal.reason`; an already-aborted signal rejects at once.
+ *
+ * @param ms delay in milliseconds, ≥ 0 or `Infinity` (negative/NaN → `RangeError`, not a number → `TypeError`)
+ * @example
+ * ```ts
+ * await sleep(250);
+ * await sleep(10_000, { signal }); // rejects with signal.reason when aborted
+ * ```
+ */
+export function sleep(ms: number, opts?: SignalOptions): Promise<void> {
+  if (ms === undefined) throw new TypeError('sleep() ms must be a number of milliseconds, got undefined');
+  checkDuration(ms, 'sleep() ms', 0);
+  const signal = checkSignal(opts?.signal);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = startTimer(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** What {@link waitFor} runs: a promise, or a function started with a signal it should honour. */
+export type WaitForOperation<T> = PromiseLike<T> | ((signal: AbortSignal) => PromiseLike<T> | T);
+
+/**
+ * Runs `op` with a deadline, like `asyncio.wait_for`. At the deadline it aborts `op`'s signal (with
+ * the `TimeoutError`) and rejects with `TimeoutError` at once: it does not wait for an op that
+ * ignores its signal, and whatever the op yields later is dropped (no unhandled rejection).
+ * Aborting `opts.signal` also aborts `op`'s signal and rejects with the reason. `ms = 0` still lets
+ * an op that is already settled win (the deadline fires after pending microtasks).
+ *
+ * @param ms deadline in milliseconds, ≥ 0 or `Infinity` (negative/NaN → `RangeError`, not a number → `TypeError`)
+ * @example
+ * ```ts
+ * const rows = await waitFor((signal) => db.rows('select pg_sleep(5)', [], { signal }), 1000);
+ * // TimeoutError: waitFor() timed out after 1000 ms
+ * ```
+ */
+export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOptions): Promise<T> {
+  if (ms === undefined) throw new TypeError('waitFor() ms must be a number of milliseconds, got undefined');
+  checkDuration(ms, 'waitFor() ms', 0);
+  const signal = checkSignal(opts?.signal);
+  const isFn = typeof op === 'function';
+  if (!isFn && (op === null || typeof (op as Partial<PromiseLike<T>>)?.then !== 'function')) {
+    throw new TypeError('waitFor() op must be a promise or a function (signal) => Promise');
+  }
+  if (signal?.aborted) {
+    if (!isFn) Promise.resolve(op).catch(noop);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const controller = new AbortController();
+    let done = false;
+    const finish = (ok: boolean, value: unknown, abortOp: boolean): void => {
+      if (done) return;
+      done = true;
+      cancelTimer();
+      signal?.removeEventListener('abort', onAbort);
+      if (abortOp) controller.abort(value);
+      if (ok) resolve(value as T);
+      else reject(value);
+    };
+    const onAbort = (): void => finish(false, signal?.reason, true);
+    const label = isFn && op.name ? `waitFor(${op.name})` : 'waitFor()';
+    const cancelTimer = startTimer(ms, () =>
+      finish(false, new TimeoutError(`${label} timed out after ${ms} ms`), true),
+    );
+    signal?.addEventListener('abort', onAbort);
+    let started: PromiseLike<T> | T;
+    try {
+      started = isFn ? op(controller.signal) : op;
+    } catch (err) {
+      finish(false, err, false);
+      return;
+    }
+    Promise.resolve(started).then(
+      (value) => finish(true, value, false),
+      (err: unknown) => finish(false, err, false),
+    );
+  });
+}
+
+function noop(): void {}

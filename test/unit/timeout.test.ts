@@ -1,0 +1,185 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TimeoutError } from '../../src/errors.js';
+import { sleep, waitFor } from '../../src/timeout.js';
+import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function state(p: Promise<unknown>): { value: string } {
+  const s = { value: 'pending' };
+  p.then(
+    () => (s.value = 'resolved'),
+    () => (s.value = 'rejected'),
+  );
+  return s;
+}
+
+describe('sleep()', () => {
+  it('resolves after ms and not before', async () => {
+    const s = state(sleep(100));
+    await vi.advanceTimersByTimeAsync(99);
+    expect(s.value).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.value).toBe('resolved');
+  });
+
+  it('rejects with signal.reason on abort and clears its timer', async () => {
+    const ac = new AbortController();
+    const p = sleep(1000, { signal: ac.signal });
+    expect(vi.getTimerCount()).toBe(1);
+    const reason = new Error('stop');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects at once with the reason of an already-aborted signal, starting no timer', async () => {
+    const reason = new Error('already');
+    await expect(sleep(10, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('removes its listener from a long-lived signal when it resolves', async () => {
+    const ac = new AbortController();
+    const listeners = trackListeners(ac.signal);
+    const p = sleep(10, { signal: ac.signal });
+    expect(listeners.active()).toBe(1);
+    await vi.advanceTimersByTimeAsync(10);
+    await p;
+    expect(listeners.active()).toBe(0);
+  });
+
+  it('waits forever for Infinity (until aborted) and correctly for delays beyond 2^31-1 ms', async () => {
+    const ac = new AbortController();
+    const forever = state(sleep(Infinity, { signal: ac.signal }).catch(() => {}));
+    const long = state(sleep(2 ** 31 + 1000));
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(forever.value).toBe('pending');
+    expect(long.value).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(long.value).toBe('resolved');
+    ac.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(forever.value).toBe('resolved');
+  });
+
+  it('validates ms, quoting the bad value', () => {
+    expect(() => sleep(-1)).toThrow(RangeError);
+    expect(() => sleep(-1)).toThrow(/got -1/);
+    expect(() => sleep(NaN)).toThrow(RangeError);
+    expect(() => sleep('5' as never)).toThrow(/must be a number of milliseconds, got "5"/);
+    expect(() => sleep(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('waitFor()', () => {
+  it("resolves with the op's value before the deadline and clears the timer", async () => {
+    const p = waitFor(async (signal) => {
+      await sleep(10, { signal });
+      return 'done';
+    }, 100);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await p).toBe('done');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("rejects with the op's own error", async () => {
+    const err = new Error('op failed');
+    await expect(waitFor(Promise.reject(err), 100)).rejects.toBe(err);
+    const sync = new Error('sync');
+    await expect(
+      waitFor(() => {
+        throw sync;
+      }, 100),
+    ).rejects.toBe(sync);
+  });
+
+  it('rejects with TimeoutError at the deadline at once, even when the op ignores its signal', async () => {
+    const op = deferred<string>();
+    let signal!: AbortSignal;
+    const p = waitFor(async function loadUser(s) {
+      signal = s;
+      return op.promise; // ignores the signal
+    }, 50);
+    const s = state(p);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(s.value).toBe('rejected');
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as TimeoutError).message).toBe('waitFor(loadUser) timed out after 50 ms');
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBe(err);
+    // what the op yields later is dropped without an unhandled rejection
+    await expectNoUnhandledRejection(() => op.reject(new Error('too late')));
+  });
+
+  it('drops a late rejection of a promise op without an unhandled rejection', async () => {
+    const op = deferred<number>();
+    const p = expect(waitFor(op.promise, 10)).rejects.toThrow('waitFor() timed out after 10 ms');
+    await vi.advanceTimersByTimeAsync(10);
+    await p;
+    await expectNoUnhandledRejection(() => op.reject(new Error('late')));
+  });
+
+  it("aborts the op's signal and rejects with the reason when the outer signal aborts", async () => {
+    const ac = new AbortController();
+    let signal!: AbortSignal;
+    const p = waitFor(
+      (s) => {
+        signal = s;
+        return new Promise<never>(() => {});
+      },
+      1000,
+      { signal: ac.signal },
+    );
+    const reason = new Error('outer');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(signal.reason).toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('leaves no listener on a long-lived outer signal on success, failure or timeout', async () => {
+    const ac = new AbortController();
+    const listeners = trackListeners(ac.signal);
+    await waitFor(Promise.resolve(1), 100, { signal: ac.signal });
+    await waitFor(Promise.reject(new Error('x')), 100, { signal: ac.signal }).catch(() => {});
+    const timedOut = waitFor(new Promise(() => {}), 5, { signal: ac.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(await timedOut).toBeInstanceOf(TimeoutError);
+    expect(listeners.active()).toBe(0);
+  });
+
+  it('rejects at once for an already-aborted signal without calling the op', async () => {
+    const op = vi.fn(async () => 1);
+    const reason = new Error('already');
+    await expect(waitFor(op, 100, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(op).not.toHaveBeenCalled();
+  });
+
+  it('lets an op that is already settled win with ms = 0', async () => {
+    const p = waitFor(Promise.resolve('now'), 0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await p).toBe('now');
+  });
+
+  it('never times out with Infinity', async () => {
+    const op = deferred<number>();
+    const s = state(waitFor(op.promise, Infinity));
+    await vi.advanceTimersByTimeAsync(2 ** 32);
+    expect(s.value).toBe('pending');
+    op.resolve(1);
+  });
+
+  it('validates ms and op synchronously', () => {
+    expect(() => waitFor(Promise.resolve(1), -5)).toThrow(/got -5/);
+    expect(() => waitFor(Promise.resolve(1), NaN)).toThrow(RangeError);
+    expect(() => waitFor(Promise.resolve(1), '1' as never)).toThrow(TypeError);
+    expect(() => waitFor(42 as never, 1)).toThrow(TypeError);
+  });
+});
