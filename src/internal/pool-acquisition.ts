@@ -1,0 +1,87 @@
+/**
+ * Internal: one `Pool.acquire()` call that could not be served at once. It owns an AbortController
+ * that fires on the caller's signal, on its deadline, or when the pool closes; the work of getting a
+ * resource (queueing for a slot, creating, validating) runs under that signal, and the caller's
+ * promise settles the moment it fires — even if a factory ignores its signal. Whatever that work
+ * yields later is handed back to the pool, never leaked.
+ * @module
+ */
+import { startTimer } from './timer.js';
+
+/** What an acquisition needs from its pool. */
+export interface AcquisitionHost<L> {
+  /** The error a timed-out acquisition rejects with (carries the pool's state). */
+  timeoutError(acq: Acquisition<L>): Error;
+  /** The acquisition settled (either way): forget it. */
+  settled(acq: Acquisition<L>): void;
+  /** A lease obtained for a caller who had already given up. */
+  orphan(lease: L): void;
+}
+
+export class Acquisition<L> {
+  readonly #controller = new AbortController();
+  readonly #host: AcquisitionHost<L>;
+  readonly #userSignal: AbortSignal | undefined;
+  readonly #cancelTimer: () => void;
+  readonly timeout: number;
+  /** The last `factory.create` failure, the cause of a timeout that happened while retrying. */
+  lastError: unknown = undefined;
+  #done = false;
+  #resolve!: (lease: L) => void;
+  #reject!: (reason: unknown) => void;
+  readonly promise: Promise<L>;
+
+  constructor(host: AcquisitionHost<L>, signal: AbortSignal | undefined, timeout: number) {
+    this.#host = host;
+    this.#userSignal = signal;
+    this.timeout = timeout;
+    this.promise = new Promise<L>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    signal?.addEventListener('abort', this);
+    this.#cancelTimer = startTimer(timeout, () => this.abort(host.timeoutError(this)));
+  }
+
+  /** Aborts when the caller gives up, times out, or the pool closes. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Settles the caller's promise with `reason` at once and aborts the work. */
+  abort(reason: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#controller.abort(reason);
+    this.#reject(reason);
+  }
+
+  /** Follows the work; the first of its outcome and an abort wins. */
+  follow(work: Promise<L>): Promise<L> {
+    work.then(
+      (lease) => {
+        if (this.#done) return this.#host.orphan(lease);
+        this.#finish();
+        this.#resolve(lease);
+      },
+      (err: unknown) => {
+        if (this.#done) return;
+        this.#finish();
+        this.#reject(err);
+      },
+    );
+    return this.promise;
+  }
+
+  /** EventListener protocol: the caller's signal aborted. */
+  handleEvent(): void {
+    this.abort(this.#userSignal?.reason);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#cancelTimer();
+    this.#userSignal?.removeEventListener('abort', this);
+    this.#host.settled(this);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Internal: generic-pool used as the resource store of {@link Pool} — idle list (LIFO), loans and
+ * the eviction sweep (idle timeout and jittered max lifetime) — with creation taken out of its hands.
+ *
+ * generic-pool creates on its own whenever it has more waiters than resources, and re-dispatches
+ * a failed create for as long as the waiter stays queued: forever, since its waiters cannot be
+ * withdrawn. So the store never lets it hold a waiter that is not already covered: a resource is
+ * borrowed only when one is idle, and a fresh resource (made by the Pool, with retries and a
+ * signal) is handed in through the factory's `create`, which generic-pool calls synchronously
+ * from `acquire()`. Its `min` is 0: warm-up is the Pool's, under the same slot accounting.
+ * @module
+ */
+import genericPool from 'generic-pool';
+import type { Factory, Options, Pool as GenericPool } from 'generic-pool';
+import { InvalidStateError } from '../errors.js';
+
+interface PooledResource<T> {
+  obj: T;
+  lastIdleTime: number;
+}
+interface Evictor<T> {
+  evict(config: unknown, pooled: PooledResource<T>, availableCount: number): boolean;
+}
+interface GenericPoolModule {
+  Pool: new <T>(
+    evictor: new () => Evictor<T>,
+    deque: unknown,
+    priorityQueue: unknown,
+    factory: Factory<T>,
+    options: Options,
+  ) => GenericPool<T>;
+  Deque: unknown;
+  PriorityQueue: unknown;
+}
+const gp = genericPool as unknown as GenericPoolModule;
+
+interface Meta {
+  expiresAt: number;
+  uses: number;
+}
+
+/** What the store needs from its pool. */
+export interface StoreHost<T> {
+  /** Disposes of a resource generic-pool gave up (evicted, destroyed). Never rejects. */
+  dispose(resource: T, reason: unknown): void;
+  /** True when an idle resource may be evicted for idleness (the pool is above `min`). */
+  aboveMin(): boolean;
+}
+
+export interface StoreConfig {
+  max: number;
+  idleTimeout: number;
+  maxLifetime: number;
+  lifetimeJitter: number;
+}
+
+const IDLE = 'idle timeout';
+const EXPIRED = 'max lifetime';
+
+export class ResourceStore<T> {
+  readonly #gp: GenericPool<T>;
+  readonly #meta = new Map<T, Meta>();
+  /** Why generic-pool is destroying a resource, for the `'destroy'` event. */
+  readonly #reasons = new Map<T, unknown>();
+  readonly #config: StoreConfig;
+  #handoff: T | undefined = undefined;
+  #handing = false;
+
+  constructor(host: StoreHost<T>, config: StoreConfig) {
+    this.#config = config;
+    const meta = this.#meta;
+    const reasons = this.#reasons;
+    const { idleTimeout } = config;
+    class LifetimeEvictor implements Evictor<T> {
+      evict(_config: unknown, pooled: PooledResource<T>): boolean {
+        const now = Date.now();
+        if ((meta.get(pooled.obj)?.expiresAt ?? 0) <= now) return flag(pooled.obj, EXPIRED);
+        return now - pooled.lastIdleTime >= idleTimeout && host.aboveMin() && flag(pooled.obj, IDLE);
+      }
+    }
+    const flag = (r: T, reason: string): true => (reasons.set(r, reason), true);
+    const factory: Factory<T> = {
+      create: () => {
+        if (!this.#handing) return Promise.reject(new InvalidStateError('generic-pool created unasked'));
+        const r = this.#handoff as T;
+        this.#handing = false;
+        this.#handoff = undefined;
+        return Promise.resolve(r);
+      },
+      destroy: (r) => {
+        const reason = reasons.get(r);
+        reasons.delete(r);
+        this.#meta.delete(r);
+        host.dispose(r, reason);
+        return Promise.resolve();
+      },
+    };
+    const shortest = Math.min(config.idleTimeout, config.maxLifetime);
+    this.#gp = new gp.Pool(LifetimeEvictor, gp.Deque, gp.PriorityQueue, factory, {
+      max: config.max,
+      min: 0,
+      fifo: false, // LIFO: hot resources are reused, the surplus ages out
+      autostart: true,
+      // The sweep's period bounds how late an eviction can be: ≤ 1 s, or half the shortest limit.
+      evictionRunIntervalMillis: shortest === Infinity ? 0 : Math.max(10, Math.min(1000, shortest / 2)),
+      numTestsPerEvictionRun: config.max,
+    });
+  }
+
+  get idle(): number {
+    return this.#gp.available;
+  }
+
+  /** Borrows an idle resource; only call when `idle > 0`. */
+  borrowIdle(): Promise<T> {
+    return this.#gp.acquire();
+  }
+
+  /** Starts tracking a fresh resource (its lifetime starts now). */
+  track(r: T): void {
+    const { maxLifetime, lifetimeJitter } = this.#config;
+    this.#meta.set(r, {
+      expiresAt: Date.now() + maxLifetime * (1 - lifetimeJitter * Math.random()),
+      uses: 0,
+    });
+  }
+
+  /** Hands a fresh (tracked) resource to generic-pool and borrows one: that one, or an idle one. */
+  add(r: T): Promise<T> {
+    this.#handoff = r;
+    this.#handing = true;
+    const borrowed = this.#gp.acquire();
+    if (this.#handing) {
+      // An idle resource was there first and went to us: park the fresh one as idle.
+      const parked = this.#gp.acquire();
+      if (this.#handing) throw new InvalidStateError('generic-pool refused a resource within max');
+      void parked.then((x) => this.#gp.release(x));
+    }
+    return borrowed;
+  }
+
+  /**
+   * Counts one use of a lent resource and says whether it must be retired (maxUses, lifetime).
+   * `undefined` when it may go back.
+   */
+  retireReason(r: T, maxUses: number, countUse: boolean): string | undefined {
+    const meta = this.#meta.get(r);
+    if (meta === undefined) return 'untracked';
+    if (countUse && ++meta.uses >= maxUses) return 'max uses';
+    return meta.expiresAt <= Date.now() ? EXPIRED : undefined;
+  }
+
+  release(r: T): void {
+    void this.#gp.release(r);
+  }
+
+  /** Destroys a lent resource (generic-pool calls back `host.dispose`). */
+  destroy(r: T, reason: unknown): void {
+    this.#reasons.set(r, reason);
+    void this.#gp.destroy(r);
+  }
+
+  /** Stops the eviction sweep and destroys every idle resource. */
+  async close(): Promise<void> {
+    await this.#gp.drain();
+    await this.#gp.clear();
+  }
+}
