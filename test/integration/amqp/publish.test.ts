@@ -78,7 +78,9 @@ describe('Broker.publish()', () => {
   it('rejects a mandatory message nobody takes with UnroutableError', async () => {
     const ex = uniqueName('ex');
     exchanges.push(ex);
-    const b = broker({ topology: { exchanges: [{ name: ex, type: 'direct', options: { autoDelete: false } }] } });
+    const b = broker({
+      topology: { exchanges: [{ name: ex, type: 'direct', options: { autoDelete: false } }] },
+    });
     const err = await b.publish(ex, 'nobody', { a: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnroutableError);
     expect((err as UnroutableError).code).toBe('UNROUTABLE');
@@ -157,12 +159,18 @@ describe('Broker.connect()', () => {
     expect(Date.now() - started).toBeLessThan(3000 + 1000);
     expect(String((err as Error).message)).not.toContain('wrong-Pa55word');
     expect(String((err as Error).message)).toContain('guest:***@');
-    expect(String(((err as Error).cause as Error | undefined)?.message ?? '')).not.toContain('wrong-Pa55word');
+    expect(String(((err as Error).cause as Error | undefined)?.message ?? '')).not.toContain(
+      'wrong-Pa55word',
+    );
   });
 
   it('fails over to the first answering URL', async () => {
     const q = queueName();
-    const b = broker({ url: undefined, urls: ['amqp://guest:guest@127.0.0.1:1', amqpUrl()], topology: { queues: [{ name: q }] } });
+    const b = broker({
+      url: undefined,
+      urls: ['amqp://guest:guest@127.0.0.1:1', amqpUrl()],
+      topology: { queues: [{ name: q }] },
+    });
     const events: unknown[] = [];
     b.on('connect', (e) => events.push(e));
     await b.connect();

@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Broker } from '../../../adapters/amqp/index.js';
+import { deleteExchanges, deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { uniqueName } from '../../support/names.js';
+import { ChaosProxy } from '../../support/proxy.js';
+import { amqpUrl } from '../../support/services.js';
+
+const run = promisify(execFile);
+const queues: string[] = [];
+const exchanges: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+  await deleteQueues(amqpUrl(), queues.splice(0));
+  await deleteExchanges(amqpUrl(), exchanges.splice(0));
+});
+
+async function proxied(extra: Partial<ConstructorParameters<typeof Broker>[0]> = {}) {
+  const proxy = await ChaosProxy.forUrl(amqpUrl(), 5672);
+  const broker = new Broker({
+    url: proxy.rewrite(amqpUrl()),
+    clientName: uniqueName('connkit_f'),
+    reconnect: { initialDelay: 50, maxDelay: 200 },
+    ...extra,
+  });
+  broker.on('error', () => undefined);
+  cleanups.push(async () => {
+    await broker.close({ timeout: 2000 });
+    await proxy.close();
+  });
+  return { proxy, broker };
+}
+
+async function until(predicate: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('Broker reconnect', () => {
+  it('re-declares topology (quorum queue with dead-letter arguments, exchange, binding) after a cut', async () => {
+    const q = uniqueName('qq');
+    const ex = uniqueName('ex');
+    queues.push(q, `${q}.dlq`);
+    exchanges.push(ex);
+    const { proxy, broker } = await proxied();
+    const events: string[] = [];
+    broker.on('connect', () => events.push('connect'));
+    broker.on('disconnect', () => events.push('disconnect'));
+    await broker.connect();
+    await broker.declare({
+      exchanges: [{ name: ex, type: 'topic' }],
+      queues: [
+        { name: `${q}.dlq`, options: { durable: true } },
+        {
+          name: q,
+          options: {
+            durable: true,
+            arguments: {
+              'x-queue-type': 'quorum',
+              'x-dead-letter-exchange': '',
+              'x-dead-letter-routing-key': `${q}.dlq`,
+            },
+          },
+        },
+      ],
+      bindings: [{ queue: q, exchange: ex, routingKey: 'a.*' }],
+    });
+    await deleteQueues(amqpUrl(), [q, `${q}.dlq`]);
+    await deleteExchanges(amqpUrl(), [ex]);
+    proxy.cutAll();
+    await until(() => events.filter((e) => e === 'connect').length === 2);
+    expect(events).toEqual(['connect', 'disconnect', 'connect']);
+    await broker.publish(ex, 'a.b', { routed: true });
+    const depth = await withAmqpChannel(amqpUrl(), async (ch) => (await ch.checkQueue(q)).messageCount);
+    expect(depth).toBe(1);
+    expect(broker.stats().reconnects).toBe(1);
+  });
+
+  it('holds publishes while disconnected and sends them after reconnect', async () => {
+    const q = uniqueName('q');
+    queues.push(q);
+    const { proxy, broker } = await proxied();
+    await broker.declare({ queues: [{ name: q }] });
+    proxy.refuse(true);
+    proxy.cutAll();
+    await until(() => !broker.stats().connected);
+    const pending = Array.from({ length: 20 }, (_, i) => broker.sendToQueue(q, { i }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(broker.stats().publisher.pending).toBe(20);
+    proxy.refuse(false);
+    await Promise.all(pending);
+    const depth = await withAmqpChannel(amqpUrl(), async (ch) => (await ch.checkQueue(q)).messageCount);
+    expect(depth).toBe(20);
+  });
+
+  it('restores consumers after the connection is closed by the broker (rabbitmqctl close_connection)', async () => {
+    const q = uniqueName('q');
+    queues.push(q);
+    const clientName = uniqueName('connkit_f');
+    const broker = new Broker({ url: amqpUrl(), clientName, reconnect: { initialDelay: 50, maxDelay: 200 } });
+    broker.on('error', () => undefined);
+    cleanups.push(() => broker.close({ timeout: 2000 }));
+    await broker.declare({ queues: [{ name: q }] });
+    const seen: number[] = [];
+    const consumer = broker.consume<number>(q, async (msg) => void seen.push(msg.body));
+    await consumer.ready;
+    await broker.sendToQueue(q, 1);
+    await until(() => seen.length === 1);
+    const { stdout } = await run('rabbitmqctl', [
+      'list_connections',
+      'pid',
+      'client_properties',
+      '--quiet',
+      '--no-table-headers',
+    ]);
+    const pids = stdout
+      .split('\n')
+      .filter((line) => line.includes(clientName))
+      .map((line) => line.split('\t')[0]!);
+    expect(pids).toHaveLength(1);
+    await run('rabbitmqctl', ['close_connection', pids[0]!, 'connkit test']);
+    await until(() => broker.stats().reconnects === 1);
+    await broker.sendToQueue(q, 2);
+    await until(() => seen.includes(2));
+    expect(consumer.stats().consuming).toBe(true);
+  });
+
+  it('reconnects after a silently dead peer (heartbeat)', async () => {
+    const q = uniqueName('q');
+    queues.push(q);
+    const { proxy, broker } = await proxied({ heartbeat: 1000 });
+    await broker.declare({ queues: [{ name: q }] });
+    const disconnected = new Promise((r) => broker.once('disconnect', r));
+    proxy.stall(true);
+    await disconnected;
+    proxy.stall(false);
+    proxy.cutAll();
+    await broker.sendToQueue(q, 'after');
+    expect(broker.stats().connected).toBe(true);
+  });
+});
