@@ -1,0 +1,139 @@
+/**
+ * {@link runProcess}: run a program (no shell), feed it input, collect its output, kill it on
+ * abort or timeout.
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { TimeoutError } from './errors.js';
+import { checkDuration, checkSignal, describeValue } from './options.js';
+import { startTimer } from './internal/timer.js';
+
+/** Options of {@link runProcess}. */
+export interface RunProcessOptions {
+  /** Aborting it kills the child and rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+  /** Milliseconds the child may run; then it is killed and the call rejects with `TimeoutError`. @default Infinity */
+  timeout?: number | undefined;
+  /** Written to the child's stdin, which is then closed. Without it stdin is empty. */
+  input?: string | Uint8Array | undefined;
+  /** Working directory of the child. @default process.cwd() */
+  cwd?: string | undefined;
+  /** Environment of the child. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Milliseconds between SIGTERM and SIGKILL when the child must be killed. @default 5_000 */
+  killTimeout?: number | undefined;
+}
+
+/** Outcome of {@link runProcess}; a non-zero exit is a result, not an error. */
+export interface ProcessResult {
+  /** Exit code, or `null` if the child was ended by a signal. */
+  exitCode: number | null;
+  /** The signal that ended the child, or `null`. */
+  signal: NodeJS.Signals | null;
+  /** Everything the child wrote to stdout, decoded as UTF-8. */
+  stdout: string;
+  /** Everything the child wrote to stderr, decoded as UTF-8. */
+  stderr: string;
+}
+
+/**
+ * Runs `file` with `args` (never through a shell, so arguments need no quoting) and resolves with
+ * its exit status and output once it has exited and closed its output. On abort or timeout the
+ * child gets SIGTERM, then SIGKILL after `killTimeout`; the call rejects with `signal.reason` /
+ * `TimeoutError` once the child has exited. A spawn failure (e.g. `ENOENT`) rejects with Node's error.
+ * Messages name `file` but never `args` (which may hold secrets).
+ *
+ * @example
+ * ```ts
+ * const { exitCode, stdout } = await runProcess('git', ['rev-parse', 'HEAD'], { timeout: 5000 });
+ * const { stdout: sorted } = await runProcess('sort', [], { input: 'b\na\n' });
+ * ```
+ */
+export function runProcess(
+  file: string,
+  args: readonly string[] = [],
+  opts?: RunProcessOptions,
+): Promise<ProcessResult> {
+  if (typeof file !== 'string' || file === '') {
+    throw new TypeError(`runProcess() file must be a non-empty string, got ${describeValue(file)}`);
+  }
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+    throw new TypeError('runProcess() args must be an array of strings');
+  }
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+  const killTimeout = checkDuration(opts?.killTimeout, 'killTimeout', 5_000);
+  const signal = checkSignal(opts?.signal);
+  const input = opts?.input;
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    throw new TypeError(`input must be a string or a Uint8Array, got ${describeValue(input)}`);
+  }
+  if (signal?.aborted) return Promise.reject(signal.reason);
+
+  return new Promise<ProcessResult>((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: opts?.cwd,
+      env: opts?.env,
+      shell: false,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let failure: { error: unknown } | undefined;
+    let cancelKill = noop;
+    const cleanup = (): void => {
+      cancelTimer();
+      cancelKill();
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const kill = (error: unknown): void => {
+      if (failure !== undefined) return;
+      failure = { error };
+      cancelTimer();
+      signal?.removeEventListener('abort', onAbort);
+      child.kill('SIGTERM');
+      cancelKill = startTimer(killTimeout, () => child.kill('SIGKILL'));
+    };
+    const onAbort = (): void => kill(signal?.reason);
+    const cancelTimer = startTimer(timeout, () =>
+      kill(
+        new TimeoutError(
+          `runProcess(${JSON.stringify(file)}) timed out after ${timeout} ms (pid ${child.pid})`,
+        ),
+      ),
+    );
+    signal?.addEventListener('abort', onAbort);
+
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.once('error', (err) => {
+      // Spawn failures (ENOENT, EACCES) arrive here; kill failures too, after an exit we still await.
+      if (child.pid === undefined) {
+        cleanup();
+        reject(err);
+      }
+    });
+    // A killed child may leave grandchildren holding its pipes: after a kill, 'exit' is enough.
+    child.once('exit', () => {
+      if (failure === undefined) return;
+      cleanup();
+      reject(failure.error);
+    });
+    child.once('close', (exitCode, exitSignal) => {
+      cleanup();
+      if (failure !== undefined) return reject(failure.error);
+      resolve({
+        exitCode,
+        signal: exitSignal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+    if (child.stdin) {
+      // The child may exit without reading its input: EPIPE is expected, not a crash.
+      child.stdin.on('error', noop);
+      child.stdin.end(input);
+    }
+  });
+}
+
+function noop(): void {}

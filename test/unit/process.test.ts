@@ -1,0 +1,119 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../src/errors.js';
+import { runProcess } from '../../src/process.js';
+
+const node = process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'connkit-process-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForFile(path: string): Promise<void> {
+  while (!existsSync(path)) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('runProcess()', () => {
+  it('collects stdout, stderr and a non-zero exit code as a result', async () => {
+    const result = await runProcess(node, [
+      '-e',
+      "process.stdout.write('out ✓'); process.stderr.write('err'); process.exitCode = 3",
+    ]);
+    expect(result).toEqual({ exitCode: 3, signal: null, stdout: 'out ✓', stderr: 'err' });
+  });
+
+  it('feeds input to stdin and closes it', async () => {
+    const script =
+      "let s=''; process.stdin.on('data', d => s += d).on('end', () => process.stdout.write(s.toUpperCase()))";
+    expect((await runProcess(node, ['-e', script], { input: 'hello\n' })).stdout).toBe('HELLO\n');
+    expect(
+      (await runProcess(node, ['-e', script], { input: new TextEncoder().encode('bytes') })).stdout,
+    ).toBe('BYTES');
+  });
+
+  it('passes arguments literally, without a shell', async () => {
+    const args = ['$HOME', '; echo pwned', '`id`', 'it\'s "quoted"'];
+    const { stdout } = await runProcess(node, [
+      '-e',
+      'console.log(JSON.stringify(process.argv.slice(1)))',
+      ...args,
+    ]);
+    expect(JSON.parse(stdout)).toEqual(args);
+  });
+
+  it('honours cwd and env', async () => {
+    const { stdout } = await runProcess(node, ['-e', 'console.log(process.cwd(), process.env.CONNKIT_X)'], {
+      cwd: dir,
+      env: { ...process.env, CONNKIT_X: 'yes' },
+    });
+    expect(stdout.trim()).toBe(`${dir} yes`);
+  });
+
+  it('kills the child and rejects with TimeoutError on timeout', async () => {
+    const err = await runProcess(node, ['-e', 'setInterval(() => {}, 1000)'], { timeout: 300 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TimeoutError);
+    const message = (err as TimeoutError).message;
+    expect(message).toMatch(/^runProcess\(".*node.*"\) timed out after 300 ms \(pid \d+\)$/);
+    const pid = Number(/pid (\d+)/.exec(message)![1]);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('sends SIGKILL after killTimeout to a child that ignores SIGTERM, and rejects with signal.reason', async () => {
+    const ready = join(dir, 'ready');
+    const term = join(dir, 'term');
+    const script = `
+      const fs = require('node:fs');
+      process.on('SIGTERM', () => fs.writeFileSync(${JSON.stringify(term)}, 'got SIGTERM'));
+      fs.writeFileSync(${JSON.stringify(ready)} + '.tmp', String(process.pid));
+      fs.renameSync(${JSON.stringify(ready)} + '.tmp', ${JSON.stringify(ready)});
+      setInterval(() => {}, 1000);`;
+    const ac = new AbortController();
+    const running = runProcess(node, ['-e', script], { signal: ac.signal, killTimeout: 200 }).catch(
+      (e: unknown) => e,
+    );
+    await waitForFile(ready);
+    const pid = Number(readFileSync(ready, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    const reason = new Error('user pressed stop');
+    ac.abort(reason);
+    expect(await running).toBe(reason);
+    expect(readFileSync(term, 'utf8')).toBe('got SIGTERM'); // it survived TERM…
+    expect(alive(pid)).toBe(false); // …and KILL ended it
+  });
+
+  it('rejects at once for an already-aborted signal, spawning nothing', async () => {
+    const marker = join(dir, 'spawned');
+    const reason = new Error('already');
+    await expect(
+      runProcess(node, ['-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')`], {
+        signal: AbortSignal.abort(reason),
+      }),
+    ).rejects.toBe(reason);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('rejects with the spawn error for a missing program', async () => {
+    await expect(runProcess('connkit-no-such-program-xyz')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('validates its arguments synchronously', () => {
+    expect(() => runProcess('')).toThrow(TypeError);
+    expect(() => runProcess(node, 'x' as never)).toThrow(/args must be an array of strings/);
+    expect(() => runProcess(node, [], { timeout: -1 })).toThrow(/got -1/);
+    expect(() => runProcess(node, [], { input: 5 as never })).toThrow(
+      /input must be a string or a Uint8Array, got 5/,
+    );
+  });
+});
