@@ -1,69 +1,24 @@
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AcquireClient, ClientLease } from '../../../adapters/postgres/client-lease.js';
+import type { AcquireClient } from '../../../adapters/postgres/client-lease.js';
 import { DatabaseError } from '../../../adapters/postgres/errors.js';
 import { sql } from '../../../adapters/postgres/sql.js';
 import { streamRows } from '../../../adapters/postgres/stream.js';
 import { uniqueName } from '../../support/names.js';
-import { backendsOf, withPgClient } from '../../support/pg.js';
+import { backendsOf } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { answers, leaseHarness, type LeaseHarness } from './lease-harness.js';
 
-interface Harness {
-  acquire: AcquireClient;
-  client: pg.Client;
-  app: string;
-  acquired: number;
-  releases: unknown[][];
-}
-
-const clients: pg.Client[] = [];
+const harnesses: LeaseHarness[] = [];
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end().catch(() => undefined)));
+  await Promise.all(harnesses.splice(0).map((h) => h.end()));
 });
 
-/** A raw client lent through the AcquireClient contract, recording each release. */
-async function harness(opts: { cancel?: boolean; pipeline?: boolean } = {}): Promise<Harness> {
-  const app = uniqueName('stream');
-  const client = new pg.Client({
-    connectionString: databaseUrl(),
-    application_name: app,
-    pipeline: opts.pipeline ?? false,
-  });
-  client.on('error', () => undefined);
-  await client.connect();
-  clients.push(client);
-  const h: Harness = {
-    client,
-    app,
-    acquired: 0,
-    releases: [],
-    acquire: async (signal) => {
-      signal?.throwIfAborted();
-      h.acquired++;
-      const lease: ClientLease = { client, release: (...args: unknown[]) => void h.releases.push(args) };
-      if (opts.cancel) {
-        const pid = (client as unknown as { processID: number }).processID;
-        return {
-          ...lease,
-          cancel: () => withPgClient(databaseUrl(), (c) => c.query('select pg_cancel_backend($1)', [pid])),
-        };
-      }
-      return lease;
-    },
-  };
+async function harness(opts: { cancel?: boolean; pipeline?: boolean } = {}): Promise<LeaseHarness> {
+  const h = await leaseHarness(opts);
+  harnesses.push(h);
   return h;
-}
-
-/**
- * True when the client answers a query within 2 s. A cursor left open keeps the client busy (its
- * portal is the active query), so this is how a test sees that the cursor was closed.
- */
-async function answers(client: pg.Client): Promise<boolean> {
-  const query = client.query('select 1 as ok').then((r) => r.rows[0]?.ok === 1);
-  const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref());
-  return Promise.race([query, late]);
 }
 
 function getGc(): () => void {

@@ -1,0 +1,217 @@
+/**
+ * Bulk transfer with COPY (`pg-copy-streams`): {@link copyFrom} loads a stream of bytes into a
+ * table, {@link copyTo} reads one out as an async iterable of byte chunks.
+ * @module
+ */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
+import { InvalidStateError, TimeoutError } from '../../src/errors.js';
+import {
+  checkDuration,
+  checkSignal,
+  describeValue,
+  type SignalOptions,
+  type WaitOptions,
+} from '../../src/options.js';
+import { untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import { isConnectionError, toDatabaseError } from './errors.js';
+import type { QueryLike } from './query-input.js';
+
+/** Options of {@link copyFrom} and `db.copyFrom()`. */
+export interface CopyFromOptions extends WaitOptions {
+  /**
+   * Milliseconds for the whole load (waiting for a connection included); on expiry the COPY is
+   * rolled back and the call rejects with `TimeoutError`. @default Infinity
+   */
+  timeout?: number | undefined;
+}
+
+/** Options of {@link copyTo} and `db.copyTo()`. */
+export type CopyToOptions = SignalOptions;
+
+/** What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable. */
+export type CopySource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array> | Readable;
+
+function readCopySql(query: unknown, fn: string): string {
+  if (typeof query === 'string') return query;
+  const q = query as Partial<QueryLike> | null;
+  if (q !== null && typeof q === 'object' && typeof q.text === 'string' && Array.isArray(q.values)) {
+    // COPY cannot take bind parameters; sql fragments such as sql.id() are fine.
+    if (q.values.length > 0)
+      throw new TypeError(`${fn}: COPY takes no parameters, got values ${describeValue(q.values)}`);
+    return q.text;
+  }
+  throw new TypeError(`${fn}: copySql must be a string or a SqlQuery, got ${describeValue(query)}`);
+}
+
+function checkPipelined(lease: ClientLease, fn: string): void {
+  if (lease.client.pipeline) {
+    throw new InvalidStateError(`${fn} needs a dedicated, non-pipelined connection`);
+  }
+}
+
+/** Releases healthy unless `err` says the connection itself is gone. */
+function releaseAfter(lease: ClientLease, err: unknown): void {
+  if (err !== undefined && isConnectionError(err)) lease.release(err);
+  else lease.release();
+}
+
+/**
+ * Runs `COPY … FROM STDIN` and feeds it `source`; resolves with the number of rows copied.
+ * The data is committed when this resolves (or with the surrounding transaction).
+ *
+ * On abort, timeout or a failing source, the COPY is stopped with CopyFail: the server rolls it back
+ * (nothing is loaded) and the connection is left healthy and released for reuse; only a connection
+ * error destroys it. A `Readable` source is destroyed on failure. An abort that lands after the last
+ * byte was sent may still commit. Rejects with `signal.reason`, `TimeoutError`, `DatabaseError`
+ * (bad data, missing table) or the source's error.
+ *
+ * @example
+ * ```ts
+ * async function* rows() { for (const u of users) yield `${u.id}\t${u.name}\n`; }
+ * const n = await copyFrom(acquire, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
+ * ```
+ */
+export async function copyFrom(
+  acquire: AcquireClient,
+  copySql: string | QueryLike,
+  source: CopySource,
+  opts?: CopyFromOptions,
+): Promise<number> {
+  const text = readCopySql(copySql, 'copyFrom()');
+  if (source === null || typeof source !== 'object' || !isSource(source)) {
+    throw new TypeError(
+      `copyFrom(): source must be an (async) iterable or a Readable, got ${describeValue(source)}`,
+    );
+  }
+  const signal = checkSignal(opts?.signal);
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+  signal?.throwIfAborted();
+  const scope = new DeadlineScope(signal, timeout);
+  try {
+    const lease = await acquire(scope.signal);
+    let failure: unknown;
+    try {
+      checkPipelined(lease, 'copyFrom()');
+      const stream = lease.client.query(copyFromStream(text));
+      await pipeline(source, stream, { signal: scope.signal });
+      return stream.rowCount;
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      releaseAfter(lease, failure);
+    }
+  } catch (err) {
+    throw scope.reason ?? toDatabaseError(err);
+  } finally {
+    scope.dispose();
+  }
+}
+
+function isSource(value: object): boolean {
+  return (
+    Symbol.asyncIterator in value ||
+    Symbol.iterator in value ||
+    typeof (value as Readable).pipe === 'function'
+  );
+}
+
+/**
+ * Runs `COPY … TO STDOUT` and yields the output as byte chunks (several rows per chunk, not
+ * row-aligned). Lazy: the connection is acquired when iteration starts and released when it ends.
+ * Breaking out early or aborting stops the transfer; since the COPY owns the socket until it ends,
+ * the connection is then destroyed rather than reused (the server stops the COPY when the socket
+ * closes). An SQL error rejects with `DatabaseError` and keeps the connection.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of copyTo(acquire, 'copy (select * from orders) to stdout with (format csv)')) {
+ *   file.write(chunk);
+ * }
+ * ```
+ */
+export function copyTo(
+  acquire: AcquireClient,
+  copySql: string | QueryLike,
+  opts?: CopyToOptions,
+): AsyncIterable<Uint8Array> {
+  const text = readCopySql(copySql, 'copyTo()');
+  const signal = checkSignal(opts?.signal);
+  return { [Symbol.asyncIterator]: () => iterateCopyTo(acquire, text, signal) };
+}
+
+async function* iterateCopyTo(
+  acquire: AcquireClient,
+  text: string,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  signal?.throwIfAborted();
+  const lease = await acquire(signal);
+  let outcome = 'stopped' as 'complete' | 'failed' | 'stopped';
+  let failure: unknown;
+  try {
+    checkPipelined(lease, 'copyTo()');
+    const stream = lease.client.query(copyToStream(text));
+    const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    try {
+      for (;;) {
+        let step: IteratorResult<Buffer>;
+        try {
+          step = await untilAborted(chunks.next(), signal);
+        } catch (err) {
+          if (!(signal?.aborted && err === signal.reason)) {
+            outcome = 'failed';
+            failure = err;
+            throw toDatabaseError(err);
+          }
+          throw err;
+        }
+        if (step.done) break;
+        yield step.value;
+        signal?.throwIfAborted();
+      }
+      outcome = 'complete';
+    } finally {
+      if (outcome === 'stopped') stream.destroy();
+    }
+  } finally {
+    if (outcome === 'complete') lease.release();
+    else if (outcome === 'failed') releaseAfter(lease, failure);
+    // Stopped mid-transfer: pg-copy-streams still holds the socket, the connection cannot be reused.
+    else lease.release(signal?.aborted ? signal.reason : new Error('COPY TO stopped before its end'));
+  }
+}
+
+/** A signal that aborts with the caller's reason or with a TimeoutError at the deadline. */
+class DeadlineScope {
+  readonly #controller = new AbortController();
+  readonly #parent: AbortSignal | undefined;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #onAbort = (): void => this.#controller.abort(this.#parent?.reason);
+
+  constructor(parent: AbortSignal | undefined, timeout: number) {
+    this.#parent = parent;
+    parent?.addEventListener('abort', this.#onAbort, { once: true });
+    if (timeout !== Infinity) {
+      this.#timer = setTimeout(() => {
+        this.#controller.abort(new TimeoutError(`copyFrom() timed out after ${timeout} ms`));
+      }, timeout);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The abort reason if the scope was aborted (by the caller or the deadline). */
+  get reason(): unknown {
+    return this.#controller.signal.aborted ? (this.#controller.signal.reason as unknown) : undefined;
+  }
+
+  dispose(): void {
+    this.#parent?.removeEventListener('abort', this.#onAbort);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}
