@@ -4,7 +4,13 @@
  */
 import { CancelledError, InvalidStateError } from './errors.js';
 
-/** A callback run once a future is done; it receives the future. */
+/**
+ * A callback run once a future is done; it receives the future.
+ * @example
+ * ```ts
+ * const onDone: DoneCallback<number> = (f) => console.log(f.cancelled() ? 'cancelled' : f.result());
+ * ```
+ */
 export type DoneCallback<T> = (future: Future<T>) => void;
 
 type State = 'pending' | 'fulfilled' | 'rejected' | 'cancelled';

@@ -5,13 +5,31 @@
 import { CancelledError } from './errors.js';
 import { checkSignal, describeValue } from './options.js';
 
-/** What {@link gather} accepts: a promise (or any value), or a function started with a signal. */
+/**
+ * What {@link gather} accepts: a promise (or any value), or a function started with a signal.
+ * @example
+ * ```ts
+ * const items: GatherItem<number>[] = [Promise.resolve(1), (signal) => count(signal)];
+ * ```
+ */
 export type GatherItem<T = unknown> = PromiseLike<T> | T | ((signal: AbortSignal) => PromiseLike<T> | T);
 
-/** The value an item yields: a function's awaited return value, or the awaited promise. */
+/**
+ * The value an item yields: a function's awaited return value, or the awaited promise.
+ * @example
+ * ```ts
+ * type N = GatherValue<(signal: AbortSignal) => Promise<number>>; // number
+ * ```
+ */
 export type GatherValue<I> = I extends (signal: AbortSignal) => infer R ? Awaited<R> : Awaited<I>;
 
-/** Options of {@link gather}. */
+/**
+ * Options of {@link gather}.
+ * @example
+ * ```ts
+ * await gather(jobs, { returnExceptions: true, signal } satisfies GatherOptions);
+ * ```
+ */
 export interface GatherOptions {
   /**
    * Put each failure in its place in the result array instead of rejecting on the first one.

@@ -5,7 +5,13 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { checkDuration, describeValue } from './options.js';
 
-/** A stall seen by {@link monitorEventLoop}. */
+/**
+ * A stall seen by {@link monitorEventLoop}.
+ * @example
+ * ```ts
+ * const onBlocked = (info: LoopBlockedInfo) => log.warn(`loop blocked ${info.delay} ms`);
+ * ```
+ */
 export interface LoopBlockedInfo {
   /** How long the loop was stuck beyond the check interval, in milliseconds. */
   delay: number;
@@ -13,7 +19,13 @@ export interface LoopBlockedInfo {
   threshold: number;
 }
 
-/** Options of {@link monitorEventLoop}. */
+/**
+ * Options of {@link monitorEventLoop}.
+ * @example
+ * ```ts
+ * monitorEventLoop({ threshold: 200, interval: 20 } satisfies MonitorEventLoopOptions);
+ * ```
+ */
 export interface MonitorEventLoopOptions {
   /** A stall longer than this many milliseconds is reported. @default 100 */
   threshold?: number | undefined;
@@ -26,7 +38,13 @@ export interface MonitorEventLoopOptions {
   onBlocked?: ((info: LoopBlockedInfo) => void) | undefined;
 }
 
-/** Counters of {@link EventLoopMonitor.stats}; durations in milliseconds. */
+/**
+ * Counters of {@link EventLoopMonitor.stats}; durations in milliseconds.
+ * @example
+ * ```ts
+ * const { blocked, p99 }: EventLoopStats = monitor.stats();
+ * ```
+ */
 export interface EventLoopStats {
   /** Stalls longer than the threshold seen so far. */
   blocked: number;
@@ -38,7 +56,13 @@ export interface EventLoopStats {
   p99: number;
 }
 
-/** Handle returned by {@link monitorEventLoop}. */
+/**
+ * Handle returned by {@link monitorEventLoop}.
+ * @example
+ * ```ts
+ * using monitor: EventLoopMonitor = monitorEventLoop(); // stopped at the end of the block
+ * ```
+ */
 export interface EventLoopMonitor {
   /** Stops monitoring (idempotent). */
   stop(): void;

@@ -8,7 +8,13 @@ import { TimeoutError } from './errors.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import { startTimer } from './internal/timer.js';
 
-/** Options of {@link runProcess}. */
+/**
+ * Options of {@link runProcess}.
+ * @example
+ * ```ts
+ * await runProcess('pg_dump', ['mydb'], { timeout: 60_000, killTimeout: 2000 } satisfies RunProcessOptions);
+ * ```
+ */
 export interface RunProcessOptions {
   /** Aborting it kills the child and rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
@@ -24,7 +30,14 @@ export interface RunProcessOptions {
   killTimeout?: number | undefined;
 }
 
-/** Outcome of {@link runProcess}; a non-zero exit is a result, not an error. */
+/**
+ * Outcome of {@link runProcess}; a non-zero exit is a result, not an error.
+ * @example
+ * ```ts
+ * const r: ProcessResult = await runProcess('false');
+ * if (r.exitCode !== 0) console.error(r.stderr);
+ * ```
+ */
 export interface ProcessResult {
   /** Exit code, or `null` if the child was ended by a signal. */
   exitCode: number | null;

@@ -6,7 +6,13 @@
 import { checkDuration, checkInteger, checkSignal, describeValue } from './options.js';
 import { sleep } from './timeout.js';
 
-/** Parameters of {@link backoffDelay}. */
+/**
+ * Parameters of {@link backoffDelay}.
+ * @example
+ * ```ts
+ * const reconnect: BackoffOptions = { initialDelay: 200, maxDelay: 30_000, factor: 2, jitter: 'equal' };
+ * ```
+ */
 export interface BackoffOptions {
   /** Delay after the first failure, in milliseconds. @default 100 */
   initialDelay?: number | undefined;
@@ -52,7 +58,13 @@ export function backoffDelay(attempt: number, opts?: BackoffOptions): number {
   return Math.random() * capped;
 }
 
-/** Options of {@link retry}. */
+/**
+ * Options of {@link retry}.
+ * @example
+ * ```ts
+ * const opts: RetryOptions = { attempts: 5, initialDelay: 50, retryIf: (e) => !(e instanceof TypeError) };
+ * ```
+ */
 export interface RetryOptions extends BackoffOptions {
   /** Tries in all, the first included; `Infinity` retries until success or abort. @default 3 */
   attempts?: number | undefined;

@@ -7,7 +7,13 @@ import { CancelledError } from './errors.js';
 import { checkDuration, describeValue } from './options.js';
 import { startTimer } from './internal/timer.js';
 
-/** Options of {@link runMain}. */
+/**
+ * Options of {@link runMain}.
+ * @example
+ * ```ts
+ * await runMain(main, { shutdownTimeout: 30_000, signals: ['SIGTERM'] } satisfies RunMainOptions);
+ * ```
+ */
 export interface RunMainOptions {
   /**
    * Milliseconds `main` gets to finish after the first signal; then the process is forced out.

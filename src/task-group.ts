@@ -7,13 +7,25 @@ import type { Future } from './future.js';
 import { checkSignal } from './options.js';
 import { Task } from './task.js';
 
-/** Options of {@link TaskGroup}. */
+/**
+ * Options of {@link TaskGroup}.
+ * @example
+ * ```ts
+ * const tg = new TaskGroup({ signal: AbortSignal.timeout(30_000) } satisfies TaskGroupOptions);
+ * ```
+ */
 export interface TaskGroupOptions {
   /** Aborting it cancels every child; `wait()` then rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
 }
 
-/** Options of {@link TaskGroup.spawn}. */
+/**
+ * Options of {@link TaskGroup.spawn}.
+ * @example
+ * ```ts
+ * tg.spawn((signal) => refresh(signal), { name: 'refresh' } satisfies SpawnOptions);
+ * ```
+ */
 export interface SpawnOptions {
   /** The child task's name. @default `Task-N` */
   name?: string | undefined;
@@ -47,6 +59,7 @@ export class TaskGroup {
   readonly #tasks = new Set<Task<unknown>>();
   readonly #errors: unknown[] = [];
   #wait: Promise<void> | undefined = undefined;
+  #waitError: unknown = undefined;
   #onIdle: (() => void) | undefined = undefined;
   readonly #onOuterAbort = (): void => this.#abort(this.#outer?.reason);
   readonly #onChildDone = (task: Future<unknown>): void => {
@@ -89,6 +102,11 @@ export class TaskGroup {
     try {
       value = await body(tg, tg.signal);
     } catch (err) {
+      // The body rethrowing the group's own outcome (its abort, or wait()'s rejection) adds nothing.
+      if (tg.#state === 'finished') {
+        if (err === tg.#waitError) throw err;
+        throw new AggregateError([err], 'TaskGroup: the body failed');
+      }
       const own = tg.signal.aborted && err === tg.signal.reason;
       if (!own && !(err instanceof CancelledError && tg.signal.aborted)) tg.#fail(err);
     }
@@ -143,9 +161,13 @@ export class TaskGroup {
     this.#outer?.removeEventListener('abort', this.#onOuterAbort);
     if (this.#errors.length > 0) {
       const n = this.#errors.length;
-      throw new AggregateError(this.#errors, `TaskGroup: ${n} task${n === 1 ? '' : 's'} failed`);
+      this.#waitError = new AggregateError(this.#errors, `TaskGroup: ${n} task${n === 1 ? '' : 's'} failed`);
+      throw this.#waitError;
     }
-    if (this.#outer?.aborted) throw this.#outer.reason;
+    if (this.#outer?.aborted) {
+      this.#waitError = this.#outer.reason;
+      throw this.#waitError;
+    }
   }
 
   #fail(error: unknown): void {

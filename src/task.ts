@@ -6,7 +6,13 @@ import { CancelledError, InvalidStateError } from './errors.js';
 import { Future } from './future.js';
 import { checkSignal, describeValue } from './options.js';
 
-/** Options of {@link createTask}. */
+/**
+ * Options of {@link createTask}.
+ * @example
+ * ```ts
+ * const opts: TaskOptions = { name: 'poll-orders', signal: AbortSignal.timeout(5000) };
+ * ```
+ */
 export interface TaskOptions {
   /** Shown in messages and `task.name`. @default `Task-N` (N counts tasks created in this process) */
   name?: string | undefined;

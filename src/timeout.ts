@@ -3,6 +3,7 @@
  * @module
  */
 import { TimeoutError } from './errors.js';
+import { Future } from './future.js';
 import { checkDuration, checkSignal } from './options.js';
 import type { SignalOptions } from './options.js';
 import { startTimer } from './internal/timer.js';
@@ -37,14 +38,21 @@ export function sleep(ms: number, opts?: SignalOptions): Promise<void> {
   });
 }
 
-/** What {@link waitFor} runs: a promise, or a function started with a signal it should honour. */
+/**
+ * What {@link waitFor} runs: a promise, or a function started with a signal it should honour.
+ * @example
+ * ```ts
+ * const op: WaitForOperation<Response> = (signal) => fetch(url, { signal });
+ * ```
+ */
 export type WaitForOperation<T> = PromiseLike<T> | ((signal: AbortSignal) => PromiseLike<T> | T);
 
 /**
  * Runs `op` with a deadline, like `asyncio.wait_for`. At the deadline it aborts `op`'s signal (with
  * the `TimeoutError`) and rejects with `TimeoutError` at once: it does not wait for an op that
  * ignores its signal, and whatever the op yields later is dropped (no unhandled rejection).
- * Aborting `opts.signal` also aborts `op`'s signal and rejects with the reason. `ms = 0` still lets
+ * Aborting `opts.signal` also aborts `op`'s signal and rejects with the reason. An `op` that is a
+ * {@link Future} (or Task) is cancelled in both cases, like `asyncio.wait_for`. `ms = 0` still lets
  * an op that is already settled win (the deadline fires after pending microtasks).
  *
  * @param ms deadline in milliseconds, ≥ 0 or `Infinity` (negative/NaN → `RangeError`, not a number → `TypeError`)
@@ -74,7 +82,11 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
       done = true;
       cancelTimer();
       signal?.removeEventListener('abort', onAbort);
-      if (abortOp) controller.abort(value);
+      if (abortOp) {
+        controller.abort(value);
+        // A Future or Task given directly is cancelled too, as asyncio.wait_for cancels its awaitable.
+        if (op instanceof Future) op.cancel(value);
+      }
       if (ok) resolve(value as T);
       else reject(value);
     };

@@ -229,3 +229,37 @@ describe('TaskGroup.run()', () => {
     await expect(run).rejects.toBe(reason);
   });
 });
+
+describe('TaskGroup.run() body awaiting wait()', () => {
+  it("passes on wait()'s AggregateError when the body rethrows it, without nesting it", async () => {
+    const boom = new Error('boom');
+    let waitError: unknown;
+    const err = await settle(
+      TaskGroup.run(async (tg) => {
+        tg.spawn(async () => {
+          throw boom;
+        });
+        try {
+          await tg.wait();
+        } catch (e) {
+          waitError = e;
+          throw e;
+        }
+      }),
+    );
+    expect(err).toBe(waitError);
+    expect((err as AggregateError).errors).toEqual([boom]);
+  });
+
+  it('wraps an error the body throws after the group finished in an AggregateError', async () => {
+    const late = new Error('after wait');
+    const err = await settle(
+      TaskGroup.run(async (tg) => {
+        tg.spawn(async () => 1);
+        await tg.wait();
+        throw late;
+      }),
+    );
+    expect((err as AggregateError).errors).toEqual([late]);
+  });
+});

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
+import { createTask } from '../../src/task.js';
 import { sleep, waitFor } from '../../src/timeout.js';
 import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
 
@@ -181,5 +182,16 @@ describe('waitFor()', () => {
     expect(() => waitFor(Promise.resolve(1), NaN)).toThrow(RangeError);
     expect(() => waitFor(Promise.resolve(1), '1' as never)).toThrow(TypeError);
     expect(() => waitFor(42 as never, 1)).toThrow(TypeError);
+  });
+});
+
+describe('waitFor() with a Task', () => {
+  it('cancels a Task op at the deadline, like asyncio.wait_for', async () => {
+    const task = createTask((signal) => sleep(10_000, { signal }));
+    const p = waitFor(task, 20).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(await p).toBeInstanceOf(TimeoutError);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(task.cancelled()).toBe(true);
   });
 });
