@@ -24,6 +24,10 @@ import { Queryable, toResult, type QueryResult } from './queryable.js';
 import { classifyStatement } from './statement-kind.js';
 import { Transaction } from './transaction.js';
 import { runTransaction } from './run-transaction.js';
+import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
+import { listen as openSubscription, type ListenOptions, type Subscription } from './listen.js';
+import { notify } from './notify.js';
+import { streamRows, type StreamOptions } from './stream.js';
 
 /**
  * Counters of `db.stats()`.
@@ -219,6 +223,76 @@ export class Database extends Queryable {
       pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
       ...this.#counts,
     };
+  }
+
+  /**
+   * Streams rows through a server-side cursor on a dedicated connection, `batchSize` rows per round
+   * trip (see `streamRows`). `break` closes the cursor and releases the connection; an abort cancels
+   * the running batch on the server.
+   *
+   * @example
+   * ```ts
+   * for await (const row of db.stream<{ id: number }>('select id from events', [], { batchSize: 500 })) handle(row);
+   * ```
+   */
+  stream<R = Record<string, unknown>>(
+    query: string | QueryLike,
+    values?: readonly unknown[],
+    opts?: StreamOptions,
+  ): AsyncIterable<R> {
+    return streamRows<R>((signal) => this.acquireClient(signal), query, values, opts);
+  }
+
+  /**
+   * Subscribes to a channel on its own connection (outside the pool) that reconnects with backoff
+   * and re-issues LISTEN after a loss (see `listen`).
+   *
+   * @example
+   * ```ts
+   * await using sub = await db.listen('orders', { onReconnect: () => recheck() });
+   * for await (const { payload } of sub) console.log(payload);
+   * ```
+   */
+  listen(channel: string, opts?: ListenOptions): Promise<Subscription> {
+    return openSubscription((signal) => this.connectClient(signal), channel, opts);
+  }
+
+  /**
+   * Sends a notification (`select pg_notify($1, $2)`; channel and payload are parameters).
+   *
+   * @example
+   * ```ts
+   * await db.notify('orders', JSON.stringify({ id: 42 }));
+   * ```
+   */
+  notify(channel: string, payload?: string, opts?: QueryOptions): Promise<void> {
+    return notify({ query: (text, values) => this.query(text, values, opts) }, channel, payload);
+  }
+
+  /**
+   * Loads `source` with `COPY … FROM STDIN` on a dedicated connection; resolves with the row count.
+   * Abort or timeout rolls the COPY back and keeps the connection (see `copyFrom`).
+   *
+   * @example
+   * ```ts
+   * const n = await db.copyFrom(sql`copy ${sql.id('users')} from stdin`, rows(), { timeout: 60_000 });
+   * ```
+   */
+  copyFrom(copySql: string | QueryLike, source: CopySource, opts?: CopyFromOptions): Promise<number> {
+    return copyFrom((signal) => this.acquireClient(signal), copySql, source, opts);
+  }
+
+  /**
+   * Yields the output of `COPY … TO STDOUT` as byte chunks from a dedicated connection; leaving the
+   * loop early destroys that connection (see `copyTo`).
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of db.copyTo('copy users to stdout with (format csv)')) out.write(chunk);
+   * ```
+   */
+  copyTo(copySql: string | QueryLike, opts?: CopyToOptions): AsyncIterable<Uint8Array> {
+    return copyTo((signal) => this.acquireClient(signal), copySql, opts);
   }
 
   /**

@@ -31,3 +31,9 @@ export type {
 } from './options.js';
 export { MAX_PARAMETERS, type QueryLike } from './query-input.js';
 export { sendCancelRequest, type CancelTarget } from './cancel.js';
+export { sql, isSqlQuery, SqlQuery, type Sql } from './sql.js';
+export { streamRows, type StreamOptions } from './stream.js';
+export { listen, Subscription, type ListenConnect, type ListenOptions, type Notification } from './listen.js';
+export { notify, type NotifyTarget } from './notify.js';
+export { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
+export type { AcquireClient, ClientLease } from './client-lease.js';
