@@ -66,7 +66,10 @@ export class ResourceStore<T> {
   #handoff: T | undefined = undefined;
   #handing = false;
 
+  readonly #host: StoreHost<T>;
+
   constructor(host: StoreHost<T>, config: StoreConfig) {
+    this.#host = host;
     this.#config = config;
     const meta = this.#meta;
     const reasons = this.#reasons;
@@ -130,11 +133,17 @@ export class ResourceStore<T> {
     this.#handoff = r;
     this.#handing = true;
     const borrowed = this.#gp.acquire();
+    // generic-pool serves idle resources before it creates: while some were idle (made by callers who
+    // gave up meanwhile), borrow-and-return them until it asks for the fresh one. Bounded: each
+    // call either takes an idle resource or creates.
+    for (let n = this.#gp.available + 1; this.#handing && n > 0; n--) {
+      void this.#gp.acquire().then((x) => this.#gp.release(x));
+    }
     if (this.#handing) {
-      // An idle resource was there first and went to us: park the fresh one as idle.
-      const parked = this.#gp.acquire();
-      if (this.#handing) throw new InvalidStateError('generic-pool refused a resource within max');
-      void parked.then((x) => this.#gp.release(x));
+      this.#handing = false;
+      this.#handoff = undefined;
+      this.#meta.delete(r);
+      this.#host.dispose(r, new InvalidStateError('generic-pool refused a resource within max'));
     }
     return borrowed;
   }
@@ -160,9 +169,12 @@ export class ResourceStore<T> {
     void this.#gp.destroy(r);
   }
 
-  /** Stops the eviction sweep and destroys every idle resource. */
+  /** Destroys every idle resource and stops the eviction sweep. */
   async close(): Promise<void> {
+    // Not generic-pool's clear(): it destroys the idle resources but leaves them counted as available.
+    const idle: Promise<T>[] = [];
+    for (let n = this.#gp.available; n > 0; n--) idle.push(this.#gp.acquire());
+    for (const r of await Promise.all(idle)) this.destroy(r, 'pool closed');
     await this.#gp.drain();
-    await this.#gp.clear();
   }
 }

@@ -434,7 +434,7 @@ describe('Pool.close()', () => {
     expect(kept.signal.aborted).toBe(true);
     expect(f.live.size).toBe(0);
     await kept.release(); // too late: a no-op
-    expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, created: 2, destroyed: 2 });
+    expect(pool.stats()).toMatchObject({ size: 0, idle: 0, borrowed: 0, created: 2, destroyed: 2 });
   });
 
   it('is idempotent and runs on `await using`', async () => {
