@@ -4,6 +4,7 @@
  * non-pipelined `pg.Client` and takes it back.
  * @module
  */
+import type { Socket } from 'node:net';
 import type pg from 'pg';
 
 /**
@@ -46,6 +47,11 @@ export type AcquireClient = (signal: AbortSignal | undefined) => Promise<ClientL
 /**
  * Internal: settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. The
  * listener is removed either way, so a long-lived signal collects nothing.
+ *
+ * @example
+ * ```ts
+ * const rows = await untilAborted(cursor.read(100), signal);
+ * ```
  */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
@@ -66,7 +72,15 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
   });
 }
 
-/** Internal: resolves after `ms` (unref'd), or with `promise` if it settles first; never rejects. */
+/**
+ * Internal: resolves `true` once `promise` settles (either way), or `false` after `ms` (timer
+ * unref'd). Never rejects.
+ *
+ * @example
+ * ```ts
+ * if (!(await settleWithin(cursor.close(), 5_000))) lease.release(new Error('close hung'));
+ * ```
+ */
 export function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
@@ -82,4 +96,38 @@ export function settleWithin(promise: Promise<unknown>, ms: number): Promise<boo
       },
     );
   });
+}
+
+/**
+ * Internal: the socket under a `pg.Client` (to pause it for backpressure or destroy it).
+ *
+ * @example
+ * ```ts
+ * socketOf(client)?.pause();
+ * ```
+ */
+export function socketOf(client: pg.Client): Socket | undefined {
+  return (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+}
+
+/**
+ * Internal: ends a client gracefully, destroying its socket if the peer does not answer within
+ * `ms`. Never rejects.
+ *
+ * @example
+ * ```ts
+ * await endClient(client); // LISTEN connection of a closed Subscription
+ * ```
+ */
+export async function endClient(client: pg.Client, ms = 5_000): Promise<void> {
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      socketOf(client)?.destroy();
+      resolve();
+    }, ms);
+  });
+  await Promise.race([client.end().catch(() => undefined), late]);
+  clearTimeout(timer);
 }

@@ -3,11 +3,11 @@
  * {@link Subscription}.
  * @module
  */
-import type { Socket } from 'node:net';
 import type pg from 'pg';
 import { checkInteger, checkSignal } from '../../src/options.js';
 import { backoffDelay, type BackoffOptions } from '../../src/retry.js';
 import { sleep } from '../../src/timeout.js';
+import { endClient, socketOf } from './client-lease.js';
 import { toDatabaseError } from './errors.js';
 import { checkChannel } from './notify.js';
 import { sql } from './sql.js';
@@ -45,7 +45,6 @@ export interface ListenOptions {
   onError?: ((err: unknown) => void) | undefined;
 }
 
-const CLOSE_MS = 5_000;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 type Pending = { resolve(r: IteratorResult<Notification, undefined>): void; reject(err: unknown): void };
@@ -235,24 +234,6 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
       }
     }
   }
-}
-
-function socketOf(client: pg.Client): Socket | undefined {
-  return (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-}
-
-/** Ends a client gracefully, destroying its socket if the peer does not answer in time. Never rejects. */
-async function endClient(client: pg.Client): Promise<void> {
-  client.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      socketOf(client)?.destroy();
-      resolve();
-    }, CLOSE_MS);
-  });
-  await Promise.race([client.end().catch(() => undefined), late]);
-  clearTimeout(timer);
 }
 
 /**

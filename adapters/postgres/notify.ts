@@ -14,7 +14,15 @@ const MAX_PAYLOAD_BYTES = 7999;
 /** NAMEDATALEN - 1: LISTEN would silently truncate a longer channel while pg_notify rejects it. */
 const MAX_CHANNEL_BYTES = 63;
 
-/** @internal Validates a channel name for LISTEN and NOTIFY alike. */
+/**
+ * @internal Validates a channel name for LISTEN and NOTIFY alike (`TypeError`/`RangeError`).
+ *
+ * @example
+ * ```ts
+ * checkChannel('orders'); // ok
+ * checkChannel('');       // throws RangeError
+ * ```
+ */
 export function checkChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== 'string') {
     throw new TypeError(`channel must be a string, got ${describeValue(channel)}`);

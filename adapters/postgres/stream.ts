@@ -33,6 +33,9 @@ const CLEANUP_MS = 5_000;
  * reject with `signal.reason`; SQL errors reject with `DatabaseError`. Bad arguments throw
  * synchronously.
  *
+ * Consume it with `for await` (or call `return()`): an iterator that is started and then dropped
+ * without finishing, `break` or `return()` keeps its connection, like any unclosed cursor.
+ *
  * @example
  * ```ts
  * for await (const row of streamRows<{ id: number }>(acquire, 'select id from big', [], { batchSize: 500 })) {
