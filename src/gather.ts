@@ -60,11 +60,11 @@ export interface GatherOptions {
  * const settled = await gather([p1, p2], { returnExceptions: true }); // [value | Error, value | Error]
  * ```
  */
-export function gather<const I extends readonly unknown[]>(
+export function gather<I extends readonly unknown[] | []>(
   items: I,
   opts: GatherOptions & { returnExceptions: true },
 ): Promise<{ -readonly [K in keyof I]: GatherValue<I[K]> | Error }>;
-export function gather<const I extends readonly unknown[]>(
+export function gather<I extends readonly unknown[] | []>(
   items: I,
   opts?: GatherOptions,
 ): Promise<{ -readonly [K in keyof I]: GatherValue<I[K]> }>;

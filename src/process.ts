@@ -118,7 +118,7 @@ export function runProcess(
 
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.once('error', (err) => {
+    child.on('error', (err) => {
       // Spawn failures (ENOENT, EACCES) arrive here; kill failures too, after an exit we still await.
       if (child.pid === undefined) {
         cleanup();

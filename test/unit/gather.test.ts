@@ -31,6 +31,10 @@ describe('gather()', () => {
     const result = await gather([Promise.resolve(1), async () => 'two'] as const);
     expectTypeOf(result).toEqualTypeOf<[number, string]>();
     expect(result).toEqual([1, 'two']);
+    const inferred = await gather([Promise.resolve(true), (_signal: AbortSignal) => Number('3'), 'x']);
+    expectTypeOf(inferred).toEqualTypeOf<[boolean, number, string]>();
+    const settled = await gather([Promise.resolve(1)], { returnExceptions: true });
+    expectTypeOf(settled).toEqualTypeOf<[number | Error]>();
   });
 
   it('resolves with an empty array for no items', async () => {
