@@ -1,0 +1,220 @@
+/**
+ * The outbox relay: publishes committed outbox rows with confirms, in id order, and deletes them.
+ * @module
+ */
+import { Event } from '../../src/event.js';
+import { TimeoutError } from '../../src/errors.js';
+import { checkSignal } from '../../src/options.js';
+import { backoffDelay } from '../../src/retry.js';
+import { sleep } from '../../src/timeout.js';
+import type { Broker } from '../amqp/broker.js';
+import type { Database } from '../postgres/database.js';
+import { sql } from '../postgres/sql.js';
+import type { OutboxSettings } from './outbox.js';
+import { tableId } from './tables.js';
+
+/** Options of `Outbox.start()`. */
+export interface RelayStartOptions {
+  /** Aborting it stops the relay, as `stop()` does. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Counters and backlog of a relay (`pending` and `lagMs` are read from the table). */
+export interface RelayStats {
+  /** Rows still waiting in the outbox (all relays). */
+  pending: number;
+  /** Age in milliseconds of the oldest waiting row (0 when none wait). */
+  lagMs: number;
+  /** Messages this relay published and deleted. */
+  published: number;
+  /** Publish attempts that failed (nack, unroutable, timeout, broker down); those rows are retried. */
+  failed: number;
+  /** Rounds that picked at least one row. */
+  batches: number;
+  running: boolean;
+  /** Message of the last failure, if any. */
+  lastError: string | undefined;
+}
+
+interface OutboxRow {
+  id: string;
+  message_id: string;
+  exchange: string;
+  routing_key: string;
+  content: Buffer;
+  content_type: string;
+  headers: Record<string, unknown> | null;
+}
+
+/**
+ * A running relay. Wakes on NOTIFY from committed `enqueue` calls and polls every `pollInterval`
+ * as a fallback; backs off while publishing fails; `stop()` finishes the batch in hand.
+ *
+ * @example
+ * ```ts
+ * const relay = outbox.start();
+ * console.log(await relay.stats()); // { pending, lagMs, published, failed, … }
+ * await relay.stop();
+ * ```
+ */
+export class Relay {
+  readonly #db: Database;
+  readonly #broker: Broker;
+  readonly #settings: OutboxSettings;
+  readonly #wake = new Event();
+  readonly #stopping = new AbortController();
+  readonly #done: Promise<void>;
+  #published = 0;
+  #failed = 0;
+  #batches = 0;
+  #lastError: string | undefined = undefined;
+  #running = true;
+
+  /** @internal Created by `Outbox.start()`. */
+  constructor(db: Database, broker: Broker, settings: OutboxSettings, options: RelayStartOptions) {
+    this.#db = db;
+    this.#broker = broker;
+    this.#settings = settings;
+    const signal = checkSignal(options.signal);
+    const onAbort = (): void => this.#stopping.abort();
+    if (signal?.aborted) this.#stopping.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#done = Promise.all([this.#listen(), this.#loop()])
+      .then(() => undefined)
+      .finally(() => {
+        this.#running = false;
+        signal?.removeEventListener('abort', onAbort);
+      });
+  }
+
+  /**
+   * Stops the relay after the batch in hand and resolves when it has stopped. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await relay.stop();
+   * ```
+   */
+  stop(): Promise<void> {
+    this.#stopping.abort();
+    return this.#done;
+  }
+
+  /** Same as {@link stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * Counters of this relay, plus the backlog read from the outbox table.
+   *
+   * @example
+   * ```ts
+   * const { pending, lagMs } = await relay.stats();
+   * ```
+   */
+  async stats(): Promise<RelayStats> {
+    const row = await this.#db.one<{ pending: number; lag_ms: number }>(sql`
+      select count(*)::int as pending,
+             coalesce(extract(epoch from clock_timestamp() - min(created_at)) * 1000, 0)::float8 as lag_ms
+      from ${tableId(this.#settings.table)}`);
+    return {
+      pending: row.pending,
+      lagMs: row.lag_ms,
+      published: this.#published,
+      failed: this.#failed,
+      batches: this.#batches,
+      running: this.#running,
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Turns NOTIFYs into wake-ups; the subscription reconnects by itself after connection loss. */
+  async #listen(): Promise<void> {
+    const signal = this.#stopping.signal;
+    try {
+      const subscription = await this.#db.listen(this.#settings.table, { signal });
+      try {
+        for await (const _ of subscription) this.#wake.set();
+      } finally {
+        await subscription.close();
+      }
+    } catch (err) {
+      // Without NOTIFY the relay still works: it polls. Stopping ends the subscription on purpose.
+      if (!signal.aborted) this.#lastError = `listen failed, polling only: ${String(err)}`;
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      // Clear before reading: a NOTIFY that lands while the batch runs keeps the event set.
+      this.#wake.clear();
+      let picked = 0;
+      let failedNow = 0;
+      try {
+        [picked, failedNow] = await this.#relayBatch();
+      } catch (err) {
+        failedNow = 1;
+        this.#lastError = String(err);
+      }
+      if (failedNow > 0) {
+        failures += 1;
+        await sleep(backoffDelay(failures, { initialDelay: 100, maxDelay: 5000 }), { signal }).catch(
+          () => undefined,
+        );
+        continue;
+      }
+      failures = 0;
+      if (picked === this.#settings.batchSize) continue;
+      await this.#wake.wait({ signal, timeout: this.#settings.pollInterval }).catch((err: unknown) => {
+        if (!(err instanceof TimeoutError) && !signal.aborted) throw err;
+      });
+    }
+  }
+
+  /** One round: lock a batch, publish it with confirms, delete what was confirmed. */
+  async #relayBatch(): Promise<[picked: number, failed: number]> {
+    const { table, batchSize, publishTimeout } = this.#settings;
+    return this.#db.transaction(async (tx) => {
+      const rows = await tx.rows<OutboxRow>(sql`
+        select id, message_id, exchange, routing_key, content, content_type, headers
+        from ${tableId(table)} order by id limit ${batchSize} for update skip locked`);
+      if (rows.length === 0) return [0, 0];
+      this.#batches += 1;
+      // Issued in id order on the broker's channel; confirms are awaited together.
+      const outcomes = await Promise.allSettled(
+        rows.map((row) =>
+          this.#broker.publish(row.exchange, row.routing_key, row.content, {
+            messageId: row.message_id,
+            contentType: row.content_type,
+            ...(row.headers ? { headers: row.headers } : {}),
+            timeout: publishTimeout,
+          }),
+        ),
+      );
+      const sent: string[] = [];
+      const failed: string[] = [];
+      let error = '';
+      outcomes.forEach((outcome, i) => {
+        const id = rows[i]!.id;
+        if (outcome.status === 'fulfilled') sent.push(id);
+        else {
+          failed.push(id);
+          error = String(outcome.reason);
+        }
+      });
+      if (sent.length > 0)
+        await tx.query(sql`delete from ${tableId(table)} where id = any(${sent}::bigint[])`);
+      if (failed.length > 0) {
+        await tx.query(sql`update ${tableId(table)} set attempts = attempts + 1, last_error = ${error}
+          where id = any(${failed}::bigint[])`);
+        this.#lastError = error;
+      }
+      this.#published += sent.length;
+      this.#failed += failed.length;
+      return [rows.length, failed.length];
+    });
+  }
+}
