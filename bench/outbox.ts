@@ -1,0 +1,93 @@
+/**
+ * Suite `outbox`: how fast the relay drains committed outbox rows to RabbitMQ (read, publish with
+ * confirms, delete — all in one transaction per batch) against publishing the same messages directly
+ * with confirms through the same Broker (the ceiling the relay can approach).
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { Broker } from '../adapters/amqp/index.js';
+import { Outbox } from '../adapters/outbox/index.js';
+import { Database } from '../adapters/postgres/index.js';
+import { sleep } from '../src/timeout.js';
+import type { Contender, RoundResult, Suite } from './harness.js';
+
+const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const AMQP_URL = process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MESSAGES = 5000;
+const IN_FLIGHT = 256;
+const TABLE = `connkit_bench_outbox_${process.pid}`;
+const QUEUE = `connkit_bench_outbox_${process.pid}`;
+
+let db: Database | undefined;
+let broker: Broker | undefined;
+
+async function shared(): Promise<{ db: Database; broker: Broker }> {
+  db ??= new Database({ url: DATABASE_URL, applicationName: 'bench_outbox', pool: { max: 4 } });
+  if (!broker) {
+    broker = new Broker({ url: AMQP_URL, clientName: 'bench_outbox' });
+    await broker.connect();
+    await broker.declare({
+      queues: [{ name: QUEUE, options: { durable: false, arguments: { 'x-max-length': 100_000 } } }],
+    });
+  }
+  return { db, broker };
+}
+
+const body = { orderId: 1, customer: 'bench', amount: 9.99 };
+
+const relay: Contender = {
+  name: `connkit Outbox relay (batch 256)`,
+  async setup() {
+    const s = await shared();
+    await new Outbox(s.db, s.broker, { table: TABLE }).install();
+  },
+  async run(): Promise<RoundResult> {
+    const s = await shared();
+    const outbox = new Outbox(s.db, s.broker, { table: TABLE, batchSize: IN_FLIGHT, pollInterval: 10 });
+    // Rows committed up front (one multi-row insert): the round measures the relay alone.
+    await s.db.query(
+      `insert into ${TABLE} (message_id, exchange, routing_key, content, content_type)
+       select gen_random_uuid()::text, '', $1, convert_to($2, 'utf8'), 'application/json' from generate_series(1, $3)`,
+      [QUEUE, JSON.stringify(body), MESSAGES],
+    );
+    const t0 = performance.now();
+    const running = outbox.start();
+    for (;;) {
+      const { n } = await s.db.one<{ n: number }>(`select count(*)::int as n from ${TABLE}`);
+      if (n === 0) break;
+      await sleep(5);
+    }
+    const elapsedMs = performance.now() - t0;
+    await running.stop();
+    return { ops: MESSAGES, elapsedMs };
+  },
+  async teardown() {
+    await db?.query(`drop table if exists ${TABLE}`);
+  },
+};
+
+const direct: Contender = {
+  name: `Broker.publish direct (${IN_FLIGHT} in flight)`,
+  async run(): Promise<RoundResult> {
+    const s = await shared();
+    let next = 0;
+    const t0 = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next++ < MESSAGES) await s.broker.publish('', QUEUE, body);
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    return { ops: MESSAGES, elapsedMs: performance.now() - t0 };
+  },
+  async teardown() {
+    await broker?.close();
+    await db?.close();
+  },
+};
+
+export const suite: Suite = {
+  name: 'outbox',
+  description: `${MESSAGES} messages: relay drain (read + confirmed publish + delete) vs direct confirmed publish`,
+  contenders: [relay, direct],
+  rounds: 3,
+  maxTimeMs: 90_000,
+};
