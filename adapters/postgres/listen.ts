@@ -4,7 +4,7 @@
  * @module
  */
 import type pg from 'pg';
-import { checkInteger, checkSignal } from '../../src/options.js';
+import { checkDuration, checkInteger, checkSignal } from '../../src/options.js';
 import { backoffDelay, type BackoffOptions } from '../../src/retry.js';
 import { sleep } from '../../src/timeout.js';
 import { endClient, socketOf } from './client-lease.js';
@@ -37,6 +37,13 @@ export interface ListenOptions {
   /** Backoff between reconnect attempts (ms). @default { initialDelay: 100, maxDelay: 10_000, jitter: 'equal' } */
   reconnect?: BackoffOptions | undefined;
   /**
+   * Milliseconds between liveness checks (`select 1`) of the LISTEN connection. A check left
+   * unanswered for as long counts as a lost connection (a silently dead peer, a dropped NAT entry):
+   * the socket is destroyed and the subscription reconnects. Skipped while paused for backpressure.
+   * `0` disables. @default 30_000
+   */
+  heartbeat?: number | undefined;
+  /**
    * Called once LISTEN is active again after a reconnect. Notifications sent while disconnected are
    * lost (PostgreSQL does not keep them for a gone session): re-check state here. @default undefined
    */
@@ -66,6 +73,8 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   readonly #connect: ListenConnect;
   readonly #opts: ListenOptions;
   readonly #maxBuffered: number;
+  readonly #heartbeat: number;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
   readonly #controller = new AbortController();
   readonly #buffer: Notification[] = [];
   readonly #pending: Pending[] = [];
@@ -81,11 +90,17 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   };
 
   /** @internal Use {@link listen} or `db.listen()`. */
-  constructor(connect: ListenConnect, channel: string, opts: ListenOptions, maxBuffered: number) {
+  constructor(
+    connect: ListenConnect,
+    channel: string,
+    opts: ListenOptions,
+    limits: { maxBuffered: number; heartbeat: number },
+  ) {
     this.#connect = connect;
     this.channel = channel;
     this.#opts = opts;
-    this.#maxBuffered = maxBuffered;
+    this.#maxBuffered = limits.maxBuffered;
+    this.#heartbeat = limits.heartbeat;
   }
 
   /** How many times the connection was re-established. */
@@ -151,6 +166,7 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
       if (this.#failure) p.reject(this.#failure.reason);
       else p.resolve(DONE);
     }
+    clearInterval(this.#heartbeatTimer);
     const client = this.#client;
     this.#client = undefined;
     if (client) await endClient(client);
@@ -185,6 +201,37 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
       return;
     }
     this.#client = client;
+    this.#startHeartbeat(client);
+  }
+
+  /** Pings the connection every `heartbeat` ms; an unanswered ping destroys the socket (→ reconnect). */
+  #startHeartbeat(client: pg.Client): void {
+    clearInterval(this.#heartbeatTimer);
+    if (this.#heartbeat === 0) return;
+    const ms = this.#heartbeat;
+    let beating = false;
+    this.#heartbeatTimer = setInterval(() => {
+      if (this.#client !== client || this.#paused || beating) return;
+      beating = true;
+      const deadline = setTimeout(() => {
+        if (this.#client === client) {
+          socketOf(client)?.destroy(
+            new Error(`LISTEN connection did not answer a heartbeat within ${ms} ms`),
+          );
+        }
+      }, ms);
+      client
+        .query('select 1')
+        .then(
+          () => undefined,
+          () => undefined, // a failure is reported through the client's 'error'/'end' events
+        )
+        .finally(() => {
+          beating = false;
+          clearTimeout(deadline);
+        });
+    }, ms);
+    this.#heartbeatTimer.unref();
   }
 
   #deliver(msg: pg.Notification): void {
@@ -207,6 +254,7 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
     if (this.#client !== client) return; // still subscribing: #open reports it
     this.#client = undefined;
     this.#paused = false;
+    clearInterval(this.#heartbeatTimer);
     void endClient(client);
     if (this.#closing) return;
     this.#opts.onError?.(err);
@@ -258,7 +306,9 @@ export function listen(
   checkChannel(channel);
   const signal = checkSignal(opts.signal);
   const maxBuffered = checkInteger(opts.maxBuffered, 'maxBuffered', 1000, 1);
+  const heartbeat = checkDuration(opts.heartbeat, 'heartbeat', 30_000);
+  if (heartbeat === Infinity) throw new RangeError('heartbeat must be finite (0 disables it), got Infinity');
   if (opts.reconnect !== undefined) backoffDelay(1, opts.reconnect); // validates now, not at the first loss
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
-  return new Subscription(connect, channel, opts, maxBuffered).start();
+  return new Subscription(connect, channel, opts, { maxBuffered, heartbeat }).start();
 }

@@ -146,6 +146,9 @@ describe('listen()', () => {
     expect(() => listen(connect, 'x'.repeat(64))).toThrow(RangeError);
     expect(() => listen(connect, 42 as unknown as string)).toThrow(TypeError);
     expect(() => listen(connect, 'c', { maxBuffered: 0 })).toThrow(RangeError);
+    expect(() => listen(connect, 'c', { heartbeat: -1 })).toThrow(RangeError);
+    expect(() => listen(connect, 'c', { heartbeat: Infinity })).toThrow(RangeError);
+    expect(() => listen(connect, 'c', { reconnect: { factor: 0.5 } })).toThrow(RangeError);
     expect(connect.calls).toBe(0);
   });
 });
