@@ -32,9 +32,9 @@ export interface ReconnectOptions {
  */
 export interface BrokerOptions {
   /** Broker URL (`amqp://user:pass@host:5672/vhost`). One of `url`/`urls` is required. */
-  url?: string;
+  url?: string | undefined;
   /** Several broker URLs tried in turn (cluster failover); the first that answers wins. */
-  urls?: string[];
+  urls?: string[] | undefined;
   /** Heartbeat interval in milliseconds (rounded to whole seconds on the wire); 0 disables. @default 10_000 */
   heartbeat?: number;
   /** Milliseconds `connect()` keeps trying before it rejects with `ConnectionError`. @default 10_000 */

@@ -40,6 +40,13 @@ export interface PublishOptions extends WaitOptions {
   appId?: string;
 }
 
+/**
+ * Most unconfirmed messages on the channel at once. Beyond it publishes wait in connkit's queue:
+ * what is unconfirmed when a connection dies is re-published (and may be delivered twice), so the
+ * window bounds the duplicates a cut can cause, at no cost to throughput (confirms stream back).
+ */
+const WINDOW = 512;
+
 const QUEUED = 0;
 const INFLIGHT = 1;
 const SETTLED = 2;
@@ -52,7 +59,10 @@ class Entry {
   failures = 0;
   /** Was in flight on a channel that closed. */
   lost = false;
+  /** Own timer, for a publish whose timeout differs from the default (see Publisher.#deadlines). */
   timer: NodeJS.Timeout | undefined = undefined;
+  /** `performance.now()` at which a default-timeout publish expires. */
+  deadline = Infinity;
   resolve!: () => void;
   reject!: (err: unknown) => void;
   readonly promise: Promise<void>;
@@ -111,12 +121,20 @@ export class Publisher {
   readonly #timeout: number;
   #channel: ConfirmChannel | undefined = undefined;
   #writable = false;
+  #inflight = 0;
   #queue: Entry[] = [];
   #head = 0;
   #unsettled = new Set<Entry>();
   #byId = new Map<string, Entry>();
   #closed = false;
   #drainWaiters: (() => void)[] = [];
+  /**
+   * Default-timeout publishes in deadline order (same timeout ⇒ FIFO = deadline order), watched by
+   * one timer instead of a setTimeout per message, which would cost more than the publish itself.
+   */
+  #deadlines: Entry[] = [];
+  #deadlineHead = 0;
+  #deadlineTimer: NodeJS.Timeout | undefined = undefined;
   #published = 0;
   #republished = 0;
   #confirmed = 0;
@@ -153,6 +171,7 @@ export class Publisher {
     channel.on('close', () => this.#channelClosed(channel, channelError));
     this.#channel = channel;
     this.#writable = true;
+    this.#inflight = 0;
     this.#flush();
   }
 
@@ -193,8 +212,9 @@ export class Publisher {
     this.#unsettled.add(entry);
     if (options.mandatory) this.#byId.set(options.messageId, entry);
     signal?.addEventListener('abort', entry);
-    if (timeout !== Infinity) entry.timer = setTimeout(onTimeout, timeout, entry);
-    if (this.#writable && this.#head === this.#queue.length) this.#write(entry);
+    if (timeout === this.#timeout) this.#addDeadline(entry, timeout);
+    else if (timeout !== Infinity) entry.timer = setTimeout(onTimeout, timeout, entry);
+    if (this.#writable && this.#inflight < WINDOW && this.#head === this.#queue.length) this.#write(entry);
     else this.#queue.push(entry);
     return entry.promise;
   }
@@ -230,6 +250,16 @@ export class Publisher {
 
   /** amqplib's confirm callback: `null` = ack, 'message nacked' = nack, anything else = channel gone. */
   confirmed(entry: Entry, err: unknown): void {
+    if (
+      this.#inflight > 0 &&
+      --this.#inflight < WINDOW &&
+      this.#head < this.#queue.length &&
+      !this.#flushQueued
+    ) {
+      // Not from inside amqplib's confirm loop: the channel may be closing right now.
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushTask);
+    }
     if (entry.state === SETTLED) return;
     if (err === null || err === undefined) {
       this.#confirmed++;
@@ -243,6 +273,51 @@ export class Publisher {
       entry.lost = true;
     }
   }
+
+  #addDeadline(entry: Entry, timeout: number): void {
+    if (timeout === Infinity) return;
+    entry.deadline = performance.now() + timeout;
+    // Confirms come in publish order, so settled entries gather at the head: drop them now rather
+    // than at the next expiry, or the list would pin every body published in the last `timeout` ms.
+    const list = this.#deadlines;
+    while (this.#deadlineHead < list.length && (list[this.#deadlineHead] as Entry).state === SETTLED) {
+      list[this.#deadlineHead++] = undefined as unknown as Entry;
+    }
+    if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > list.length) {
+      this.#deadlines = list.slice(this.#deadlineHead);
+      this.#deadlineHead = 0;
+    }
+    this.#deadlines.push(entry);
+    if (this.#deadlineTimer === undefined) this.#armDeadlines(timeout);
+  }
+
+  #armDeadlines(ms: number): void {
+    this.#deadlineTimer = setTimeout(this.#expire, Math.max(0, Math.ceil(ms)));
+  }
+
+  readonly #expire = (): void => {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    const list = this.#deadlines;
+    while (this.#deadlineHead < list.length) {
+      const entry = list[this.#deadlineHead] as Entry;
+      if (entry.state !== SETTLED) {
+        if (entry.deadline > now) break;
+        this.timedOut(entry);
+      }
+      list[this.#deadlineHead++] = undefined as unknown as Entry;
+    }
+    if (this.#deadlineHead === list.length) {
+      this.#deadlines = [];
+      this.#deadlineHead = 0;
+      return;
+    }
+    if (this.#deadlineHead > 1024) {
+      this.#deadlines = list.slice(this.#deadlineHead);
+      this.#deadlineHead = 0;
+    }
+    this.#armDeadlines((this.#deadlines[this.#deadlineHead] as Entry).deadline - now);
+  };
 
   timedOut(entry: Entry): void {
     entry.timer = undefined;
@@ -266,8 +341,15 @@ export class Publisher {
     entry.signal?.removeEventListener('abort', entry);
     if (error === undefined) entry.resolve();
     else entry.reject(error);
-    if (this.#unsettled.size === 0 && this.#drainWaiters.length > 0) {
-      for (const wake of this.#drainWaiters.splice(0)) wake();
+    if (this.#unsettled.size === 0) {
+      // Nothing left to expire: drop the timer so an idle or closed broker keeps no process alive.
+      if (this.#deadlineTimer !== undefined) {
+        clearTimeout(this.#deadlineTimer);
+        this.#deadlineTimer = undefined;
+      }
+      this.#deadlines = [];
+      this.#deadlineHead = 0;
+      if (this.#drainWaiters.length > 0) for (const wake of this.#drainWaiters.splice(0)) wake();
     }
   }
 
@@ -286,12 +368,19 @@ export class Publisher {
       return;
     }
     entry.state = INFLIGHT;
+    this.#inflight++;
     this.#published++;
     if (!ok) this.#writable = false;
   }
 
+  #flushQueued = false;
+  readonly #flushTask = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
+
   #flush(): void {
-    while (this.#writable && this.#head < this.#queue.length) {
+    while (this.#writable && this.#inflight < WINDOW && this.#head < this.#queue.length) {
       const entry = this.#queue[this.#head] as Entry;
       this.#queue[this.#head++] = undefined as unknown as Entry;
       if (entry.state === QUEUED) this.#write(entry);

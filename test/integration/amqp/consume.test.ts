@@ -150,7 +150,7 @@ describe('Broker.consume()', () => {
     const consumer = b.consume(
       q,
       async () => {
-        throw 'a string'; // eslint-disable-line @typescript-eslint/only-throw-error
+        throw 'a string';
       },
       { deadLetter: `${q}.dead` },
     );

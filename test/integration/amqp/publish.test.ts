@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Broker,
+  type BrokerOptions,
   BrokerClosedError,
   BufferFullError,
   ConnectionError,
@@ -15,8 +16,8 @@ const queues: string[] = [];
 const exchanges: string[] = [];
 const brokers: Broker[] = [];
 
-function broker(opts: Partial<ConstructorParameters<typeof Broker>[0]> = {}): Broker {
-  const b = new Broker({ url: amqpUrl(), clientName: uniqueName('connkit_f'), ...opts });
+function broker(opts: BrokerOptions = { url: amqpUrl() }): Broker {
+  const b = new Broker({ clientName: uniqueName('connkit_f'), ...opts });
   b.on('error', () => undefined);
   brokers.push(b);
   return b;
@@ -48,7 +49,7 @@ async function getOne(queue: string) {
 describe('Broker.publish()', () => {
   it('resolves on the confirm and the message follows the wire conventions', async () => {
     const q = queueName();
-    const b = broker({ topology: { queues: [{ name: q, options: { durable: true } }] } });
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q, options: { durable: true } }] } });
     await b.connect();
     await b.sendToQueue(q, { hello: 'wörld' }, { headers: { n: 42, flag: true, s: 'x' } });
     const msg = await getOne(q);
@@ -62,7 +63,7 @@ describe('Broker.publish()', () => {
 
   it('sends strings as text/plain and bytes as-is', async () => {
     const q = queueName();
-    const b = broker({ topology: { queues: [{ name: q }] } });
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
     await b.sendToQueue(q, 'plain text');
     await b.sendToQueue(q, new Uint8Array([1, 2, 3]), { messageId: 'fixed-id', persistent: false });
     const text = await getOne(q);
@@ -79,6 +80,7 @@ describe('Broker.publish()', () => {
     const ex = uniqueName('ex');
     exchanges.push(ex);
     const b = broker({
+      url: amqpUrl(),
       topology: { exchanges: [{ name: ex, type: 'direct', options: { autoDelete: false } }] },
     });
     const err = await b.publish(ex, 'nobody', { a: 1 }).catch((e: unknown) => e);
@@ -92,7 +94,7 @@ describe('Broker.publish()', () => {
 
   it('fails only the publish to a missing exchange and keeps publishing', async () => {
     const q = queueName();
-    const b = broker({ topology: { queues: [{ name: q }] } });
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
     await b.connect();
     const bad = b.publish(uniqueName('missing'), 'k', 1);
     const good = b.sendToQueue(q, 2);
@@ -131,6 +133,17 @@ describe('Broker.publish()', () => {
     expect((e1 as Error).message).toMatch(/disconnected/);
     await expect(p2).rejects.toBeInstanceOf(TimeoutError);
   });
+
+  it('expires publishes at publishTimeout (default timeout path) and leaves nothing pending', async () => {
+    const b = broker({ url: 'amqp://guest:guest@127.0.0.1:1', publishTimeout: 100, connectTimeout: 60_000 });
+    const first = b.sendToQueue('q', 1).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = b.sendToQueue('q', 2).catch((e: unknown) => e);
+    expect(await first).toBeInstanceOf(TimeoutError);
+    expect(b.stats().publisher.pending).toBe(1);
+    expect(await second).toBeInstanceOf(TimeoutError);
+    expect(b.stats().publisher.pending).toBe(0);
+  });
 });
 
 describe('Broker()', () => {
@@ -167,7 +180,6 @@ describe('Broker.connect()', () => {
   it('fails over to the first answering URL', async () => {
     const q = queueName();
     const b = broker({
-      url: undefined,
       urls: ['amqp://guest:guest@127.0.0.1:1', amqpUrl()],
       topology: { queues: [{ name: q }] },
     });

@@ -1,0 +1,78 @@
+/**
+ * Shared setup of the AMQP suites: broker URL, a fresh transient queue per contender, and a fast
+ * raw filler. Queues are non-durable so that the broker's disk is not what is measured.
+ * @module
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Messages in flight (publish) and prefetch (consume), the same for every contender. */
+export const WINDOW = 256;
+/** Messages per round. */
+export const MESSAGES = 20_000;
+/** 128-byte body: bytes, so every client sends the same thing and nobody pays for JSON. */
+export const PAYLOAD = randomBytes(128);
+
+/** Unique bench queue name. */
+export function benchQueue(tag: string): string {
+  return `connkit_bench_${tag}_${process.pid}_${randomUUID().slice(0, 8)}`;
+}
+
+/** Runs `fn` on a raw channel of its own connection. */
+export async function withRaw<R>(fn: (ch: amqp.ConfirmChannel) => Promise<R>): Promise<R> {
+  const conn = await amqp.connect(AMQP_URL);
+  conn.on('error', () => undefined);
+  try {
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    return await fn(ch);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+/** Declares transient queues. */
+export async function declareQueues(names: string[]): Promise<void> {
+  await withRaw(async (ch) => {
+    for (const q of names) await ch.assertQueue(q, { durable: false });
+  });
+}
+
+/** Deletes queues. */
+export async function deleteQueues(names: string[]): Promise<void> {
+  await withRaw(async (ch) => {
+    for (const q of names) await ch.deleteQueue(q);
+  });
+}
+
+/** Empties a queue. */
+export async function purge(q: string): Promise<void> {
+  await withRaw(async (ch) => void (await ch.purgeQueue(q)));
+}
+
+/** Fills a queue with `n` messages (confirmed), untimed setup for the consume suite. */
+export async function fill(q: string, n: number): Promise<void> {
+  await withRaw(async (ch) => {
+    for (let i = 0; i < n; i++) {
+      if (!ch.sendToQueue(q, PAYLOAD, { contentType: 'application/octet-stream', messageId: randomUUID() })) {
+        await new Promise((r) => ch.once('drain', r));
+      }
+    }
+    await ch.waitForConfirms();
+  });
+}
+
+/** Runs `total` operations with at most `window` in flight; resolves with elapsed ms. */
+export async function windowed(total: number, window: number, op: () => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      await op();
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: window }, worker));
+  return performance.now() - t0;
+}
