@@ -14,7 +14,7 @@ import {
   type SignalOptions,
   type WaitOptions,
 } from '../../src/options.js';
-import { untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';
 
@@ -32,6 +32,9 @@ export type CopyToOptions = SignalOptions;
 
 /** What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable. */
 export type CopySource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array> | Readable;
+
+/** How long stopping a COPY TO early (cancel + drain) may take before the connection is destroyed. */
+const CLEANUP_MS = 5_000;
 
 function readCopySql(query: unknown, fn: string): string {
   if (typeof query === 'string') return query;
@@ -121,9 +124,10 @@ function isSource(value: object): boolean {
 /**
  * Runs `COPY … TO STDOUT` and yields the output as byte chunks (several rows per chunk, not
  * row-aligned). Lazy: the connection is acquired when iteration starts and released when it ends.
- * Breaking out early or aborting stops the transfer; since the COPY owns the socket until it ends,
- * the connection is then destroyed rather than reused (the server stops the COPY when the socket
- * closes). An SQL error rejects with `DatabaseError` and keeps the connection.
+ * Breaking out early or aborting stops the transfer: with `lease.cancel` (as `Database` provides) the
+ * COPY is cancelled on the server and the rest of its output drained, so the connection is reused;
+ * without it the connection is destroyed (the COPY owns the socket until it ends; the server stops
+ * when the socket closes). An SQL error rejects with `DatabaseError` and keeps the connection.
  *
  * @example
  * ```ts
@@ -174,14 +178,36 @@ async function* iterateCopyTo(
       }
       outcome = 'complete';
     } finally {
-      if (outcome === 'stopped') stream.destroy();
+      if (outcome === 'stopped') {
+        if (await cancelAndDrain(chunks, lease)) outcome = 'complete';
+        else stream.destroy();
+      }
     }
   } finally {
     if (outcome === 'complete') lease.release();
     else if (outcome === 'failed') releaseAfter(lease, failure);
-    // Stopped mid-transfer: pg-copy-streams still holds the socket, the connection cannot be reused.
+    // Stopped mid-transfer and not drained: pg-copy-streams still holds the socket, so the connection
+    // cannot be reused.
     else lease.release(signal?.aborted ? signal.reason : new Error('COPY TO stopped before its end'));
   }
+}
+
+/**
+ * Stops a COPY TO early without losing the connection: cancel the statement on the server while
+ * reading (and dropping) what is still in flight, until the server's error or the end hands the
+ * socket back to `pg`. True when the connection is healthy again.
+ */
+async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease): Promise<boolean> {
+  if (lease.cancel === undefined) return false;
+  // Drain first: the COPY owns the socket, so the server's answer to the cancel is only read by us.
+  const drained = (async () => {
+    while (!(await chunks.next()).done);
+  })().then(
+    () => 'ended' as const,
+    (err: unknown) => (isConnectionError(err) ? ('dead' as const) : ('cancelled' as const)),
+  );
+  const ok = await settleWithin(Promise.allSettled([drained, lease.cancel()]), CLEANUP_MS);
+  return ok && (await drained) !== 'dead';
 }
 
 /** A signal that aborts with the caller's reason or with a TimeoutError at the deadline. */

@@ -21,8 +21,8 @@ const harnesses: LeaseHarness[] = [];
 afterEach(async () => {
   await Promise.all(harnesses.splice(0).map((h) => h.end()));
 });
-async function harness(): Promise<LeaseHarness> {
-  const h = await leaseHarness();
+async function harness(opts: { cancel?: boolean } = {}): Promise<LeaseHarness> {
+  const h = await leaseHarness(opts);
   harnesses.push(h);
   return h;
 }
@@ -197,7 +197,37 @@ describe('copyTo()', () => {
     expect(reader.releases).toEqual([[]]);
   });
 
-  it('gives up the connection when the loop is left early', async () => {
+  it('cancels the COPY and keeps the connection when the loop is left early (with lease.cancel)', async () => {
+    const h = await harness({ cancel: true });
+    let chunks = 0;
+    for await (const _ of copyTo(h.acquire, 'copy (select x from generate_series(1, 5000000) x) to stdout')) {
+      if (++chunks === 3) break;
+    }
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.client)).toBe(true);
+  });
+
+  it('cancels the COPY and keeps the connection on abort (with lease.cancel)', async () => {
+    const h = await harness({ cancel: true });
+    const ac = new AbortController();
+    const reason = new Error('enough');
+    const run = async () => {
+      for await (const _ of copyTo(
+        h.acquire,
+        'copy (select x from generate_series(1, 5000000) x) to stdout',
+        {
+          signal: ac.signal,
+        },
+      )) {
+        ac.abort(reason);
+      }
+    };
+    await expect(run()).rejects.toBe(reason);
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.client)).toBe(true);
+  });
+
+  it('gives up the connection when the loop is left early without lease.cancel', async () => {
     const h = await harness();
     for await (const _ of copyTo(h.acquire, 'copy (select x from generate_series(1, 1000000) x) to stdout'))
       break;

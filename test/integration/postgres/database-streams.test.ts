@@ -101,6 +101,10 @@ describe('Database.copyFrom() / copyTo()', () => {
     const chunks: Uint8Array[] = [];
     for await (const c of db.copyTo(sql`copy ${t} to stdout`)) chunks.push(c);
     expect(Buffer.concat(chunks).toString().trimEnd().split('\n')).toHaveLength(5000);
+    const destroyedBefore = db.stats().pool.destroyed;
+    for await (const _ of db.copyTo('copy (select x from generate_series(1, 5000000) x) to stdout')) break;
+    await settled();
+    expect(db.stats().pool.destroyed).toBe(destroyedBefore); // cancelled and drained, not destroyed
     const bad = await db.copyFrom(sql`copy ${t} from stdin`, ['x\ty\n']).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(DatabaseError);
     await settled();
