@@ -98,8 +98,8 @@ export class Database extends Queryable {
         create: (signal) => connect(settings, signal),
         destroy: (conn) => conn.close(),
         validate: (conn) => conn.broken === undefined,
-        // The last line of defence: a connection left inside a transaction never goes back.
-        reset: (conn) => conn.broken === undefined && conn.busy === undefined && isIdle(conn),
+        // No factory.reset: #release already rolls back or destroys a connection left inside a
+        // transaction, and the pool's synchronous release path is measurably faster without it.
       },
       { name: 'postgres', ...o.pool },
     );
@@ -112,7 +112,7 @@ export class Database extends Queryable {
         const st = Math.min(o.queryTimeout, Number(config.statement_timeout ?? Infinity));
         config = { ...config, statement_timeout: Math.max(1, Math.ceil(st)) };
       }
-      this.#pipeline = new PipelineGroup(o.pipelineConnections, { ...settings, config });
+      this.#pipeline = new PipelineGroup(o.pipelineConnections, { ...settings, config }, o.queryTimeout);
     }
   }
 

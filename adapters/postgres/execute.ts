@@ -105,7 +105,10 @@ function fail(conn: PgConnection, err: unknown, ctx: ExecuteContext): unknown {
   return toDatabaseError(err, ctx.settings.secrets);
 }
 
-/** Cancels on the server and resolves once the statement is over (or the connection destroyed). */
+/**
+ * Cancels on the server and resolves once the statement is over and the cancel request is done
+ * (a late cancel must not hit the next statement) — or, after CANCEL_GRACE, destroys the connection.
+ */
 async function cancelAndDrain(
   conn: PgConnection,
   query: Promise<unknown>,
@@ -121,23 +124,22 @@ async function cancelAndDrain(
       if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
     },
   );
-  // Checked after a tick: a result that was already on its way needs no cancel — and a cancel that
-  // arrives after the statement ended could hit the next one.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  if (!over) await cancelBackend(conn.client, settings);
   let grace: NodeJS.Timeout | undefined;
-  await Promise.race([
-    finished,
-    new Promise<void>((resolve) => {
-      grace = setTimeout(() => {
-        conn.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
-        void conn.close();
-        resolve();
-      }, CANCEL_GRACE);
-    }),
-  ]);
+  const expired = new Promise<void>((resolve) => {
+    grace = setTimeout(() => {
+      conn.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
+      void conn.close();
+      resolve();
+    }, CANCEL_GRACE);
+  });
+  const cancelled = (async () => {
+    // Checked after a turn of the loop: a result already on its way needs no cancel.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!over) await cancelBackend(conn.client, settings);
+  })();
+  await Promise.race([Promise.all([finished, cancelled]), expired]);
   clearTimeout(grace);
-  if (conn.busy !== undefined) conn.busy = undefined;
+  conn.busy = undefined;
 }
 
 function preview(text: string): string {

@@ -7,10 +7,13 @@
  * @module
  */
 import type pg from 'pg';
-import { PoolClosedError } from '../../src/errors.js';
+import { ConnectionError, PoolClosedError, TimeoutError } from '../../src/errors.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
-import { isConnectionError, toDatabaseError } from './errors.js';
+import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryInput } from './query-input.js';
+
+/** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
+const WATCHDOG_GRACE = 5_000;
 
 /**
  * Shared pipelined connections, each replaced when it dies.
@@ -28,8 +31,13 @@ export class PipelineGroup {
   readonly #connecting: (Promise<PgConnection> | undefined)[];
   #closed = false;
   #next = 0;
+  #spread = 0;
 
-  constructor(size: number, settings: ConnectSettings) {
+  readonly #queryTimeout: number;
+
+  /** `queryTimeout` (ms) is enforced by the server: the connections' statement_timeout is set to it. */
+  constructor(size: number, settings: ConnectSettings, queryTimeout = Infinity) {
+    this.#queryTimeout = queryTimeout;
     this.#slots = new Array<PgConnection | undefined>(size).fill(undefined);
     this.#connecting = new Array<Promise<PgConnection> | undefined>(size).fill(undefined);
     this.#settings = {
@@ -81,18 +89,38 @@ export class PipelineGroup {
     const q = conn.client.query(
       input.values === undefined ? input.text : { text: input.text, values: input.values },
     );
+    // The server ends a statement at statement_timeout; no answer well after that means a silently
+    // dead peer: destroy the socket so every query in flight on it fails instead of hanging.
+    const watchdog =
+      this.#queryTimeout === Infinity
+        ? undefined
+        : setTimeout(() => this.#kill(conn), this.#queryTimeout + WATCHDOG_GRACE);
     return q.then(
       (res) => {
+        clearTimeout(watchdog);
         conn.inFlight--;
         return res;
       },
       (err: unknown) => {
+        clearTimeout(watchdog);
         conn.inFlight--;
         if (isConnectionError(err) && err instanceof Error) {
           conn.markBroken(err);
           this.#evict(conn);
         }
-        throw toDatabaseError(err, this.#settings.secrets);
+        const mapped = toDatabaseError(err, this.#settings.secrets);
+        if (
+          this.#queryTimeout !== Infinity &&
+          mapped instanceof DatabaseError &&
+          mapped.code === '57014' &&
+          mapped.message.includes('statement timeout')
+        ) {
+          throw new TimeoutError(
+            `Query timed out after ${this.#queryTimeout} ms (queryTimeout, enforced by the server on a pipelined connection)`,
+            { cause: mapped },
+          );
+        }
+        throw mapped;
       },
     );
   }
@@ -135,12 +163,29 @@ export class PipelineGroup {
   async #waitForConnection(): Promise<PgConnection> {
     if (this.#closed) throw new PoolClosedError('Database is closed');
     const pending = this.#connecting.filter((p): p is Promise<PgConnection> => p !== undefined);
-    // Any connection that comes up will do; if all fail, the first error is the caller's error.
-    const conn = await Promise.any(pending).catch((agg: unknown) => {
-      throw (agg as AggregateError).errors[0];
-    });
+    // Spread the callers over the connections being opened (cold start), instead of piling them
+    // all onto whichever comes up first; if that one fails, any other will do.
+    const mine = pending[this.#spread++ % pending.length];
+    let conn: PgConnection;
+    try {
+      conn = await mine!;
+    } catch (err) {
+      conn = await Promise.any(pending).catch(() => {
+        throw err;
+      });
+    }
     if (this.#closed) throw new PoolClosedError('Database is closed');
     return conn;
+  }
+
+  #kill(conn: PgConnection): void {
+    conn.markBroken(
+      new ConnectionError(`No answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`),
+    );
+    this.#evict(conn);
+    (
+      conn.client as unknown as { connection?: { stream?: { destroy(): void } } }
+    ).connection?.stream?.destroy();
   }
 
   #evict(conn: PgConnection): void {

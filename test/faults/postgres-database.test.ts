@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../src/errors.js';
+import { ConnectionError, Database } from '../../adapters/postgres/index.js';
+import { uniqueName } from '../support/names.js';
+import { ChaosProxy } from '../support/proxy.js';
+import { databaseUrl } from '../support/services.js';
+
+let proxy: ChaosProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+describe('Database faults', () => {
+  it('times out a query on a silently dead peer, then recovers on a fresh connection', async () => {
+    proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
+    await using db = new Database({
+      url: proxy.rewrite(databaseUrl()),
+      applicationName: uniqueName('stall'),
+      pool: { max: 1 },
+    });
+    await db.query('select 1');
+    proxy.stall(true);
+    const started = performance.now();
+    const err = await db.query('select 2 as n', [], { timeout: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(performance.now() - started).toBeLessThan(3_000);
+    proxy.cutAll();
+    proxy.stall(false);
+    expect(await db.one('select 3 as n', [], { timeout: 15_000 })).toEqual({ n: 3 });
+  });
+
+  it('fails in-flight queries with ConnectionError when connections are cut, and reconnects', async () => {
+    proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
+    await using db = new Database({
+      url: proxy.rewrite(databaseUrl()),
+      applicationName: uniqueName('cut'),
+      pool: { max: 2 },
+    });
+    await db.query('select 1');
+    const busy = db.query('select pg_sleep(5)').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(proxy.cutAll()).toBeGreaterThan(0);
+    expect(await busy).toBeInstanceOf(ConnectionError);
+    expect(await db.one('select 4 as n')).toEqual({ n: 4 });
+  });
+
+  it('fails pipelined queries on a cut connection with ConnectionError and replaces the connection', async () => {
+    proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
+    await using db = new Database({
+      url: proxy.rewrite(databaseUrl()),
+      applicationName: uniqueName('pcut'),
+      pipeline: { connections: 1 },
+    });
+    await db.query('select 1');
+    const inflight = Promise.allSettled([db.query('select pg_sleep(2)'), db.query('select 5')]);
+    await new Promise((r) => setTimeout(r, 200));
+    proxy.cutAll();
+    const results = await inflight;
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof ConnectionError)).toBe(true);
+    expect(await db.one('select 6 as n')).toEqual({ n: 6 });
+  });
+
+  it('refused connections fail acquire with ConnectionError within the acquire timeout', async () => {
+    proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
+    proxy.refuse(true);
+    await using db = new Database({ url: proxy.rewrite(databaseUrl()), pool: { acquireTimeout: 3_000 } });
+    const err = await db.query('select 1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toMatch(/Cannot connect to PostgreSQL|Connection refused by/);
+  });
+});
