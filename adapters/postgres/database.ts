@@ -77,6 +77,8 @@ export class Database extends Queryable {
   readonly #acquireTimeout: number;
   readonly #counts = { queries: 0, errors: 0, cancellations: 0, commits: 0, rollbacks: 0 };
   #closing: Promise<void> | undefined;
+  /** Open LISTEN subscriptions (own connections, outside the pool): `close()` ends them too. */
+  readonly #subscriptions = new Set<Subscription>();
 
   constructor(opts: DatabaseOptions = {}) {
     super();
@@ -254,7 +256,16 @@ export class Database extends Queryable {
    * ```
    */
   listen(channel: string, opts?: ListenOptions): Promise<Subscription> {
-    return openSubscription((signal) => this.connectClient(signal), channel, opts);
+    if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
+    for (const s of this.#subscriptions) if (s.closed) this.#subscriptions.delete(s);
+    return openSubscription((signal) => this.connectClient(signal), channel, opts).then(async (sub) => {
+      if (this.#closing) {
+        await sub.close();
+        throw new PoolClosedError('Database is closed');
+      }
+      this.#subscriptions.add(sub);
+      return sub;
+    });
   }
 
   /**
@@ -326,9 +337,11 @@ export class Database extends Queryable {
   /** Waits (up to `timeout`, default 10 s) for lent connections, then closes everything. Idempotent. */
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
-    this.#closing ??= Promise.all([this.#pipeline?.close(), this.#pool.close({ timeout })]).then(
-      () => undefined,
-    );
+    this.#closing ??= Promise.all([
+      this.#pipeline?.close(),
+      this.#pool.close({ timeout }),
+      ...[...this.#subscriptions].map((s) => s.close()),
+    ]).then(() => undefined);
     return this.#closing;
   }
 

@@ -90,6 +90,20 @@ describe('Database.listen()', () => {
   });
 });
 
+describe('Database.close()', () => {
+  it('closes open subscriptions and refuses new ones', async () => {
+    const ownApp = uniqueName('dbclose');
+    const own = new Database({ url: databaseUrl(), applicationName: ownApp });
+    const sub = await own.listen(uniqueName('ch'));
+    const pending = sub.next();
+    await own.close();
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    expect(sub.closed).toBe(true);
+    expect(await backendsOf(databaseUrl(), ownApp)).toEqual([]);
+    await expect(own.listen('again')).rejects.toThrow(/closed/);
+  });
+});
+
 describe('Database.copyFrom() / copyTo()', () => {
   it('loads a table and reads it back through pooled connections', async () => {
     const t = sql.id([schema.name, uniqueName('copy')]);
