@@ -11,7 +11,14 @@ import { connect, type ConnectSettings } from './connection.js';
 /** Protocol code of CancelRequest: 1234 << 16 | 5678. */
 const CANCEL_REQUEST_CODE = 80877102;
 
-/** How to reach the server and which backend to interrupt. */
+/**
+ * How to reach the server and which backend to interrupt.
+ *
+ * @example
+ * ```ts
+ * await sendCancelRequest({ host: '127.0.0.1', port: 5432, processID: 4242, secretKey: 99 });
+ * ```
+ */
 export interface CancelTarget {
   /** `client.host`/`client.port` of the connection whose statement is cancelled. */
   host: string;

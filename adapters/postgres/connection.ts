@@ -8,7 +8,14 @@ import pg from 'pg';
 import { ConnectionError, TimeoutError } from '../../src/errors.js';
 import { isConnectionError, redact } from './errors.js';
 
-/** What {@link connect} needs to open a connection. */
+/**
+ * What {@link connect} needs to open a connection.
+ *
+ * @example
+ * ```ts
+ * const settings: ConnectSettings = { config: { connectionString: url }, connectTimeout: 10_000, target: 'db:5432/app', secrets: [] };
+ * ```
+ */
 export interface ConnectSettings {
   config: pg.ClientConfig;
   /** Milliseconds the TCP/TLS connect and the startup handshake may take. */

@@ -184,7 +184,14 @@ export function toDatabaseError(err: unknown, secrets: readonly string[] = []): 
   return err;
 }
 
-/** Replaces each secret (and any `user:password@` in a URL) in `text` with `***`. */
+/**
+ * Replaces each secret (and any `user:password@` in a URL) in `text` with `***`.
+ *
+ * @example
+ * ```ts
+ * redact('postgres://me:pw@h/db', []); // 'postgres://me:***@h/db'
+ * ```
+ */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@');
   for (const s of secrets) if (s.length > 0) out = out.split(s).join('***');

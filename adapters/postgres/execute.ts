@@ -15,7 +15,14 @@ import type { QueryInput } from './query-input.js';
 /** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
 const CANCEL_GRACE = 5_000;
 
-/** What {@link execute} needs besides the statement. */
+/**
+ * What {@link execute} needs besides the statement.
+ *
+ * @example
+ * ```ts
+ * const ctx: ExecuteContext = { settings, onCancel: () => cancellations++ };
+ * ```
+ */
 export interface ExecuteContext {
   settings: ConnectSettings;
   /** Counts cancellations for `db.stats()`. */

@@ -8,13 +8,27 @@ import { checkDuration, checkInteger, describeValue, type WaitOptions } from '..
 import type { PoolOptions } from '../../src/pool-options.js';
 import { redact } from './errors.js';
 
-/** Where the adapter reports what it cannot throw (a connection dropped while idle, a failed cleanup). */
+/**
+ * Where the adapter reports what it cannot throw (a connection dropped while idle, a failed cleanup).
+ *
+ * @example
+ * ```ts
+ * new Database({ url, logger: { warn: (msg, details) => console.warn(msg, details) } });
+ * ```
+ */
 export interface DatabaseLogger {
   warn(message: string, details?: Record<string, unknown>): void;
   debug?(message: string, details?: Record<string, unknown>): void;
 }
 
-/** Pipeline mode: many standalone queries in flight on each of a few shared connections. */
+/**
+ * Pipeline mode: many standalone queries in flight on each of a few shared connections.
+ *
+ * @example
+ * ```ts
+ * new Database({ url, pipeline: { connections: 2 } });
+ * ```
+ */
 export interface PipelineOptions {
   /** Shared pipelined connections, on top of the pool's `max`. @default 2 */
   connections?: number | undefined;
@@ -61,10 +75,24 @@ export interface DatabaseOptions {
   pipeline?: false | PipelineOptions | undefined;
 }
 
-/** Options of `db.query()`, `rows()`, `one()`, `maybeOne()`. */
+/**
+ * Options of `db.query()`, `rows()`, `one()`, `maybeOne()`.
+ *
+ * @example
+ * ```ts
+ * await db.query('select pg_sleep(1)', [], { timeout: 500, signal });
+ * ```
+ */
 export type QueryOptions = WaitOptions;
 
-/** The isolation levels `db.transaction()` accepts. */
+/**
+ * The isolation levels `db.transaction()` accepts.
+ *
+ * @example
+ * ```ts
+ * const level: IsolationLevel = 'serializable';
+ * ```
+ */
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
 /**
@@ -86,7 +114,14 @@ export interface TransactionOptions extends WaitOptions {
   retries?: number | undefined;
 }
 
-/** The validated form of {@link DatabaseOptions}. */
+/**
+ * The validated form of {@link DatabaseOptions}.
+ *
+ * @example
+ * ```ts
+ * const { clientConfig, queryTimeout } = resolveDatabaseOptions({ url });
+ * ```
+ */
 export interface ResolvedDatabaseOptions {
   clientConfig: pg.ClientConfig;
   pool: PoolOptions;
@@ -104,7 +139,14 @@ export interface ResolvedDatabaseOptions {
 
 const ISOLATION = new Set<unknown>(['read committed', 'repeatable read', 'serializable']);
 
-/** Validates transaction options (synchronously; bad values → TypeError/RangeError). */
+/**
+ * Validates transaction options (synchronously; bad values → TypeError/RangeError).
+ *
+ * @example
+ * ```ts
+ * const retries = checkTransactionOptions({ isolation: 'serializable', retries: 3 }); // 3
+ * ```
+ */
 export function checkTransactionOptions(opts: TransactionOptions | undefined): number {
   if (opts?.isolation !== undefined && !ISOLATION.has(opts.isolation)) {
     throw new RangeError(
@@ -120,7 +162,14 @@ export function checkTransactionOptions(opts: TransactionOptions | undefined): n
   return checkInteger(opts?.retries, 'retries', 0, 0, 1000);
 }
 
-/** Applies defaults and validates; throws TypeError/RangeError quoting the bad value (password redacted). */
+/**
+ * Applies defaults and validates; throws TypeError/RangeError quoting the bad value (password redacted).
+ *
+ * @example
+ * ```ts
+ * resolveDatabaseOptions({ url: 'postgres://app@db/app', queryTimeout: 5000 }).target; // 'db:5432/app'
+ * ```
+ */
 export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedDatabaseOptions {
   if (typeof opts !== 'object' || opts === null) {
     throw new TypeError(`Database options must be an object, got ${describeValue(opts)}`);

@@ -19,10 +19,24 @@ export interface QueryLike {
   readonly values: readonly unknown[];
 }
 
-/** The protocol's limit: Bind carries the parameter count as an Int16. */
+/**
+ * The protocol's limit: Bind carries the parameter count as an Int16.
+ *
+ * @example
+ * ```ts
+ * if (values.length > MAX_PARAMETERS) chunk(values);
+ * ```
+ */
 export const MAX_PARAMETERS = 65_535;
 
-/** A validated query. */
+/**
+ * A validated query.
+ *
+ * @example
+ * ```ts
+ * const { text, values } = readQuery(sql`select ${1}`, undefined);
+ * ```
+ */
 export interface QueryInput {
   text: string;
   values: unknown[] | undefined;

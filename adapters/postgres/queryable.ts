@@ -24,7 +24,14 @@ export interface QueryResult<R> {
   command: string;
 }
 
-/** Turns pg's result into a {@link QueryResult}. */
+/**
+ * Turns pg's result into a {@link QueryResult}.
+ *
+ * @example
+ * ```ts
+ * const result = toResult<{ n: number }>(await client.query('select 1 as n'));
+ * ```
+ */
 export function toResult<R>(res: pg.QueryResult): QueryResult<R> {
   return {
     rows: res.rows as R[],

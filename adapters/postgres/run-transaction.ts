@@ -15,7 +15,14 @@ import { checkTransactionOptions, type TransactionOptions } from './options.js';
 import { ScopedSignal } from './scoped-signal.js';
 import { Transaction, type TransactionScope } from './transaction.js';
 
-/** What `runTransaction` needs from its `Database`. */
+/**
+ * What `runTransaction` needs from its `Database`.
+ *
+ * @example
+ * ```ts
+ * runTransaction(fn, opts, { acquire, release, ctx, closed: () => false, onQuery() {}, onEnd() {} });
+ * ```
+ */
 export interface TransactionHost {
   acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>>;
   release(lease: Lease<PgConnection>): Promise<void>;
@@ -28,7 +35,14 @@ export interface TransactionHost {
 /** Milliseconds a ROLLBACK may take before the connection is given up. */
 const ROLLBACK_MS = 5_000;
 
-/** Builds `BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]` from validated options. */
+/**
+ * Builds `BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]` from validated options.
+ *
+ * @example
+ * ```ts
+ * beginStatement({ isolation: 'serializable', readOnly: true }); // 'begin isolation level serializable read only'
+ * ```
+ */
 export function beginStatement(opts: TransactionOptions | undefined): string {
   let text = 'begin';
   if (opts?.isolation) text += ` isolation level ${opts.isolation}`;

@@ -10,6 +10,11 @@
 /**
  * `'shared'`: safe on a shared pipelined connection. `'dedicated'`: changes session state, needs a
  * connection of its own. `'transaction'`: transaction control, only valid inside a transaction scope.
+ *
+ * @example
+ * ```ts
+ * if (classifyStatement(text) === 'shared') pipeline.query(input);
+ * ```
  */
 export type StatementKind = 'shared' | 'dedicated' | 'transaction';
 

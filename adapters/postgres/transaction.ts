@@ -12,7 +12,14 @@ import { readQuery, type QueryLike } from './query-input.js';
 import { classifyStatement } from './statement-kind.js';
 import { Queryable, toResult, type QueryResult } from './queryable.js';
 
-/** State shared by a transaction and its savepoints. */
+/**
+ * State shared by a transaction and its savepoints.
+ *
+ * @example
+ * ```ts
+ * const tx = new Transaction({ conn, ctx, signal, closed: false, tail: Promise.resolve(), savepoints: 0 });
+ * ```
+ */
 export interface TransactionScope {
   conn: PgConnection;
   ctx: ExecuteContext;
