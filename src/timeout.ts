@@ -75,7 +75,8 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const controller = new AbortController();
+    // A promise op has no signal to abort; AbortSignals are costly enough to skip when unused.
+    const controller = isFn ? new AbortController() : undefined;
     let done = false;
     const finish = (ok: boolean, value: unknown, abortOp: boolean): void => {
       if (done) return;
@@ -83,7 +84,7 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
       cancelTimer();
       signal?.removeEventListener('abort', onAbort);
       if (abortOp) {
-        controller.abort(value);
+        controller?.abort(value);
         // A Future or Task given directly is cancelled too, as asyncio.wait_for cancels its awaitable.
         if (op instanceof Future) op.cancel(value);
       }
@@ -98,7 +99,7 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
     signal?.addEventListener('abort', onAbort);
     let started: PromiseLike<T> | T;
     try {
-      started = isFn ? op(controller.signal) : op;
+      started = isFn ? op(controller!.signal) : op;
     } catch (err) {
       finish(false, err, false);
       return;
