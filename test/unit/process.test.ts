@@ -40,6 +40,12 @@ describe('runProcess()', () => {
     ).toBe('BYTES');
   });
 
+  it('survives a child that exits without reading a large input (EPIPE)', async () => {
+    const input = 'x'.repeat(4 * 1024 * 1024);
+    const result = await runProcess(node, ['-e', 'process.exit(0)'], { input });
+    expect(result.exitCode).toBe(0);
+  });
+
   it('passes arguments literally, without a shell', async () => {
     const args = ['$HOME', '; echo pwned', '`id`', 'it\'s "quoted"'];
     const { stdout } = await runProcess(node, [
