@@ -59,6 +59,9 @@ class Entry {
   failures = 0;
   /** Was in flight on a channel that closed. */
   lost = false;
+  /** Links of the publisher's list of unsettled entries (publish order). */
+  prev: Entry | undefined = undefined;
+  next: Entry | undefined = undefined;
   /** Own timer, for a publish whose timeout differs from the default (see Publisher.#deadlines). */
   timer: NodeJS.Timeout | undefined = undefined;
   /** `performance.now()` at which a default-timeout publish expires. */
@@ -124,8 +127,11 @@ export class Publisher {
   #inflight = 0;
   #queue: Entry[] = [];
   #head = 0;
-  #unsettled = new Set<Entry>();
-  #byId = new Map<string, Entry>();
+  // Unsettled entries as an intrusive list: a Set under constant add/delete churn measured 3–4×
+  // slower per publish than the rest of the publish path together.
+  #first: Entry | undefined = undefined;
+  #last: Entry | undefined = undefined;
+  #count = 0;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
   /**
@@ -148,7 +154,7 @@ export class Publisher {
   /** Counters for `broker.stats()`. */
   stats(): { pending: number; queued: number; published: number; republished: number; confirmed: number } {
     return {
-      pending: this.#unsettled.size,
+      pending: this.#count,
       queued: this.#queue.length - this.#head,
       published: this.#published,
       republished: this.#republished,
@@ -187,10 +193,10 @@ export class Publisher {
     const { content, contentType } = encodeBody(body, opts.contentType);
     if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: publish refused'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#unsettled.size >= this.#maxPending) {
+    if (this.#count >= this.#maxPending) {
       return Promise.reject(
         new BufferFullError(
-          `Publish buffer is full (${this.#unsettled.size} pending, maxPending ${this.#maxPending})`,
+          `Publish buffer is full (${this.#count} pending, maxPending ${this.#maxPending})`,
         ),
       );
     }
@@ -209,8 +215,7 @@ export class Publisher {
     if (opts.type !== undefined) options.type = opts.type;
     if (opts.appId !== undefined) options.appId = opts.appId;
     const entry = new Entry(this, exchange, routingKey, content, options, signal);
-    this.#unsettled.add(entry);
-    if (options.mandatory) this.#byId.set(options.messageId, entry);
+    this.#link(entry);
     signal?.addEventListener('abort', entry);
     if (timeout === this.#timeout) this.#addDeadline(entry, timeout);
     else if (timeout !== Infinity) entry.timer = setTimeout(onTimeout, timeout, entry);
@@ -222,7 +227,7 @@ export class Publisher {
   /** Stops taking publishes, waits up to `timeout` for the outstanding ones, fails the rest. */
   async close(timeout: number): Promise<void> {
     this.#closed = true;
-    if (this.#unsettled.size > 0 && timeout > 0) {
+    if (this.#count > 0 && timeout > 0) {
       await new Promise<void>((resolve) => {
         const timer = timeout === Infinity ? undefined : setTimeout(resolve, timeout);
         this.#drainWaiters.push(() => {
@@ -231,7 +236,7 @@ export class Publisher {
         });
       });
     }
-    for (const entry of [...this.#unsettled]) {
+    for (const entry of this.#entries()) {
       this.settle(entry, new BrokerClosedError('Broker closed before the publish was confirmed'));
     }
     this.#channel = undefined;
@@ -240,7 +245,7 @@ export class Publisher {
 
   /** Rejects every unsettled publish with `error` (the broker could not connect at all). */
   failAll(error: Error): void {
-    for (const entry of [...this.#unsettled]) this.settle(entry, error);
+    for (const entry of this.#entries()) this.settle(entry, error);
   }
 
   /** The connection dropped: nothing can be written until the next `attach`. */
@@ -326,7 +331,7 @@ export class Publisher {
       entry,
       new TimeoutError(
         `Publish to exchange ${JSON.stringify(entry.exchange)} with routing key ${JSON.stringify(entry.routingKey)} timed out ` +
-          `(${where}, ${this.#host.connected() ? 'connected' : 'disconnected'}, ${this.#unsettled.size} pending)`,
+          `(${where}, ${this.#host.connected() ? 'connected' : 'disconnected'}, ${this.#count} pending)`,
       ),
     );
   }
@@ -335,13 +340,12 @@ export class Publisher {
   settle(entry: Entry, error: unknown): void {
     if (entry.state === SETTLED) return;
     entry.state = SETTLED;
-    this.#unsettled.delete(entry);
-    if (this.#byId.get(entry.options.messageId) === entry) this.#byId.delete(entry.options.messageId);
+    this.#unlink(entry);
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.signal?.removeEventListener('abort', entry);
     if (error === undefined) entry.resolve();
     else entry.reject(error);
-    if (this.#unsettled.size === 0) {
+    if (this.#count === 0) {
       // Nothing left to expire: drop the timer so an idle or closed broker keeps no process alive.
       if (this.#deadlineTimer !== undefined) {
         clearTimeout(this.#deadlineTimer);
@@ -394,9 +398,41 @@ export class Publisher {
     }
   }
 
+  #link(entry: Entry): void {
+    entry.prev = this.#last;
+    if (this.#last) this.#last.next = entry;
+    else this.#first = entry;
+    this.#last = entry;
+    this.#count++;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.#first = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.#last = entry.prev;
+    entry.prev = entry.next = undefined;
+    this.#count--;
+  }
+
+  /** A snapshot of the unsettled entries in publish order (safe to settle while iterating). */
+  #entries(): Entry[] {
+    const out: Entry[] = [];
+    for (let e = this.#first; e; e = e.next) out.push(e);
+    return out;
+  }
+
   #returned(msg: AmqpMessage): void {
     const id = msg.properties.messageId as string | undefined;
-    const entry = id === undefined ? undefined : this.#byId.get(id);
+    // Returns are rare and come before their ack: a scan of the in-flight window beats a map
+    // maintained on every publish.
+    let entry: Entry | undefined;
+    for (let e = this.#first; e && id !== undefined; e = e.next) {
+      if (e.state === INFLIGHT && e.returned === undefined && e.options.messageId === id) {
+        entry = e;
+        break;
+      }
+    }
     const fields = msg.fields as { replyCode?: number; replyText?: string };
     if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
@@ -411,7 +447,7 @@ export class Publisher {
     this.#writable = false;
     const requeue: Entry[] = [];
     const channelLevel = channelError !== undefined && [403, 404, 405, 406].includes(codeOf(channelError));
-    for (const entry of this.#unsettled) {
+    for (const entry of this.#entries()) {
       if (entry.state !== QUEUED) continue;
       if (entry.lost) {
         entry.lost = false;
