@@ -18,7 +18,14 @@ import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';
 
-/** Options of {@link copyFrom} and `db.copyFrom()`. */
+/**
+ * Options of {@link copyFrom} and `db.copyFrom()`.
+ *
+ * @example
+ * ```ts
+ * await db.copyFrom('copy t from stdin', rows(), { timeout: 60_000, signal });
+ * ```
+ */
 export interface CopyFromOptions extends WaitOptions {
   /**
    * Milliseconds for the whole load (waiting for a connection included); on expiry the COPY is
@@ -27,10 +34,24 @@ export interface CopyFromOptions extends WaitOptions {
   timeout?: number | undefined;
 }
 
-/** Options of {@link copyTo} and `db.copyTo()`. */
+/**
+ * Options of {@link copyTo} and `db.copyTo()`.
+ *
+ * @example
+ * ```ts
+ * db.copyTo('copy t to stdout', { signal: AbortSignal.timeout(30_000) });
+ * ```
+ */
 export type CopyToOptions = SignalOptions;
 
-/** What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable. */
+/**
+ * What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable.
+ *
+ * @example
+ * ```ts
+ * const source: CopySource = fs.createReadStream('users.csv');
+ * ```
+ */
 export type CopySource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array> | Readable;
 
 /** How long stopping a COPY TO early (cancel + drain) may take before the connection is destroyed. */

@@ -12,7 +12,14 @@ import { toDatabaseError } from './errors.js';
 import { checkChannel } from './notify.js';
 import { sql } from './sql.js';
 
-/** One NOTIFY as received. */
+/**
+ * One NOTIFY as received.
+ *
+ * @example
+ * ```ts
+ * for await (const { channel, payload, processId } of sub) console.log(channel, payload, processId);
+ * ```
+ */
 export interface Notification {
   channel: string;
   /** The payload, `''` when none was sent. */
@@ -21,10 +28,29 @@ export interface Notification {
   processId: number;
 }
 
-/** Opens a fresh, connected, dedicated (non-pooled, non-pipelined) client. */
+/**
+ * Opens a fresh, connected, dedicated (non-pooled, non-pipelined) client; should honour `signal`.
+ *
+ * @example
+ * ```ts
+ * const connect: ListenConnect = async () => {
+ *   const c = new pg.Client({ connectionString: url });
+ *   c.on('error', () => undefined);
+ *   await c.connect();
+ *   return c;
+ * };
+ * ```
+ */
 export type ListenConnect = (signal: AbortSignal) => Promise<pg.Client>;
 
-/** Options of {@link listen} and `db.listen()`. */
+/**
+ * Options of {@link listen} and `db.listen()`.
+ *
+ * @example
+ * ```ts
+ * await db.listen('jobs', { signal, maxBuffered: 10_000, heartbeat: 10_000, onReconnect: () => poll() });
+ * ```
+ */
 export interface ListenOptions {
   /** Aborting it closes the subscription; a pending or later `next()` rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;

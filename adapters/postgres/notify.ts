@@ -4,7 +4,14 @@
  */
 import { describeValue } from '../../src/options.js';
 
-/** Anything that runs a parameterised query: a `pg.Client`, `pg.Pool`, or an adapter wrapper. */
+/**
+ * Anything that runs a parameterised query: a `pg.Client`, `pg.Pool`, or an adapter wrapper.
+ *
+ * @example
+ * ```ts
+ * const target: NotifyTarget = { query: (text, values) => tx.query(text, values) };
+ * ```
+ */
 export interface NotifyTarget {
   query(text: string, values: unknown[]): Promise<unknown>;
 }

@@ -185,7 +185,14 @@ function join(parts: Iterable<unknown>, separator: SqlQuery = COMMA): SqlQuery {
 
 const COMMA = new SqlQuery([', '], []);
 
-/** The `sql` tag with its helpers. */
+/**
+ * The `sql` tag with its helpers.
+ *
+ * @example
+ * ```ts
+ * const q = sql`select * from ${sql.id('t')} where id in (${sql.join([1, 2])})`;
+ * ```
+ */
 export interface Sql {
   (strings: TemplateStringsArray, ...values: unknown[]): SqlQuery;
   /** A quoted identifier fragment; see {@link id}. */

@@ -9,7 +9,14 @@ import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from
 import { isConnectionError, toDatabaseError } from './errors.js';
 import { readQuery, type QueryLike } from './query-input.js';
 
-/** Options of {@link streamRows} and `db.stream()`. */
+/**
+ * Options of {@link streamRows} and `db.stream()`.
+ *
+ * @example
+ * ```ts
+ * db.stream('select * from events', [], { batchSize: 1000, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
 export interface StreamOptions {
   /** Rows fetched per round trip; memory holds at most one batch. @default 100 */
   batchSize?: number | undefined;
