@@ -10,5 +10,5 @@ export const suite = postgresSuite({
   description: '100 rows (id, name, created) per query',
   text: "select g as id, 'name-' || g as name, now() as created from generate_series(1, 100 + $1::int % 1) g",
   value: (i) => i,
-  perRound: 8_000,
+  perRound: 4_000,
 });

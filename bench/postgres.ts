@@ -10,5 +10,5 @@ export const suite = postgresSuite({
   description: 'select $1::int',
   text: 'select $1::int as v',
   value: (i) => i,
-  perRound: 40_000,
+  perRound: 20_000,
 });

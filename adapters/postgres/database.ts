@@ -21,6 +21,7 @@ import {
 } from './options.js';
 import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
 import { Queryable, toResult, type QueryResult } from './queryable.js';
+import { settleWithin } from './client-lease.js';
 import { classifyStatement } from './statement-kind.js';
 import { Transaction } from './transaction.js';
 import { runTransaction } from './run-transaction.js';
@@ -54,6 +55,21 @@ export interface DatabaseStats {
 }
 
 const RELEASE_ROLLBACK_MS = 5_000;
+/** Milliseconds an aborted `withClient` fn may take to give the client back before it is destroyed. */
+const WITH_CLIENT_GRACE_MS = 5_000;
+
+/** readWaitOptions, but an already-aborted signal becomes a rejected promise (bad values still throw). */
+function readWaitSync(
+  opts: WaitOptions | undefined,
+  fallback: number,
+): { signal: AbortSignal | undefined; timeout: number } | Promise<never> {
+  try {
+    return readWaitOptions(opts, fallback);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    return Promise.reject(err);
+  }
+}
 
 /**
  * A PostgreSQL database behind a pool of connections.
@@ -192,30 +208,50 @@ export class Database extends Queryable {
    * cancels the client's running statement and aborts the `signal` given to `fn`. A client returned
    * inside a transaction (a `BEGIN` without `COMMIT`) is rolled back or destroyed, never reused dirty.
    */
-  async withClient<T>(
-    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
-    opts?: WaitOptions,
-  ): Promise<T> {
+  withClient<T>(fn: (client: pg.Client, signal: AbortSignal) => Promise<T>, opts?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    const { signal, timeout } = readWaitOptions(opts, Infinity);
+    const wait = readWaitSync(opts, Infinity);
+    if (wait instanceof Promise) return wait;
+    return this.#withClient(fn, wait.signal, wait.timeout);
+  }
+
+  async #withClient<T>(
+    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+    timeout: number,
+  ): Promise<T> {
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     const lease = await this.#acquire(signal, deadline);
     const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
       this.#counts.cancellations++;
       lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
     });
+    let settled = false;
+    const work = Promise.resolve().then(() => fn(lease.resource.client, scoped.signal));
+    const tracked = work.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     try {
-      return await scoped.race(fn(lease.resource.client, scoped.signal));
+      return await scoped.race(work);
     } finally {
       scoped.dispose();
-      void this.#release(lease);
+      if (settled) void this.#release(lease);
+      else {
+        // Aborted while fn still holds the raw client: it must not reach the next borrower while
+        // fn may still use it. Wait a little for fn to notice its signal, else destroy it.
+        void settleWithin(tracked, WITH_CLIENT_GRACE_MS).then((ok) => {
+          if (!ok) lease.resource.markBroken(new Error('withClient() fn ignored its abort signal'));
+          return this.#release(lease);
+        });
+      }
     }
   }
 
   /** Checks that a connection can be had and answers `select 1` (default timeout: 5 s). */
-  async ping(opts?: WaitOptions): Promise<void> {
+  ping(opts?: WaitOptions): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 5_000);
-    await this.query('select 1', undefined, { signal: opts?.signal, timeout });
+    return this.query('select 1', undefined, { signal: opts?.signal, timeout }).then(() => undefined);
   }
 
   /** Pool, pipeline and query counters. */
@@ -325,7 +361,7 @@ export class Database extends Queryable {
         }
         void this.#release(lease);
       },
-      cancel: () => cancelActive(lease.resource, this.#settings),
+      cancel: () => (lease.resource.busy ??= cancelActive(lease.resource, this.#settings)),
     };
   }
 

@@ -78,7 +78,7 @@ export class Transaction extends Queryable {
     return this.run(input.text, input.values, signal, timeout).then((res) => toResult<R>(res));
   }
 
-  /** Internal: runs a statement in order, refusing once the transaction is over. */
+  /** @internal Runs a statement in order, refusing once the transaction is over (used by connkit). */
   run(text: string, values: unknown[] | undefined, signal: AbortSignal | undefined, timeout: number) {
     const scope = this.#scope;
     const start = performance.now();

@@ -95,19 +95,19 @@ describe('Database.transaction()', () => {
   it('rejects at once on abort even when fn waits on something else, and refuses its later queries', async () => {
     await using db = newDb(1);
     const ac = new AbortController();
-    let late: Promise<unknown> | undefined;
+    let late!: (v: unknown) => void;
+    const lateResult = new Promise<unknown>((r) => (late = r));
     const p = db.transaction(
       async (tx) => {
         await tx.query(`insert into ${t} values (5, 50)`);
         await new Promise((r) => setTimeout(r, 300));
-        late = tx.query('select 1').catch((e: unknown) => e);
+        late(await tx.query('select 1').catch((e: unknown) => e));
       },
       { signal: ac.signal },
     );
     setTimeout(() => ac.abort(new Error('gone')), 50);
     await expect(p).rejects.toThrow('gone');
-    await new Promise((r) => setTimeout(r, 350));
-    expect(await late).toMatchObject({ code: 'INVALID_STATE' });
+    expect(await lateResult).toMatchObject({ code: 'INVALID_STATE' });
     expect(await count('id = 5')).toBe(0);
   });
 
@@ -239,5 +239,29 @@ describe('Database.withClient()', () => {
     expect(err).toBeInstanceOf(TimeoutError);
     expect(seen?.aborted).toBe(true);
     expect(await db.one('select 1 as ok', [], { timeout: 5_000 })).toEqual({ ok: 1 });
+  });
+
+  it('does not lend a client to the next borrower while an aborted fn still uses it', async () => {
+    await using db = newDb(1);
+    const log: string[] = [];
+    const ac = new AbortController();
+    const first = db
+      .withClient(
+        async (c) => {
+          await new Promise((r) => setTimeout(r, 300)); // ignores its signal on purpose
+          await c.query('select 1');
+          log.push('first done');
+        },
+        { signal: ac.signal },
+      )
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    ac.abort(new Error('abandon'));
+    expect(await first).toMatchObject({ message: 'abandon' });
+    await db.withClient(async (c) => {
+      log.push('second got the client');
+      await c.query('select 1');
+    });
+    expect(log).toEqual(['first done', 'second got the client']);
   });
 });
