@@ -138,7 +138,18 @@ export class Database extends Queryable {
    * Runs a statement. Without `signal` or `timeout`, and in pipeline mode, it shares a pipelined
    * connection (unless it changes session state); otherwise it takes a pooled connection, and an
    * abort or timeout cancels it on the server. Transaction control (`BEGIN`, `COMMIT` …) is refused:
-   * use {@link Database.transaction}.
+   * use {@link Database.transaction}. A statement that changes session state (`SET`, `LISTEN`, temp
+   * tables, advisory locks …) never runs on a shared pipelined connection; like with any pool, it
+   * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
+   *
+   * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
+   * pipelined connections, so time spent queued behind other statements is not counted), and a
+   * pipelined connection that answers nothing for `queryTimeout` + 5 s is destroyed.
+   *
+   * @example
+   * ```ts
+   * const { rows } = await db.query<{ id: number }>('select id from users where team = $1', ['core'], { timeout: 2_000 });
+   * ```
    */
   query<R = Record<string, unknown>>(
     query: string | QueryLike,

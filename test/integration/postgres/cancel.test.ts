@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../../src/errors.js';
 import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
@@ -81,6 +82,31 @@ describe('Database.query() cancellation', () => {
     const reason = new Error('early');
     await expect(db.query('select 1', [], { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(db.stats().pool.created).toBe(0);
+  });
+});
+
+describe('Database signals', () => {
+  it('leaves no listener on a long-lived signal after many queries, transactions and withClient calls', async () => {
+    await using db = new Database({
+      url: databaseUrl(),
+      applicationName: uniqueName('listeners'),
+      pool: { max: 2 },
+    });
+    const signal = new AbortController().signal;
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => db.query('select $1::int', [i], { signal, timeout: 10_000 })),
+    );
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.transaction((tx) => tx.query('select 1', [], { signal }), { signal, timeout: 10_000 }),
+      ),
+    );
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.withClient((c) => c.query('select 1'), { signal, timeout: 10_000 }),
+      ),
+    );
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
 
