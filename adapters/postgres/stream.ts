@@ -61,43 +61,109 @@ export function streamRows<R = Record<string, unknown>>(
   const batchSize = checkInteger(opts?.batchSize, 'batchSize', 100, 1);
   const signal = checkSignal(opts?.signal);
   return {
-    [Symbol.asyncIterator]: () => iterate<R>(acquire, input.text, input.values, batchSize, signal),
+    [Symbol.asyncIterator]: () => new RowIterator<R>(acquire, input.text, input.values, batchSize, signal),
   };
 }
 
-async function* iterate<R>(
-  acquire: AcquireClient,
-  text: string,
-  values: unknown[] | undefined,
-  batchSize: number,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<R, void, undefined> {
-  signal?.throwIfAborted();
-  const lease = await acquire(signal);
-  const state: CursorState = { broken: undefined, cursorDone: false };
-  let cursor: Cursor<R> | undefined;
-  try {
-    signal?.throwIfAborted();
-    if (lease.client.pipeline) {
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
+ * The iterator behind {@link streamRows}. Hand-written rather than an async generator: rows of the
+ * current batch are handed out with one already-resolved promise each, which is about twice as fast
+ * as resuming a generator per row.
+ */
+class RowIterator<R> implements AsyncIterator<R, undefined> {
+  readonly #acquire: AcquireClient;
+  readonly #text: string;
+  readonly #values: unknown[] | undefined;
+  readonly #batchSize: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #state: CursorState = { broken: undefined, cursorDone: false };
+  #lease: ClientLease | undefined;
+  #cursor: Cursor<R> | undefined;
+  #rows: R[] = [];
+  #index = 0;
+  #done = false;
+  /** The slow step (fetch, cleanup) in progress; later calls queue behind it. */
+  #busy: Promise<unknown> | undefined;
+
+  constructor(
+    acquire: AcquireClient,
+    text: string,
+    values: unknown[] | undefined,
+    batchSize: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#acquire = acquire;
+    this.#text = text;
+    this.#values = values;
+    this.#batchSize = batchSize;
+    this.#signal = signal;
+  }
+
+  next(): Promise<IteratorResult<R, undefined>> {
+    if (this.#busy === undefined && this.#index < this.#rows.length && !this.#signal?.aborted) {
+      return Promise.resolve({ done: false, value: this.#rows[this.#index++] as R });
+    }
+    return this.#serial(() => this.#fetch());
+  }
+
+  return(): Promise<IteratorResult<R, undefined>> {
+    return this.#serial(async () => {
+      await this.#finish();
+      return DONE;
+    });
+  }
+
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#busy === undefined ? step() : this.#busy.then(step, step);
+    this.#busy = run;
+    const clear = (): void => {
+      if (this.#busy === run) this.#busy = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  async #fetch(): Promise<IteratorResult<R, undefined>> {
+    if (this.#done) return DONE;
+    try {
+      // The consumer may have aborted while it held a row: stop before handing out more.
+      this.#signal?.throwIfAborted();
+      if (this.#index < this.#rows.length) return { done: false, value: this.#rows[this.#index++] as R };
+      const cursor = this.#cursor ?? (await this.#open());
+      const rows = await readBatch(cursor, this.#batchSize, this.#signal, this.#lease!, this.#state);
+      if (rows.length === 0) {
+        this.#state.cursorDone = true;
+        await this.#finish();
+        return DONE;
+      }
+      this.#rows = rows;
+      this.#index = 1;
+      return { done: false, value: rows[0] as R };
+    } catch (err) {
+      await this.#finish();
+      throw err;
+    }
+  }
+
+  async #open(): Promise<Cursor<R>> {
+    this.#lease = await this.#acquire(this.#signal);
+    this.#signal?.throwIfAborted();
+    if (this.#lease.client.pipeline) {
       throw new InvalidStateError(
         'streamRows() needs a dedicated, non-pipelined connection: cursors cannot share one',
       );
     }
-    cursor = lease.client.query(new Cursor<R>(text, values));
-    for (;;) {
-      const rows = await readBatch(cursor, batchSize, signal, lease, state);
-      if (rows.length === 0) {
-        state.cursorDone = true;
-        return;
-      }
-      for (const row of rows) {
-        yield row;
-        // The consumer may have aborted while it held the row: stop before fetching more.
-        signal?.throwIfAborted();
-      }
-    }
-  } finally {
-    await finish(lease, cursor, state);
+    this.#cursor = this.#lease.client.query(new Cursor<R>(this.#text, this.#values));
+    return this.#cursor;
+  }
+
+  async #finish(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#rows = [];
+    if (this.#lease !== undefined) await finish(this.#lease, this.#cursor, this.#state);
   }
 }
 
