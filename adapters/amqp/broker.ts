@@ -166,6 +166,7 @@ export class Broker extends EventEmitter {
     await Promise.all([...this.#consumers].map((c) => c.close({ timeout: left() })));
     await this.#publisher.close(left());
     this.#rpc.close();
+    this.#pool.clear();
     await this.#connection.close();
   }
 

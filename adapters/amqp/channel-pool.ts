@@ -1,11 +1,18 @@
 /**
- * A small pool of plain channels for short operations (declarations, queue checks). A channel that
- * an operation broke (a failed `assertQueue` closes it) is dropped, never handed out again; a new
- * connection starts a new pool generation.
+ * Plain channels for short operations (declarations, queue checks), pooled by the core `Pool`.
+ * Channels belong to one connection: each new connection gets a fresh pool and the old one is
+ * closed. A channel that an operation broke (a failed `assertQueue` closes it) fails `reset` and is
+ * destroyed instead of being lent again.
+ *
+ * Publishing does not use this pool: one shared confirm channel per connection was measured as
+ * fast as raw amqplib, and a single channel keeps confirms in publish order (see publisher.ts).
  * @module
  */
 import type { Channel, ChannelModel } from 'amqplib';
-import { Semaphore } from '../../src/semaphore.js';
+import { Pool } from '../../src/pool.js';
+
+const noop = (): void => undefined;
+const closedChannels = new WeakSet<Channel>();
 
 /**
  * Channels of the current connection, at most `max` at once.
@@ -17,48 +24,44 @@ import { Semaphore } from '../../src/semaphore.js';
  * ```
  */
 export class ChannelPool {
-  readonly #permits: Semaphore;
+  readonly #max: number;
   #model: ChannelModel | undefined = undefined;
-  #idle: Channel[] = [];
+  #pool: Pool<Channel> | undefined = undefined;
 
   constructor(max: number) {
-    this.#permits = new Semaphore(max);
+    this.#max = max;
   }
 
   /** Runs `fn` on a channel of `model`; the channel returns to the pool if it is still open. */
   async use<R>(model: ChannelModel, fn: (channel: Channel) => Promise<R>, signal?: AbortSignal): Promise<R> {
-    await this.#permits.acquire({ signal });
-    try {
-      if (this.#model !== model) {
-        this.#model = model;
-        this.#idle = [];
-      }
-      const channel = this.#idle.pop() ?? (await this.#open(model));
-      const state = channel as Channel & { connkitClosed?: boolean };
-      try {
-        return await fn(channel);
-      } finally {
-        if (!state.connkitClosed && this.#model === model) this.#idle.push(channel);
-      }
-    } finally {
-      this.#permits.release();
+    if (this.#model !== model || !this.#pool) {
+      this.clear();
+      this.#model = model;
+      this.#pool = new Pool<Channel>(
+        {
+          create: async () => {
+            const channel = await model.createChannel();
+            channel.on('error', noop); // the operation's own promise carries the error
+            channel.on('close', () => closedChannels.add(channel));
+            return channel;
+          },
+          destroy: async (channel) => {
+            if (!closedChannels.has(channel)) await channel.close().catch(noop);
+          },
+          validate: (channel) => !closedChannels.has(channel),
+          reset: (channel) => !closedChannels.has(channel),
+        },
+        { max: this.#max, name: 'amqp-channels', acquireTimeout: Infinity },
+      );
     }
+    return this.#pool.use((channel) => fn(channel), { signal });
   }
 
-  /** Forgets every channel (the connection is gone or closing). */
+  /** Drops the pool of a connection that is gone or closing. */
   clear(): void {
+    const pool = this.#pool;
+    this.#pool = undefined;
     this.#model = undefined;
-    this.#idle = [];
-  }
-
-  async #open(model: ChannelModel): Promise<Channel> {
-    const channel = await model.createChannel();
-    channel.on('error', () => undefined); // the operation's promise carries the error
-    channel.on('close', () => {
-      (channel as Channel & { connkitClosed?: boolean }).connkitClosed = true;
-      const i = this.#idle.indexOf(channel);
-      if (i !== -1) this.#idle.splice(i, 1);
-    });
-    return channel;
+    if (pool) void pool.close({ timeout: 0 }).catch(noop);
   }
 }

@@ -103,6 +103,27 @@ describe('Broker.publish()', () => {
     await expect(b.sendToQueue(q, 3)).resolves.toBeUndefined();
   });
 
+  it("rejects a message larger than the broker's max and keeps publishing", async () => {
+    const q = queueName();
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
+    await b.connect();
+    const tooBig = Buffer.alloc(128 * 1024 * 1024 + 1); // RabbitMQ's default max_message_size + 1
+    const err = await b.sendToQueue(q, tooBig).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('CHANNEL_ERROR');
+    expect((err as Error).message).toMatch(/larger than configured max size/);
+    await expect(b.sendToQueue(q, 'small')).resolves.toBeUndefined();
+  });
+
+  it('rejects with the reason when aborted while waiting to be sent', async () => {
+    const b = broker({ url: 'amqp://guest:guest@127.0.0.1:1', connectTimeout: 60_000 });
+    const ac = new AbortController();
+    const p = b.sendToQueue('q', 1, { signal: ac.signal });
+    const reason = new Error('changed my mind');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(b.stats().publisher.pending).toBe(0);
+  });
+
   it('rejects with BrokerClosedError after close()', async () => {
     const b = broker();
     await b.connect();
