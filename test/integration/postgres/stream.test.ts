@@ -59,6 +59,17 @@ describe('streamRows()', () => {
     expect(h.releases).toEqual([[], []]);
   });
 
+  it('serves overlapping next() calls in order and acquires once', async () => {
+    const h = await harness();
+    const it = streamRows<{ x: number }>(h.acquire, 'select x from generate_series(1, 5) x', [], {
+      batchSize: 2,
+    })[Symbol.asyncIterator]();
+    const results = await Promise.all(Array.from({ length: 7 }, () => it.next()));
+    expect(results.map((r) => (r.done ? 'done' : r.value.x))).toEqual([1, 2, 3, 4, 5, 'done', 'done']);
+    expect(h.acquired).toBe(1);
+    expect(h.releases).toEqual([[]]);
+  });
+
   it('is lazy: nothing is acquired until iteration starts', async () => {
     const h = await harness();
     const stream = streamRows(h.acquire, 'select 1');
