@@ -7,11 +7,10 @@
 import type pg from 'pg';
 import { InvalidStateError, PoolClosedError } from '../../src/errors.js';
 import { checkDuration, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
-import { Pool, type Lease } from '../../src/pool.js';
 import type { PoolStats } from '../../src/pool-options.js';
-import { connect, type ConnectSettings, type PgConnection } from './connection.js';
-import { cancelActive, execute, type ExecuteContext } from './execute.js';
-import { ScopedSignal } from './scoped-signal.js';
+import { connect, type ConnectSettings } from './connection.js';
+import { ConnectionPool, type LentClient } from './connection-pool.js';
+import type { ExecuteContext } from './execute.js';
 import { PipelineGroup } from './pipeline.js';
 import {
   resolveDatabaseOptions,
@@ -19,9 +18,8 @@ import {
   type QueryOptions,
   type TransactionOptions,
 } from './options.js';
-import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { readQuery, type QueryLike } from './query-input.js';
 import { Queryable, toResult, type QueryResult } from './queryable.js';
-import { settleWithin } from './client-lease.js';
 import { classifyStatement } from './statement-kind.js';
 import { Transaction } from './transaction.js';
 import { runTransaction } from './run-transaction.js';
@@ -54,10 +52,6 @@ export interface DatabaseStats {
   rollbacks: number;
 }
 
-const RELEASE_ROLLBACK_MS = 5_000;
-/** Milliseconds an aborted `withClient` fn may take to give the client back before it is destroyed. */
-const WITH_CLIENT_GRACE_MS = 5_000;
-
 /** readWaitOptions, but an already-aborted signal becomes a rejected promise (bad values still throw). */
 function readWaitSync(
   opts: WaitOptions | undefined,
@@ -86,11 +80,10 @@ function readWaitSync(
  */
 export class Database extends Queryable {
   readonly #settings: ConnectSettings;
-  readonly #pool: Pool<PgConnection>;
+  readonly #pool: ConnectionPool;
   readonly #pipeline: PipelineGroup | undefined;
   readonly #ctx: ExecuteContext;
   readonly #queryTimeout: number;
-  readonly #acquireTimeout: number;
   readonly #counts = { queries: 0, errors: 0, cancellations: 0, commits: 0, rollbacks: 0 };
   #closing: Promise<void> | undefined;
   /** Open LISTEN subscriptions (own connections, outside the pool): `close()` ends them too. */
@@ -100,7 +93,6 @@ export class Database extends Queryable {
     super();
     const o = resolveDatabaseOptions(opts);
     this.#queryTimeout = o.queryTimeout;
-    this.#acquireTimeout = o.acquireTimeout;
     this.#settings = {
       config: { keepAlive: true, ...o.clientConfig },
       connectTimeout: o.connectTimeout,
@@ -111,17 +103,7 @@ export class Database extends Queryable {
     };
     this.#ctx = { settings: this.#settings, onCancel: () => this.#counts.cancellations++ };
     const settings = this.#settings;
-    this.#pool = new Pool<PgConnection>(
-      {
-        create: (signal) => connect(settings, signal),
-        destroy: (conn) => conn.close(),
-        validate: (conn) => conn.broken === undefined,
-        // No factory.reset: #release already rolls back or destroys a connection left inside a
-        // transaction, and the pool's synchronous release path is measurably faster without it.
-      },
-      { name: 'postgres', ...o.pool },
-    );
-    this.#pool.on('error', (err: unknown) => o.logger?.warn('connkit/postgres: pool error', { error: err }));
+    this.#pool = new ConnectionPool(settings, o.pool, o.acquireTimeout, this.#ctx);
     if (o.pipelineConnections > 0) {
       let config = settings.config;
       // The default queryTimeout cannot be enforced by a CancelRequest on a shared connection (it
@@ -158,13 +140,8 @@ export class Database extends Queryable {
   ): Promise<QueryResult<R>> {
     const input = readQuery(query, values);
     const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
-    let wait: { signal: AbortSignal | undefined; timeout: number };
-    try {
-      wait = readWaitOptions(opts, this.#queryTimeout);
-    } catch (err) {
-      if (err instanceof TypeError || err instanceof RangeError) throw err;
-      return Promise.reject(err);
-    }
+    const wait = readWaitSync(opts, this.#queryTimeout);
+    if (wait instanceof Promise) return wait;
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') {
@@ -177,7 +154,7 @@ export class Database extends Queryable {
     const p =
       this.#pipeline !== undefined && kind === 'shared' && !explicit
         ? this.#pipeline.query(input)
-        : this.#dedicated(input, wait.signal, wait.timeout);
+        : this.#pool.run(input, wait.signal, wait.timeout);
     return p.then(
       (res) => {
         this.#counts.queries++;
@@ -199,8 +176,8 @@ export class Database extends Queryable {
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     return runTransaction(fn, opts, {
-      acquire: (signal, timeout) => this.#acquire(signal, timeout),
-      release: (lease) => this.#release(lease),
+      acquire: (signal, deadline) => this.#pool.acquire(signal, deadline),
+      release: (lease) => this.#pool.release(lease),
       ctx: this.#ctx,
       closed: () => this.#closing !== undefined,
       onQuery: (failed) => {
@@ -223,40 +200,7 @@ export class Database extends Queryable {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     const wait = readWaitSync(opts, Infinity);
     if (wait instanceof Promise) return wait;
-    return this.#withClient(fn, wait.signal, wait.timeout);
-  }
-
-  async #withClient<T>(
-    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
-    signal: AbortSignal | undefined,
-    timeout: number,
-  ): Promise<T> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-    const lease = await this.#acquire(signal, deadline);
-    const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
-      this.#counts.cancellations++;
-      lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
-    });
-    let settled = false;
-    const work = Promise.resolve().then(() => fn(lease.resource.client, scoped.signal));
-    const tracked = work.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    try {
-      return await scoped.race(work);
-    } finally {
-      scoped.dispose();
-      if (settled) void this.#release(lease);
-      else {
-        // Aborted while fn still holds the raw client: it must not reach the next borrower while
-        // fn may still use it. Wait a little for fn to notice its signal, else destroy it.
-        void settleWithin(tracked, WITH_CLIENT_GRACE_MS).then((ok) => {
-          if (!ok) lease.resource.markBroken(new Error('withClient() fn ignored its abort signal'));
-          return this.#release(lease);
-        });
-      }
-    }
+    return this.#pool.withClient(fn, wait.signal, wait.timeout);
   }
 
   /** Checks that a connection can be had and answers `select 1` (default timeout: 5 s). */
@@ -357,23 +301,8 @@ export class Database extends Queryable {
    * Internal, for `stream`/`copy`: lends a dedicated, non-pipelined client (see `AcquireClient`).
    * `release(err)` with an error destroys the connection.
    */
-  async acquireClient(
-    signal: AbortSignal | undefined,
-  ): Promise<{ client: pg.Client; release(err?: unknown): void; cancel(): Promise<unknown> }> {
-    const lease = await this.#acquire(signal, Infinity);
-    let done = false;
-    return {
-      client: lease.resource.client,
-      release: (err?: unknown) => {
-        if (done) return;
-        done = true;
-        if (err !== undefined) {
-          lease.resource.markBroken(err instanceof Error ? err : new Error('released after a failure'));
-        }
-        void this.#release(lease);
-      },
-      cancel: () => (lease.resource.busy ??= cancelActive(lease.resource, this.#settings)),
-    };
+  acquireClient(signal: AbortSignal | undefined): Promise<LentClient> {
+    return this.#pool.lend(signal);
   }
 
   /** Internal, for `listen`: opens a new connection outside the pool (same settings). */
@@ -386,7 +315,7 @@ export class Database extends Queryable {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
     this.#closing ??= Promise.all([
       this.#pipeline?.close(),
-      this.#pool.close({ timeout }),
+      this.#pool.close(timeout),
       ...[...this.#subscriptions].map((s) => s.close()),
     ]).then(() => undefined);
     return this.#closing;
@@ -395,54 +324,4 @@ export class Database extends Queryable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-
-  async #dedicated(
-    input: QueryInput,
-    signal: AbortSignal | undefined,
-    timeout: number,
-  ): Promise<pg.QueryResult> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-    const lease = await this.#acquire(signal, deadline);
-    try {
-      return await execute(lease.resource, input, [signal], deadline, this.#ctx);
-    } finally {
-      void this.#release(lease);
-    }
-  }
-
-  #acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>> {
-    const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-    return this.#pool.acquire({ signal, timeout: Math.min(remaining, this.#acquireTimeout) });
-  }
-
-  /** Gives a connection back: after a cancelled statement has wound down, rolled back if left in a transaction. */
-  async #release(lease: Lease<PgConnection>): Promise<void> {
-    const conn = lease.resource;
-    try {
-      if (conn.busy) await conn.busy;
-      if (conn.broken === undefined && !isIdle(conn)) {
-        this.#settings.logger?.warn(
-          'connkit/postgres: connection returned inside a transaction; rolling back',
-        );
-        await execute(
-          conn,
-          { text: 'rollback', values: undefined },
-          [],
-          performance.now() + RELEASE_ROLLBACK_MS,
-          {
-            settings: this.#settings,
-          },
-        );
-      }
-    } catch {
-      // The rollback failed: the connection cannot be trusted; the pool's reset check destroys it.
-    }
-    if (conn.broken !== undefined || !isIdle(conn)) await lease.destroy();
-    else await lease.release();
-  }
-}
-
-function isIdle(conn: PgConnection): boolean {
-  const s = conn.transactionStatus;
-  return s === 'I' || s === null;
 }

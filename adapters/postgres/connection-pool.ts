@@ -1,0 +1,164 @@
+/**
+ * `ConnectionPool`: the one place the adapter uses the core `Pool` — dedicated connections for
+ * statements that can be cancelled, transactions, `withClient`, streams and COPY. Its release path
+ * makes sure no connection goes back dirty: a cancelled statement is waited for, a connection left
+ * inside a transaction is rolled back (or destroyed), a broken one is destroyed.
+ * @module
+ */
+import type pg from 'pg';
+import { Pool, type Lease } from '../../src/pool.js';
+import type { PoolOptions, PoolStats } from '../../src/pool-options.js';
+import { settleWithin } from './client-lease.js';
+import { connect, type ConnectSettings, type PgConnection } from './connection.js';
+import { cancelActive, execute, type ExecuteContext } from './execute.js';
+import type { QueryInput } from './query-input.js';
+import { ScopedSignal } from './scoped-signal.js';
+
+const RELEASE_ROLLBACK_MS = 5_000;
+/** Milliseconds an aborted `withClient` fn may take to give the client back before it is destroyed. */
+const WITH_CLIENT_GRACE_MS = 5_000;
+
+/** A dedicated client lent to a stream or COPY (see `AcquireClient` in client-lease.ts). */
+export interface LentClient {
+  client: pg.Client;
+  release(err?: unknown): void;
+  cancel(): Promise<unknown>;
+}
+
+/**
+ * Internal pool of dedicated connections.
+ *
+ * @example
+ * ```ts
+ * const pool = new ConnectionPool(settings, { max: 10 }, 10_000, ctx);
+ * const res = await pool.run({ text: 'select 1', values: undefined }, signal, 5_000);
+ * ```
+ */
+export class ConnectionPool {
+  readonly #settings: ConnectSettings;
+  readonly #pool: Pool<PgConnection>;
+  readonly #acquireTimeout: number;
+  readonly #ctx: ExecuteContext;
+
+  constructor(settings: ConnectSettings, options: PoolOptions, acquireTimeout: number, ctx: ExecuteContext) {
+    this.#settings = settings;
+    this.#acquireTimeout = acquireTimeout;
+    this.#ctx = ctx;
+    this.#pool = new Pool<PgConnection>(
+      {
+        create: (signal) => connect(settings, signal),
+        destroy: (conn) => conn.close(),
+        validate: (conn) => conn.broken === undefined,
+        // No factory.reset: release() already rolls back or destroys a connection left inside a
+        // transaction, and the pool's synchronous release path is measurably faster without it.
+      },
+      { name: 'postgres', ...options },
+    );
+    this.#pool.on('error', (err: unknown) =>
+      settings.logger?.warn('connkit/postgres: pool error', { error: err }),
+    );
+  }
+
+  /** Borrows a connection; waits at most until `deadline` (`performance.now()` based) and `acquireTimeout`. */
+  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>> {
+    const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+    return this.#pool.acquire({ signal, timeout: Math.min(remaining, this.#acquireTimeout) });
+  }
+
+  /** Runs one statement on a borrowed connection; abort/timeout cancel it on the server. */
+  async run(input: QueryInput, signal: AbortSignal | undefined, timeout: number): Promise<pg.QueryResult> {
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const lease = await this.acquire(signal, deadline);
+    try {
+      return await execute(lease.resource, input, [signal], deadline, this.#ctx);
+    } finally {
+      void this.release(lease);
+    }
+  }
+
+  /** See `Database.withClient`. */
+  async withClient<T>(
+    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+    timeout: number,
+  ): Promise<T> {
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const lease = await this.acquire(signal, deadline);
+    const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
+      this.#ctx.onCancel?.();
+      lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
+    });
+    let settled = false;
+    const work = Promise.resolve().then(() => fn(lease.resource.client, scoped.signal));
+    const tracked = work.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    try {
+      return await scoped.race(work);
+    } finally {
+      scoped.dispose();
+      if (settled) void this.release(lease);
+      else {
+        // Aborted while fn still holds the raw client: it must not reach the next borrower while
+        // fn may still use it. Wait a little for fn to notice its signal, else destroy it.
+        void settleWithin(tracked, WITH_CLIENT_GRACE_MS).then((ok) => {
+          if (!ok) lease.resource.markBroken(new Error('withClient() fn ignored its abort signal'));
+          return this.release(lease);
+        });
+      }
+    }
+  }
+
+  /** Lends a dedicated client to a stream or COPY; `release(err)` with an error destroys it. */
+  async lend(signal: AbortSignal | undefined): Promise<LentClient> {
+    const lease = await this.acquire(signal, Infinity);
+    let done = false;
+    return {
+      client: lease.resource.client,
+      release: (err?: unknown) => {
+        if (done) return;
+        done = true;
+        if (err !== undefined) {
+          lease.resource.markBroken(err instanceof Error ? err : new Error('released after a failure'));
+        }
+        void this.release(lease);
+      },
+      cancel: () => (lease.resource.busy ??= cancelActive(lease.resource, this.#settings)),
+    };
+  }
+
+  /** Gives a connection back: after a cancelled statement wound down, rolled back if left in a transaction. */
+  async release(lease: Lease<PgConnection>): Promise<void> {
+    const conn = lease.resource;
+    try {
+      if (conn.busy) await conn.busy;
+      if (conn.broken === undefined && !isIdle(conn)) {
+        this.#settings.logger?.warn(
+          'connkit/postgres: connection returned inside a transaction; rolling back',
+        );
+        const deadline = performance.now() + RELEASE_ROLLBACK_MS;
+        await execute(conn, { text: 'rollback', values: undefined }, [], deadline, {
+          settings: this.#settings,
+        });
+      }
+    } catch {
+      // The rollback failed: the connection cannot be trusted and is destroyed below.
+    }
+    if (conn.broken !== undefined || !isIdle(conn)) await lease.destroy();
+    else await lease.release();
+  }
+
+  stats(): PoolStats {
+    return this.#pool.stats();
+  }
+
+  close(timeout: number): Promise<void> {
+    return this.#pool.close({ timeout });
+  }
+}
+
+function isIdle(conn: PgConnection): boolean {
+  const s = conn.transactionStatus;
+  return s === 'I' || s === null;
+}
