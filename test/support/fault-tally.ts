@@ -67,15 +67,17 @@ export class FaultTally {
   }
 
   summary(): Record<string, unknown> {
-    return {
-      faults: Object.fromEntries(this.faults),
-      attempted: this.attempted,
-      succeeded: this.succeeded,
-      failed: Object.fromEntries(this.failures),
-      longestMs: Math.round(this.longest),
-      worstOverrunMs: Math.round(this.worstOverrun),
-      ...this.extra,
-    };
+    const ops =
+      this.attempted === 0
+        ? {}
+        : {
+            attempted: this.attempted,
+            succeeded: this.succeeded,
+            failed: Object.fromEntries(this.failures),
+            longestMs: Math.round(this.longest),
+            worstOverrunMs: Math.round(this.worstOverrun),
+          };
+    return { faults: Object.fromEntries(this.faults), ...ops, ...this.extra };
   }
 
   /** Prints the report line. */
