@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { copyFrom, copyTo } from '../../../adapters/postgres/copy.js';
@@ -52,7 +53,12 @@ describe('copyFrom()', () => {
   it('loads an async iterable of strings and resolves with the row count', async () => {
     const h = await harness();
     const t = await table();
-    const n = await copyFrom(h.acquire, sql`copy ${t} (id, name) from stdin`, lines(10_000));
+    const longLived = new AbortController();
+    const n = await copyFrom(h.acquire, sql`copy ${t} (id, name) from stdin`, lines(10_000), {
+      signal: longLived.signal,
+      timeout: 60_000,
+    });
+    expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(0);
     expect(n).toBe(10_000);
     expect(await countOf(t)).toBe(10_000);
     const last = await withPgClient(databaseUrl(), (c) =>

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -56,7 +57,8 @@ async function nextWithin(sub: Subscription, ms = 5000): Promise<IteratorResult<
 describe('listen()', () => {
   it('delivers channel, payload and the sender’s processId', async () => {
     const channel = uniqueName('ch');
-    const { sub } = await open(channel);
+    const longLived = new AbortController();
+    const { sub } = await open(channel, { signal: longLived.signal });
     const pid = await withPgClient(databaseUrl(), async (c) => {
       await notify(c, channel, 'hello');
       return (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
@@ -65,6 +67,9 @@ describe('listen()', () => {
     expect(got).toEqual({ done: false, value: { channel, payload: 'hello', processId: pid } });
     await send(channel);
     expect((await nextWithin(sub)).value?.payload).toBe('');
+    expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(1); // held while open
+    await sub.close();
+    expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(0);
   });
 
   it('treats a hostile channel name as a literal, case-sensitive identifier', async () => {
@@ -190,6 +195,7 @@ describe('Subscription.close()', () => {
     await expect(pending).rejects.toBe(reason);
     await expect(sub.next()).rejects.toBe(reason);
     await sub.close();
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     expect(await backendsOf(databaseUrl(), app)).toEqual([]);
   });
 });

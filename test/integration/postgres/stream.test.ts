@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,17 +33,17 @@ describe('streamRows()', () => {
   it('yields every row in order across batches and releases the connection healthy', async () => {
     const h = await harness();
     const seen: number[] = [];
+    const longLived = new AbortController();
     for await (const row of streamRows<{ x: number }>(
       h.acquire,
       'select x from generate_series(1, $1::int) x',
       [1050],
-      {
-        batchSize: 100,
-      },
+      { batchSize: 100, signal: longLived.signal },
     )) {
       seen.push(row.x);
     }
     expect(seen).toEqual(Array.from({ length: 1050 }, (_, i) => i + 1));
+    expect(getEventListeners(longLived.signal, 'abort')).toHaveLength(0);
     expect(h.releases).toEqual([[]]);
     expect(await answers(h.client)).toBe(true);
   });
