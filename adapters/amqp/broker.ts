@@ -15,7 +15,15 @@ import { Publisher, type PublishOptions } from './publisher.js';
 import { RpcClient, type CallOptions } from './rpc.js';
 import { applyTopology, checkTopology, TopologyRegistry, type Topology } from './topology.js';
 
-/** Snapshot returned by `broker.stats()`. */
+/**
+ * Snapshot returned by `broker.stats()`.
+ *
+ * @example
+ * ```ts
+ * const { connected, reconnects, publisher } = broker.stats();
+ * console.log(connected, reconnects, publisher.pending);
+ * ```
+ */
 export interface BrokerStats {
   connected: boolean;
   /** Redacted URL of the live connection. */

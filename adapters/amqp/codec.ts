@@ -5,7 +5,14 @@
  */
 import { describeValue } from '../../src/options.js';
 
-/** An encoded body: the bytes to send and the content type to declare. */
+/**
+ * An encoded body: the bytes to send and the content type to declare.
+ *
+ * @example
+ * ```ts
+ * const { content, contentType }: EncodedBody = encodeBody('hi'); // text/plain
+ * ```
+ */
 export interface EncodedBody {
   /** Bytes on the wire. */
   content: Buffer;
@@ -13,9 +20,18 @@ export interface EncodedBody {
   contentType: string;
 }
 
-/** Content types connkit writes. */
+/**
+ * Content types connkit writes.
+ *
+ * @example
+ * ```ts
+ * if (mediaType(msg.properties.contentType) === JSON_TYPE) handleJson(msg);
+ * ```
+ */
 export const JSON_TYPE = 'application/json';
+/** `text/plain`: strings. @example `encodeBody('x').contentType === TEXT_TYPE` */
 export const TEXT_TYPE = 'text/plain';
+/** `application/octet-stream`: bytes. @example `encodeBody(new Uint8Array(1)).contentType === BYTES_TYPE` */
 export const BYTES_TYPE = 'application/octet-stream';
 
 /**
@@ -40,7 +56,14 @@ export function encodeBody(body: unknown, contentType?: string): EncodedBody {
   return { content: Buffer.from(json, 'utf8'), contentType: contentType ?? JSON_TYPE };
 }
 
-/** The media type of a content type, lower-cased, without parameters (`; charset=…`). */
+/**
+ * The media type of a content type, lower-cased, without parameters (`; charset=…`).
+ *
+ * @example
+ * ```ts
+ * mediaType('Application/JSON; charset=utf-8'); // 'application/json'
+ * ```
+ */
 export function mediaType(contentType: string | undefined): string {
   if (!contentType) return '';
   const semi = contentType.indexOf(';');

@@ -11,7 +11,15 @@ import { describeValue, readWaitOptions, type SignalOptions, type WaitOptions } 
 import { Waiter, WaiterQueue, type WaiterHost } from '../../src/waiter.js';
 import { redactUrl, type ResolvedBrokerOptions } from './options.js';
 
-/** What the broker does at each step of the connection's life. */
+/**
+ * What the broker does at each step of the connection's life.
+ *
+ * @example
+ * ```ts
+ * const hooks: ConnectionHooks = { setup: async (model) => void (await model.createChannel()), connected() {},
+ *   disconnected() {}, blocked() {}, unblocked() {}, error: console.error, gaveUp() {} };
+ * ```
+ */
 export interface ConnectionHooks {
   /** Runs on every new connection before it counts as ready; a throw drops the connection and retries. */
   setup(model: ChannelModel): Promise<void>;

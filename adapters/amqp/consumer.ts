@@ -34,10 +34,24 @@ export interface ConsumeOptions {
   deadLetter?: string;
 }
 
-/** A message handler: resolve → ack, throw → retry / dead-letter. `signal` aborts on a forced close. */
+/**
+ * A message handler: resolve → ack, throw → retry / dead-letter. `signal` aborts on a forced close.
+ *
+ * @example
+ * ```ts
+ * const handler: MessageHandler<{ id: number }> = async (msg, signal) => save(msg.body.id, { signal });
+ * ```
+ */
 export type MessageHandler<T = unknown, R = unknown> = (msg: Message<T>, signal: AbortSignal) => Promise<R>;
 
-/** Counters of a consumer. */
+/**
+ * Counters of a consumer.
+ *
+ * @example
+ * ```ts
+ * const { active, acked, retried, deadLettered } = consumer.stats();
+ * ```
+ */
 export interface ConsumerStats {
   queue: string;
   consuming: boolean;
@@ -50,7 +64,14 @@ export interface ConsumerStats {
   restarts: number;
 }
 
-/** What a consumer needs from its broker. */
+/**
+ * What a consumer needs from its broker (implemented by `Broker`).
+ *
+ * @example
+ * ```ts
+ * const consumer = new Consumer(host, 'jobs', async () => undefined);
+ * ```
+ */
 export interface ConsumerHost {
   currentModel(): ChannelModel | undefined;
   publish(exchange: string, routingKey: string, body: unknown, opts: PublishOptions): Promise<void>;
@@ -60,7 +81,15 @@ export interface ConsumerHost {
   forget(consumer: Consumer): void;
 }
 
-/** Headers carrying the failure when connkit dead-letters a message. */
+/**
+ * Header carrying the failure's message when connkit retries or dead-letters a message (with
+ * `x-connkit-error-name` and `x-connkit-queue` on dead-lettering).
+ *
+ * @example
+ * ```ts
+ * const why = deadMsg.properties.headers?.[ERROR_HEADER];
+ * ```
+ */
 export const ERROR_HEADER = 'x-connkit-error';
 
 interface Delivery {

@@ -6,7 +6,14 @@
 import type { ConsumeMessage, MessageProperties } from 'amqplib';
 import { decodeBody } from './codec.js';
 
-/** Header in which connkit counts delivery attempts across its delay queues. */
+/**
+ * Header in which connkit counts delivery attempts across its delay queues.
+ *
+ * @example
+ * ```ts
+ * raw.properties.headers?.[ATTEMPT_HEADER]; // 2 on the first retry
+ * ```
+ */
 export const ATTEMPT_HEADER = 'x-connkit-attempt';
 
 /**
@@ -30,7 +37,14 @@ export interface Message<T = unknown> {
   readonly attempt: number;
 }
 
-/** Reads connkit's attempt header; a foreign message without one is attempt 1. */
+/**
+ * Reads connkit's attempt header; a foreign message without one is attempt 1.
+ *
+ * @example
+ * ```ts
+ * attemptOf(raw); // 1 for a message from another client
+ * ```
+ */
 export function attemptOf(raw: ConsumeMessage): number {
   const value: unknown = (raw.properties.headers as Record<string, unknown> | undefined)?.[ATTEMPT_HEADER];
   const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;

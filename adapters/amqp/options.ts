@@ -5,14 +5,30 @@
 import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
 import type { Topology } from './topology.js';
 
-/** Where the broker reports what it cannot throw (reconnects, consumer failures). */
+/**
+ * Where the broker reports what it cannot throw (reconnects, consumer failures) when nobody listens
+ * to its `'error'` event.
+ *
+ * @example
+ * ```ts
+ * new Broker({ url, logger: console });
+ * ```
+ */
 export interface BrokerLogger {
   info?(message: string, meta?: Record<string, unknown>): void;
   warn(message: string, meta?: Record<string, unknown>): void;
   error(message: string, meta?: Record<string, unknown>): void;
 }
 
-/** Reconnect backoff: `min(maxDelay, initialDelay * factor ** (attempt - 1))`, with full jitter. */
+/**
+ * Reconnect backoff: `min(maxDelay, initialDelay * factor ** (attempt - 1))`, with equal jitter
+ * (uniform in `[d/2, d)`), from core `backoffDelay`.
+ *
+ * @example
+ * ```ts
+ * new Broker({ url, reconnect: { initialDelay: 100, maxDelay: 5000 } });
+ * ```
+ */
 export interface ReconnectOptions {
   /** First delay in milliseconds. @default 200 */
   initialDelay?: number;
@@ -55,7 +71,14 @@ export interface BrokerOptions {
   logger?: BrokerLogger;
 }
 
-/** {@link BrokerOptions} with defaults applied. */
+/**
+ * {@link BrokerOptions} with defaults applied.
+ *
+ * @example
+ * ```ts
+ * resolveBrokerOptions({ url }).publishTimeout; // 30000
+ * ```
+ */
 export interface ResolvedBrokerOptions {
   urls: string[];
   heartbeat: number;
@@ -69,7 +92,14 @@ export interface ResolvedBrokerOptions {
   logger: BrokerLogger | undefined;
 }
 
-/** Replaces the password of a URL with `***`; never throws. */
+/**
+ * Replaces the password of a URL with `***`; never throws.
+ *
+ * @example
+ * ```ts
+ * redactUrl('amqp://guest:secret@host'); // 'amqp://guest:***@host'
+ * ```
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -95,7 +125,14 @@ function checkUrl(url: unknown): string {
   return url;
 }
 
-/** Applies defaults and validates; throws `TypeError`/`RangeError` quoting the bad value. */
+/**
+ * Applies defaults and validates; throws `TypeError`/`RangeError` quoting the bad value.
+ *
+ * @example
+ * ```ts
+ * resolveBrokerOptions({ url: 'amqp://localhost', heartbeat: -1 }); // RangeError: heartbeat must be ≥ 0 …
+ * ```
+ */
 export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`options must be an object, got ${describeValue(options)}`);

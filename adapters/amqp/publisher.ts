@@ -100,7 +100,14 @@ function onTimeout(entry: Entry): void {
   entry.owner.timedOut(entry);
 }
 
-/** What the publisher needs from the broker. */
+/**
+ * What the publisher needs from the broker (implemented by `Broker`).
+ *
+ * @example
+ * ```ts
+ * const host: PublisherHost = { connected: () => true, reopen() {}, reportError: console.error };
+ * ```
+ */
 export interface PublisherHost {
   connected(): boolean;
   /** The connection is up but this publisher's channel failed: open another one. */

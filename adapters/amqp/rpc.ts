@@ -48,7 +48,14 @@ class Call {
   }
 }
 
-/** What the RPC client needs from its broker. */
+/**
+ * What the RPC client needs from its broker (implemented by `Broker`).
+ *
+ * @example
+ * ```ts
+ * const rpc = new RpcClient({ whenReady: (o) => connection.whenReady(o), reportError: console.error }, 30_000);
+ * ```
+ */
 export interface RpcHost {
   whenReady(opts: WaitOptions): Promise<ChannelModel>;
   reportError(err: Error): void;

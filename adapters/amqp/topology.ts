@@ -6,7 +6,14 @@
 import type { Channel, Options } from 'amqplib';
 import { describeValue } from '../../src/options.js';
 
-/** An exchange to declare. */
+/**
+ * An exchange to declare.
+ *
+ * @example
+ * ```ts
+ * const ex: ExchangeSpec = { name: 'orders', type: 'topic', options: { durable: true } };
+ * ```
+ */
 export interface ExchangeSpec {
   name: string;
   type: 'direct' | 'topic' | 'fanout' | 'headers' | (string & {});
@@ -14,15 +21,27 @@ export interface ExchangeSpec {
 }
 
 /**
- * A queue to declare. Quorum queues: `options: { durable: true, arguments: { 'x-queue-type': 'quorum' } }`;
+ * A queue to declare (see the example below). Quorum queues: `options: { durable: true, arguments: { 'x-queue-type': 'quorum' } }`;
  * dead-lettering: `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments.
+ *
+ * @example
+ * ```ts
+ * const q: QueueSpec = { name: 'jobs', options: { durable: true, arguments: { 'x-queue-type': 'quorum' } } };
+ * ```
  */
 export interface QueueSpec {
   name: string;
   options?: Options.AssertQueue;
 }
 
-/** A binding of a queue to an exchange. */
+/**
+ * A binding of a queue to an exchange.
+ *
+ * @example
+ * ```ts
+ * const b: BindingSpec = { queue: 'jobs', exchange: 'orders', routingKey: 'order.*' };
+ * ```
+ */
 export interface BindingSpec {
   queue: string;
   exchange: string;
@@ -53,7 +72,14 @@ function checkName(value: unknown, what: string): void {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string, got ${describeValue(value)}`);
 }
 
-/** Validates a topology's shape synchronously (names are strings). */
+/**
+ * Validates a topology's shape synchronously (names are strings).
+ *
+ * @example
+ * ```ts
+ * checkTopology({ queues: [{ name: 1 as never }] }); // TypeError: queue name must be a string, got 1
+ * ```
+ */
 export function checkTopology(topology: Topology): void {
   if (topology === null || typeof topology !== 'object') {
     throw new TypeError(`topology must be an object, got ${describeValue(topology)}`);
@@ -70,7 +96,14 @@ export function checkTopology(topology: Topology): void {
   }
 }
 
-/** Declares a topology on a channel: exchanges, then queues, then bindings. */
+/**
+ * Declares a topology on a channel: exchanges, then queues, then bindings.
+ *
+ * @example
+ * ```ts
+ * await applyTopology(channel, { queues: [{ name: 'jobs' }] });
+ * ```
+ */
 export async function applyTopology(channel: Channel, topology: Topology): Promise<void> {
   for (const e of topology.exchanges ?? []) await channel.assertExchange(e.name, e.type, e.options);
   for (const q of topology.queues ?? []) await channel.assertQueue(q.name, q.options);
