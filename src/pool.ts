@@ -2,7 +2,7 @@
  * {@link Pool}: generic-pool behind a BoundedSemaphore — fair, cancellable, never hangs.
  * @module
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { BoundedSemaphore } from './bounded-semaphore.js';
 import { ConnkitError, PoolClosedError, QueueFullError, TimeoutError } from './errors.js';
 import { Lease } from './lease.js';
@@ -17,12 +17,16 @@ import type { AcquisitionHost } from './internal/pool-acquisition.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
 import type { PoolConfig } from './internal/pool-config.js';
 import { ResourceStore } from './internal/resource-store.js';
+import { linkSignals } from './internal/link-signals.js';
 import { startTimer } from './internal/timer.js';
 
 export { Lease } from './lease.js';
 
 const DONE: Promise<void> = Promise.resolve();
 type Acq<T> = Acquisition<Lease<T>> & { origin?: Error | undefined };
+interface Queued {
+  reject: (reason: unknown) => void;
+}
 
 /**
  * A pool of resources (connections, channels…). Callers queue in a `BoundedSemaphore(max)` — FIFO,
@@ -53,6 +57,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   /** Aborts when close() stops waiting for lent resources and takes them back. */
   readonly #reclaim = new AbortController();
   #live = 0;
+  /** Callers queued in the semaphore, so that close() can reject them at once. */
+  readonly #queued = new Set<Queued>();
   #creating = 0;
   #created = 0;
   #destroyed = 0;
@@ -80,6 +86,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     this.#factory = factory;
     this.#o = resolvePoolConfig(options);
     this.#sem = new BoundedSemaphore(this.#o.max);
+    // Every `use()` with a signal of its own listens on the reclaim signal while it runs.
+    setMaxListeners(0, this.#reclaim.signal);
     this.#store = new ResourceStore<T>(
       { dispose: (r, reason) => this.#dispose(r, reason), aboveMin: () => this.#live > this.#o.min },
       this.#o,
@@ -107,11 +115,13 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     if (this.#closing) return Promise.reject(this.#closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     const origin = this.#o.leakTimeout === Infinity ? undefined : this.#leakError();
+    // With a slot free at once, `timeout: 0` still lets creation run its course (bounded by the default).
     if (this.#sem.tryAcquire()) {
-      if (this.#store.idle > 0 && this.#factory.validate === undefined) {
-        return this.#store.borrowIdle().then((r) => this.#lendFast(r, origin));
+      try {
+        return Promise.resolve(this.#withSlot(signal, timeout || this.#o.acquireTimeout, origin));
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return this.#acquireSlow(signal, timeout, true, origin);
     }
     if (timeout === 0) return Promise.reject(this.#timeoutError(0, undefined));
     if (this.#sem.waiting >= this.#o.maxWaiting) {
@@ -121,7 +131,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
         ),
       );
     }
-    return this.#acquireSlow(signal, timeout, false, origin);
+    return this.#waitForSlot(signal, timeout, origin);
   }
 
   /**
@@ -150,9 +160,9 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   stats(): PoolStats {
     return {
       size: this.#live + this.#creating,
-      idle: this.#store.idle,
+      idle: this.#store.idle + this.#handoffs.length,
       borrowed: this.#leases.size,
-      pending: this.#pending.size,
+      pending: this.#queued.size + this.#pending.size,
       max: this.#o.max,
       min: this.#o.min,
       created: this.#created,
@@ -195,29 +205,105 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     return this.close();
   }
 
+  /**
+   * Queues for a slot in the semaphore, with the caller's own signal and timeout. close() rejects the
+   * caller at once through `#queued`; its semaphore wait, orphaned, hands back the slot it later gets.
+   * (No listener on a shared close signal: EventTarget listener lists are linear, and this is the hot path.)
+   */
+  #waitForSlot(signal: AbortSignal | undefined, timeout: number, origin?: Error): Promise<Lease<T>> {
+    const start = timeout === Infinity ? 0 : Date.now();
+    return new Promise<Lease<T>>((resolve, reject) => {
+      const entry: Queued = { reject };
+      this.#queued.add(entry);
+      this.#sem.acquire(signal === undefined ? { timeout } : { signal, timeout }).then(
+        () => {
+          if (!this.#queued.delete(entry)) return this.#releaseSlot();
+          const left = timeout === Infinity ? timeout : Math.max(0, timeout - (Date.now() - start));
+          try {
+            resolve(this.#withSlot(signal, left, origin));
+          } catch (err) {
+            reject(err);
+          }
+        },
+        (err: unknown) => {
+          if (this.#sem.waiting === 0) this.#parkHandoffs(); // a woken caller gave up: nobody will take them
+          if (!this.#queued.delete(entry)) return;
+          // The semaphore's own timeout (not an abort reason): say it in the pool's words.
+          reject(
+            err instanceof TimeoutError && err !== signal?.reason
+              ? this.#timeoutError(timeout, undefined, 1)
+              : err,
+          );
+        },
+      );
+    });
+  }
+
+  /**
+   * Holding a slot. Steady state under contention: a resource handed straight over by the caller who
+   * released it (no round trip through generic-pool); otherwise an idle one; otherwise create.
+   */
+  #withSlot(signal: AbortSignal | undefined, timeout: number, origin?: Error): Lease<T> | Promise<Lease<T>> {
+    const handed = this.#closing ? undefined : this.#handoffs.pop();
+    if (handed !== undefined) return this.#checkIdle(handed, signal, timeout, origin);
+    if (this.#store.idle === 0 || this.#closing) return this.#acquireSlow(signal, timeout, origin, undefined);
+    return this.#store.borrowIdle().then((r) => this.#checkIdle(r, signal, timeout, origin));
+  }
+
+  /** Resources released while callers queued, waiting for the next slot holder (still on loan in generic-pool). */
+  readonly #handoffs: T[] = [];
+
+  /** Returns stranded hand-offs to generic-pool's idle list. */
+  #parkHandoffs(): void {
+    for (let r = this.#handoffs.pop(); r !== undefined; r = this.#handoffs.pop()) this.#store.release(r);
+  }
+
+  /** A healthy resource comes back: straight to the next queued caller if there is one, else idle. */
+  #putBack(r: T): void {
+    if (this.#sem.waiting > 0 && !this.#closing) this.#handoffs.push(r);
+    else this.#store.release(r);
+  }
+
+  #checkIdle(
+    r: T,
+    signal: AbortSignal | undefined,
+    timeout: number,
+    origin?: Error,
+  ): Lease<T> | Promise<Lease<T>> {
+    if (this.#closing) {
+      this.#store.release(r);
+      this.#releaseSlot();
+      throw this.#closedError();
+    }
+    const valid = this.#validate(r);
+    if (valid === true) return this.#lend(r, origin);
+    if (valid === false) return this.#withSlot(signal, timeout, origin);
+    return this.#acquireSlow(signal, timeout, origin, { resource: r, valid });
+  }
+
+  /** The rest under a deadline and a signal: async validation, creation (with retries). */
   #acquireSlow(
     signal: AbortSignal | undefined,
     timeout: number,
-    hasSlot: boolean,
-    origin?: Error,
+    origin: Error | undefined,
+    first: { resource: T; valid: Promise<boolean> } | undefined,
   ): Promise<Lease<T>> {
-    // With a slot in hand, `timeout: 0` (slot only if free at once) still lets creation run its course.
-    const limit = hasSlot && timeout === 0 ? this.#o.acquireTimeout : timeout;
-    const acq: Acq<T> = new Acquisition<Lease<T>>(this.#acqHost, signal, limit);
+    const acq: Acq<T> = new Acquisition<Lease<T>>(this.#acqHost, signal, timeout);
     acq.origin = origin;
     this.#pending.add(acq);
-    return acq.follow(this.#obtain(acq, hasSlot));
+    return acq.follow(this.#obtain(acq, first));
   }
 
   /** Gets a resource for `acq`; owns the slot until it returns a lease (or gives the slot back). */
-  async #obtain(acq: Acq<T>, hasSlot: boolean): Promise<Lease<T>> {
-    if (!hasSlot) await this.#sem.acquire({ signal: acq.signal });
+  async #obtain(acq: Acq<T>, first: { resource: T; valid: Promise<boolean> } | undefined): Promise<Lease<T>> {
     try {
+      if (first && (await first.valid)) return this.#lend(first.resource, acq.origin);
       for (;;) {
         acq.signal.throwIfAborted();
         if (this.#store.idle > 0) {
           const r = await this.#store.borrowIdle();
-          if (await this.#validate(r)) return this.#lend(r, acq.origin);
+          const valid = this.#validate(r);
+          if (valid === true || (valid !== false && (await valid))) return this.#lend(r, acq.origin);
           continue;
         }
         const fresh = await this.#create(acq.signal, acq);
@@ -229,14 +315,29 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     }
   }
 
-  async #validate(r: T): Promise<boolean> {
+  /** `factory.validate`, synchronous when it is; a resource that fails is destroyed. */
+  #validate(r: T): boolean | Promise<boolean> {
     if (this.#factory.validate === undefined) return true;
-    let ok = false;
+    let result: boolean | Promise<boolean>;
     try {
-      ok = (await this.#factory.validate(r)) !== false;
+      result = this.#factory.validate(r);
     } catch (err) {
       this.#emitError(err);
+      result = false;
     }
+    if (typeof result === 'boolean' || typeof (result as { then?: unknown }).then !== 'function') {
+      return this.#judge(r, result !== false);
+    }
+    return Promise.resolve(result).then(
+      (ok) => this.#judge(r, ok !== false),
+      (err: unknown) => {
+        this.#emitError(err);
+        return this.#judge(r, false);
+      },
+    );
+  }
+
+  #judge(r: T, ok: boolean): boolean {
     if (!ok) this.#store.destroy(r, 'failed validation');
     return ok;
   }
@@ -284,13 +385,6 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     return lease;
   }
 
-  #lendFast(r: T, origin: Error | undefined): Lease<T> {
-    const lease = this.#lend(r, origin);
-    if (this.#closing === undefined) return lease;
-    void lease.returnUnused();
-    throw this.#closedError();
-  }
-
   #giveBack(lease: Lease<T>, destroy: boolean, reason: unknown, unused: boolean): Promise<void> {
     this.#leases.delete(lease);
     lease.cancelLeakTimer?.();
@@ -301,7 +395,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
         ? 'pool closed'
         : this.#store.retireReason(r, this.#o.maxUses, !unused);
     if (destroy || retire !== undefined) this.#store.destroy(r, retire);
-    else if (unused || this.#factory.reset === undefined) this.#store.release(r);
+    else if (unused || this.#factory.reset === undefined) this.#putBack(r);
     else return this.#resetThenRelease(r);
     this.#releaseSlot();
     return DONE;
@@ -314,7 +408,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     } catch (err) {
       this.#emitError(err);
     }
-    if (ok && !this.#closing) this.#store.release(r);
+    if (ok && !this.#closing) this.#putBack(r);
     else this.#store.destroy(r, ok ? 'pool closed' : 'failed reset');
     this.#releaseSlot();
   }
@@ -336,7 +430,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
       throw err;
     }
     link?.unlink();
-    await lease.release();
+    const back = lease.release();
+    if (back !== DONE) await back; // saves a turn of the microtask queue per use in the common case
     return result;
   }
 
@@ -400,6 +495,9 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     const closed = this.#closedError();
     this.#closeController.abort(closed);
     for (const acq of this.#pending) acq.abort(closed);
+    for (const queued of this.#queued) queued.reject(closed);
+    this.#queued.clear();
+    this.#parkHandoffs();
     if (!(await this.#quiet(timeout, false))) {
       this.#reclaim.abort(new PoolClosedError(`Pool "${this.#o.name}" closed: lent resources reclaimed`));
       for (const lease of this.#leases) {
@@ -436,11 +534,12 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     });
   }
 
-  #timeoutError(ms: number, cause: unknown): TimeoutError {
+  /** `queued`: the caller had just left the queue, so it is counted among those waiting. */
+  #timeoutError(ms: number, cause: unknown, queued = 0): TimeoutError {
     this.#timeouts++;
     const err = new TimeoutError(
       `Pool "${this.#o.name}" acquire timed out after ${ms} ms ` +
-        `(${this.#leases.size} borrowed, ${this.#sem.waiting} waiting)`,
+        `(${this.#leases.size} borrowed, ${this.#sem.waiting + queued} waiting)`,
       cause === undefined ? undefined : { cause },
     );
     this.#emit('acquireTimeout', err);
@@ -473,22 +572,4 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
       process.emitWarning(`Pool "${this.#o.name}" '${String(event)}' listener threw: ${String(err)}`);
     }
   }
-}
-
-/** A signal that aborts with either input; `unlink` removes the listeners (no AbortSignal.any leak). */
-function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; unlink: () => void } {
-  const controller = new AbortController();
-  const onA = (): void => controller.abort(a.reason);
-  const onB = (): void => controller.abort(b.reason);
-  if (a.aborted) onA();
-  else if (b.aborted) onB();
-  a.addEventListener('abort', onA, { once: true });
-  b.addEventListener('abort', onB, { once: true });
-  return {
-    signal: controller.signal,
-    unlink: () => {
-      a.removeEventListener('abort', onA);
-      b.removeEventListener('abort', onB);
-    },
-  };
 }

@@ -102,6 +102,24 @@ describe('Pool.acquire()', () => {
     await pool.close();
   });
 
+  it('hands a released resource to the next caller, and parks it when that caller gives up on waking', async () => {
+    const f = new FakeFactory();
+    const pool = new Pool(f, { max: 1 });
+    const held = await pool.acquire();
+    const ac = new AbortController();
+    const woken = pool.acquire({ signal: ac.signal });
+    await flush();
+    void held.release(); // the slot and the resource go to `woken`…
+    ac.abort(new Error('changed my mind')); // …which gives up before it resumes
+    await expect(woken).rejects.toThrow('changed my mind');
+    expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 0, pending: 0 });
+    const again = await pool.acquire({ timeout: 0 });
+    expect(again.resource).toBe(held.resource);
+    expect(f.createCalls).toBe(1);
+    await again.release();
+    await pool.close();
+  });
+
   it('rejects at once, before any work, when the signal is already aborted', async () => {
     const f = new FakeFactory();
     const pool = new Pool(f);
