@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { ConnectionError, PoolClosedError, TimeoutError } from '../../src/errors.js';
+import { backoffDelay } from '../../src/retry.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
 import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryInput } from './query-input.js';
@@ -30,6 +31,9 @@ export class PipelineGroup {
   readonly #slots: (PgConnection | undefined)[];
   readonly #connecting: (Promise<PgConnection> | undefined)[];
   #closed = false;
+  #failures = 0;
+  #retryAt = 0;
+  #lastError: unknown = undefined;
   #next = 0;
   #spread = 0;
 
@@ -145,16 +149,22 @@ export class PipelineGroup {
 
   #fill(i: number): void {
     if (this.#closed || this.#connecting[i] !== undefined) return;
+    // After failed connects, back off instead of opening a connection per query during an outage.
+    if (performance.now() < this.#retryAt) return;
     const p = connect(this.#settings);
     this.#connecting[i] = p;
     p.then(
       (conn) => {
         this.#connecting[i] = undefined;
+        this.#failures = 0;
         if (this.#closed) void conn.close();
         else this.#slots[i] = conn;
       },
       (err: unknown) => {
         this.#connecting[i] = undefined;
+        this.#lastError = err;
+        this.#retryAt =
+          performance.now() + backoffDelay(++this.#failures, { initialDelay: 100, maxDelay: 5_000 });
         this.#settings.logger?.warn('connkit/postgres: pipelined connection failed', { error: err });
       },
     );
@@ -163,6 +173,13 @@ export class PipelineGroup {
   async #waitForConnection(): Promise<PgConnection> {
     if (this.#closed) throw new PoolClosedError('Database is closed');
     const pending = this.#connecting.filter((p): p is Promise<PgConnection> => p !== undefined);
+    if (pending.length === 0) {
+      // Backing off after failed connects: fail fast with the reason rather than queue unboundedly.
+      throw (
+        this.#lastError ??
+        new ConnectionError(`No pipelined connection to PostgreSQL at ${this.#settings.target}`)
+      );
+    }
     // Spread the callers over the connections being opened (cold start), instead of piling them
     // all onto whichever comes up first; if that one fails, any other will do.
     const mine = pending[this.#spread++ % pending.length];

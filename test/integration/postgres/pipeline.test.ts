@@ -159,4 +159,19 @@ describe('Database.query() in pipeline mode', () => {
     expect(after.some((r) => r.pid === victim)).toBe(false);
     await waitUntil(async () => db.stats().pipeline.connections === 2, 'the replacement');
   });
+
+  it('fails with ConnectionError (no password) when the server is unreachable, and backs off', async () => {
+    await using db = new Database({
+      url: 'postgres://u:pw_pipe_secret@127.0.0.1:1/test',
+      pipeline: { connections: 2 },
+    });
+    const errors = await Promise.all(
+      Array.from({ length: 5 }, () => db.query('select 1').catch((e: unknown) => e)),
+    );
+    const again = await db.query('select 1').catch((e: unknown) => e);
+    for (const err of [...errors, again]) {
+      expect(err).toBeInstanceOf(ConnectionError);
+      expect((err as Error).message).not.toContain('pw_pipe_secret');
+    }
+  });
 });
