@@ -233,7 +233,7 @@ export class Broker extends EventEmitter {
   #reopenPublisher(): void {
     setImmediate(() => {
       const model = this.#connection.model;
-      if (!model || this.#closed) return;
+      if (!model || this.#closed || this.#publisher.attached) return;
       this.#publisher.attach(model).catch((err: unknown) => {
         this.#reportError(err instanceof Error ? err : new Error(String(err)));
         setTimeout(() => this.#reopenPublisher(), 1000).unref();

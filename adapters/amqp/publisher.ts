@@ -130,6 +130,7 @@ export class Publisher {
   readonly #maxPending: number;
   readonly #timeout: number;
   #channel: ConfirmChannel | undefined = undefined;
+  #model: ChannelModel | undefined = undefined;
   #writable = false;
   #inflight = 0;
   #queue: Entry[] = [];
@@ -171,7 +172,14 @@ export class Publisher {
 
   /** Opens the confirm channel on a fresh connection and writes everything that waited. */
   async attach(model: ChannelModel): Promise<void> {
+    // One confirm channel per connection: a second attach (setup racing a reopen) is a no-op.
+    if (this.#channel && this.#model === model) return;
     const channel = await model.createConfirmChannel();
+    if (this.#channel && this.#model === model) {
+      await channel.close().catch(() => undefined);
+      return;
+    }
+    this.#model = model;
     let channelError: Error | undefined;
     channel.on('error', (err: Error) => (channelError = err));
     channel.on('return', (msg: AmqpMessage) => this.#returned(msg));
@@ -449,9 +457,11 @@ export class Publisher {
    * After a channel-level error the message that caused it is failed rather than re-sent forever.
    */
   #channelClosed(channel: ConfirmChannel, channelError: Error | undefined): void {
-    if (this.#channel !== channel) return;
-    this.#channel = undefined;
-    this.#writable = false;
+    const current = this.#channel === channel;
+    if (current) {
+      this.#channel = undefined;
+      this.#writable = false;
+    }
     const requeue: Entry[] = [];
     const channelLevel = channelError !== undefined && [403, 404, 405, 406].includes(codeOf(channelError));
     for (const entry of this.#entries()) {
@@ -473,7 +483,14 @@ export class Publisher {
     }
     this.#queue = requeue;
     this.#head = 0;
-    if (!this.#closed) this.#host.reopen();
+    if (!current)
+      this.#flush(); // a stale channel: its lost messages go out on the live one
+    else if (!this.#closed) this.#host.reopen();
+  }
+
+  /** True while a confirm channel is open. */
+  get attached(): boolean {
+    return this.#channel !== undefined;
   }
 
   #isCulprit(entry: Entry, error: Error): boolean {
