@@ -49,8 +49,9 @@ export class ConnectionPool {
         create: (signal) => connect(settings, signal),
         destroy: (conn) => conn.close(),
         validate: (conn) => conn.broken === undefined,
-        // No factory.reset: release() already rolls back or destroys a connection left inside a
-        // transaction, and the pool's synchronous release path is measurably faster without it.
+        // No factory.reset: release() below already rolls back or destroys a connection left inside
+        // a transaction, and without reset the pool takes its synchronous release path (one async hop
+        // less per query).
       },
       { name: 'postgres', ...options },
     );
