@@ -24,6 +24,20 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        test: {
+          // Faults that disturb the whole broker (close_all_connections, stop_app/start_app): alone,
+          // one file at a time, after every other test.
+          name: 'faults-exclusive',
+          sequence: { groupOrder: 2 },
+          include: ['test/faults-exclusive/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
