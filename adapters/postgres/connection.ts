@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { ConnectionError, TimeoutError } from '../../src/errors.js';
+import { sendCancelRequest } from './cancel.js';
 import { isConnectionError, redact } from './errors.js';
 
 /**
@@ -77,8 +78,22 @@ export class PgConnection {
   /** Ends the connection; never rejects, idempotent. A broken or busy socket is destroyed at once. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const internal = this.client as unknown as { connection?: { stream?: { destroy(): void } } };
+      const internal = this.client as unknown as {
+        connection?: { stream?: { destroy(): void } };
+        _activeQuery?: unknown;
+        pipeline?: boolean;
+        host: string;
+        port: number;
+      };
       if (this.broken) internal.connection?.stream?.destroy();
+      else if (internal._activeQuery && !internal.pipeline) {
+        // pg's end() drops the socket under a running statement, which the server would keep
+        // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
+        await sendCancelRequest(
+          { host: internal.host, port: internal.port, processID: this.processID, secretKey: this.secretKey },
+          2_000,
+        ).catch(() => undefined);
+      }
       await Promise.race([
         this.client.end().catch(() => undefined),
         // A peer that stopped answering must not hold close() forever.

@@ -168,4 +168,20 @@ describe('Database.ping(), stats(), close()', () => {
     await outer.close({ timeout: 10 });
     await expect(outer.query('select 1')).rejects.toBeInstanceOf(PoolClosedError);
   });
+
+  it('close({ timeout }) gives up on lent connections and leaves no statement running on the server', async () => {
+    const app = uniqueName('close_busy');
+    const db = new Database({ url, applicationName: app });
+    const busy = db.query('select pg_sleep(30)').catch((e: unknown) => e);
+    const end = Date.now() + 10_000;
+    while (!(await backendsOf(url, app)).some((r) => r.state === 'active') && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await db.close({ timeout: 200 });
+    expect(await busy).toBeInstanceOf(Error);
+    while ((await backendsOf(url, app)).length > 0 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await backendsOf(url, app)).toEqual([]);
+  });
 });
