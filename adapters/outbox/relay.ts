@@ -133,7 +133,11 @@ export class Relay {
   async #listen(): Promise<void> {
     const signal = this.#stopping.signal;
     try {
-      const subscription = await this.#db.listen(this.#settings.table, { signal });
+      // NOTIFYs sent while the listener reconnects are lost: look at the table once it is back.
+      const subscription = await this.#db.listen(this.#settings.table, {
+        signal,
+        onReconnect: () => this.#wake.set(),
+      });
       try {
         for await (const _ of subscription) this.#wake.set();
       } finally {
