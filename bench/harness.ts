@@ -136,20 +136,20 @@ export function gc(): void {
 
 /**
  * Measures the heap cost of `count` pending things: `make(i)` creates one and returns it (it is kept
- * alive until the measurement is done); `cleanup()` lets them all finish afterwards.
+ * alive until the measurement is done); `cleanup(kept)` lets them all finish afterwards.
  */
-export async function heapBytesPer(
+export async function heapBytesPer<K>(
   count: number,
-  make: (i: number) => unknown,
-  cleanup: () => Promise<void> | void,
+  make: (i: number) => K,
+  cleanup: (kept: K[]) => Promise<void> | void,
 ): Promise<number> {
-  const keep: unknown[] = new Array<unknown>(count).fill(undefined);
+  const keep = new Array<K>(count).fill(undefined as K);
   gc();
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < count; i++) keep[i] = make(i);
   gc();
   const after = process.memoryUsage().heapUsed;
-  await cleanup();
+  await cleanup(keep);
   keep.length = 0;
   return Math.max(0, (after - before) / count);
 }

@@ -54,9 +54,10 @@ async function memory(): Promise<Metric[]> {
         for (let i = 0; i < WAITERS; i++) sem.release();
       },
     );
+    // Every waiter on one long-lived signal (e.g. a service's shutdown signal).
     const ac = new AbortController();
     const withSignal = new Semaphore(0);
-    acquire['connkit (with signal)'] = await heapBytesPer(
+    acquire['connkit (shared signal)'] = await heapBytesPer(
       WAITERS,
       () => withSignal.acquire({ signal: ac.signal }),
       () => {
@@ -93,19 +94,24 @@ async function memory(): Promise<Metric[]> {
     );
   }
   {
+    // async-mutex dequeues with Array#shift (O(n) each), so its waiters are cancelled, not released.
     const sem = new MutexSemaphore(0);
     acquire['async-mutex'] = await heapBytesPer(
       WAITERS,
       () => sem.acquire(),
-      () => {
-        for (let i = 0; i < WAITERS; i++) sem.release();
+      (kept) => {
+        for (const p of kept) p.catch(() => undefined);
+        sem.cancel();
       },
     );
     const useSem = new MutexSemaphore(0);
     use['async-mutex'] = await heapBytesPer(
       WAITERS,
       () => useSem.runExclusive(noop),
-      () => useSem.release(),
+      (kept) => {
+        for (const p of kept) p.catch(() => undefined);
+        useSem.cancel();
+      },
     );
   }
   return [

@@ -49,7 +49,8 @@ export class Queue<T> implements AsyncIterable<T> {
   #unfinished = 0;
   #shutdown = false;
   #immediate = false;
-  // Slots handed to woken putters that have not resumed yet: they count as taken.
+  // Slots handed to woken putters that have not resumed yet: they count as taken, and while there are
+  // any, a new put queues behind them so that items enter in the order their put() calls came.
   #reserved = 0;
   readonly #getters = new WaiterQueue<T>();
   readonly #putters = new WaiterQueue<void>();
@@ -111,7 +112,7 @@ export class Queue<T> implements AsyncIterable<T> {
     const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#shutdown) return Promise.reject(new QueueShutDownError('Queue.put() on a shut-down queue'));
-    if (!this.full() && this.#putters.length === 0) {
+    if (!this.#putMustWait()) {
       this.#accept(item);
       return DONE;
     }
@@ -133,7 +134,7 @@ export class Queue<T> implements AsyncIterable<T> {
    */
   putNowait(item: T): void {
     if (this.#shutdown) throw new QueueShutDownError('Queue.putNowait() on a shut-down queue');
-    if (this.full() || this.#putters.length > 0) {
+    if (this.#putMustWait()) {
       throw new QueueFullError(`Queue is full (${this._size()} of ${this.#maxsize} items)`);
     }
     this.#accept(item);
@@ -283,6 +284,10 @@ export class Queue<T> implements AsyncIterable<T> {
     if (!this.#getters.wakeFirst(item)) this._put(item);
   }
 
+  #putMustWait(): boolean {
+    return this.#reserved > 0 || this.#putters.length > 0 || this.full();
+  }
+
   #take(): T {
     const item = this._get();
     this.#wakePutter();
@@ -306,6 +311,7 @@ export class Queue<T> implements AsyncIterable<T> {
     }
     if (this.#shutdown) throw new QueueShutDownError('Queue was shut down while put() waited');
     this.#accept(item);
+    this.#wakePutter();
   }
 
   async #getWhenWoken(woken: Promise<T>, signal: AbortSignal): Promise<T> {

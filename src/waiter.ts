@@ -3,9 +3,10 @@
  *
  * A {@link Waiter} is a pending promise bound to an optional AbortSignal and timeout, linked into
  * a {@link WaiterQueue} (an intrusive FIFO list, so leaving the middle of the queue on abort is O(1)
- * and leaves nothing behind). Waiters register themselves as the signal's listener object
- * (`handleEvent`) and schedule their timer with a shared function, so a pending waiter costs one
- * object and one promise, not a handful of closures.
+ * and leaves nothing behind). All waiters on one signal share a single abort listener (Node's
+ * EventTarget makes every `addEventListener` O(listeners) and warns past 10, so one listener per
+ * waiter would be quadratic and noisy with many waiters on a long-lived signal), and timers use a
+ * shared function, so a pending waiter costs one object and one promise, not a handful of closures.
  * @module
  */
 import { TimeoutError } from './errors.js';
@@ -23,6 +24,48 @@ function onTimer(waiter: Waiter<any>): void {
   waiter.giveUp(new TimeoutError(waiter.host.timeoutMessage(waiter.timeout)));
 }
 
+/** The one abort listener of a signal, shared by every waiter on it (FIFO: a Set keeps insertion order). */
+class SignalWaiters {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- waiters of any type share a signal
+  readonly waiters = new Set<Waiter<any>>();
+  readonly signal: AbortSignal;
+
+  constructor(signal: AbortSignal) {
+    this.signal = signal;
+  }
+
+  handleEvent(): void {
+    watched.delete(this.signal);
+    this.signal.removeEventListener('abort', this);
+    const reason: unknown = this.signal.reason;
+    for (const waiter of this.waiters) waiter.giveUp(reason);
+    this.waiters.clear();
+  }
+}
+
+const watched = new WeakMap<AbortSignal, SignalWaiters>();
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see SignalWaiters
+function watch(signal: AbortSignal, waiter: Waiter<any>): void {
+  let entry = watched.get(signal);
+  if (entry === undefined) {
+    entry = new SignalWaiters(signal);
+    watched.set(signal, entry);
+    signal.addEventListener('abort', entry);
+  }
+  entry.waiters.add(waiter);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see SignalWaiters
+function unwatch(signal: AbortSignal, waiter: Waiter<any>): void {
+  const entry = watched.get(signal);
+  if (entry !== undefined && entry.waiters.delete(waiter) && entry.waiters.size === 0) {
+    // The last waiter left: take the listener off, so a long-lived signal keeps nothing of ours.
+    watched.delete(signal);
+    signal.removeEventListener('abort', entry);
+  }
+}
+
 /** A pending wait: resolved by its owner with {@link Waiter.wake}, rejected by abort or timeout. */
 export class Waiter<T> {
   readonly promise: Promise<T>;
@@ -34,54 +77,49 @@ export class Waiter<T> {
   prev: Waiter<T> | undefined = undefined;
   next: Waiter<T> | undefined = undefined;
   queue: WaiterQueue<T> | undefined = undefined;
-  #resolve!: (value: T) => void;
-  #reject!: (reason: unknown) => void;
+  // Only `resolve` is kept (undefined once settled): a rejection resolves with a rejected promise, so
+  // the `reject` function can be collected — it is a sizeable share of a pending waiter's memory.
+  #resolve: ((value: T | PromiseLike<T>) => void) | undefined;
   #timer: NodeJS.Timeout | undefined = undefined;
-  #settled = false;
 
   constructor(host: WaiterHost<T>, signal: AbortSignal | undefined, timeout: number) {
     this.host = host;
     this.signal = signal;
     this.timeout = timeout;
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    signal?.addEventListener('abort', this);
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    this.promise = new Promise<T>((res) => (resolve = res));
+    this.#resolve = resolve;
+    if (signal !== undefined) watch(signal, this);
     if (timeout !== Infinity) this.#timer = setTimeout(onTimer, timeout, this);
   }
 
   /** True once woken or given up. */
   get settled(): boolean {
-    return this.#settled;
+    return this.#resolve === undefined;
   }
 
   /** Resolves the waiter (and unlinks it). Returns false if it had already settled. */
   wake(value: T): boolean {
-    if (!this.#settled) {
-      this.#finish();
-      this.#resolve(value);
-      return true;
-    }
-    return false;
+    const resolve = this.#finish();
+    if (resolve === undefined) return false;
+    resolve(value);
+    return true;
   }
 
   /** Rejects the waiter without telling the host (used by owners: shutdown, close, broken barrier). */
   fail(reason: unknown): boolean {
-    if (!this.#settled) {
-      this.#finish();
-      this.#reject(reason);
-      return true;
-    }
-    return false;
+    const resolve = this.#finish();
+    if (resolve === undefined) return false;
+    resolve(Promise.reject(reason));
+    return true;
   }
 
   /** Abort or timeout: unlink, let the host react, reject. */
   giveUp(reason: unknown): void {
-    if (this.#settled) return;
-    this.#finish();
+    const resolve = this.#finish();
+    if (resolve === undefined) return;
     this.host.waiterGaveUp?.(this, reason);
-    this.#reject(reason);
+    resolve(Promise.reject(reason));
   }
 
   /** EventListener object protocol: the signal aborted. */
@@ -89,11 +127,15 @@ export class Waiter<T> {
     this.giveUp(this.signal?.reason);
   }
 
-  #finish(): void {
-    this.#settled = true;
+  /** Marks the waiter settled and unlinks it everywhere; returns its resolver, or undefined if already settled. */
+  #finish(): ((value: T | PromiseLike<T>) => void) | undefined {
+    const resolve = this.#resolve;
+    if (resolve === undefined) return undefined;
+    this.#resolve = undefined;
     this.queue?.remove(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal !== undefined) unwatch(this.signal, this);
+    return resolve;
   }
 }
 

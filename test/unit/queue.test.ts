@@ -152,6 +152,18 @@ describe('Queue.put()', () => {
     expect(q.getNowait()).toBe(2);
   });
 
+  it('keeps put order: a put made while a woken putter has not resumed queues behind it', async () => {
+    const q = new Queue<string>({ maxsize: 2 });
+    q.putNowait('a');
+    q.putNowait('b');
+    const early = q.put('early');
+    q.getNowait(); // the freed slot is handed to `early`…
+    q.getNowait(); // …and one more slot is free
+    const late = q.put('late');
+    await Promise.all([early, late]);
+    expect([q.getNowait(), q.getNowait()]).toEqual(['early', 'late']);
+  });
+
   it('passes the slot on when a woken putter is aborted before it resumes', async () => {
     const q = new Queue<string>({ maxsize: 1 });
     q.putNowait('a');

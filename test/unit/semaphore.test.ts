@@ -189,6 +189,28 @@ describe('Semaphore.acquire()', () => {
     expect(sem.value).toBe(1);
   });
 
+  it('shares one abort listener among many waiters on the same signal, and removes it', async () => {
+    const sem = new Semaphore(0);
+    const ac = new AbortController();
+    const order: number[] = [];
+    const waiters = Array.from({ length: 50 }, (_, i) =>
+      sem.acquire({ signal: ac.signal }).catch(() => {
+        order.push(i);
+      }),
+    );
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    sem.release(); // the first waiter leaves the queue: the listener stays for the other 49
+    await waiters[0];
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    ac.abort();
+    await Promise.all(waiters);
+    expect(order).toEqual(Array.from({ length: 49 }, (_, i) => i + 1));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(sem.waiting).toBe(0);
+    sem.release(); // the permit the first waiter got
+    expect(sem.value).toBe(1);
+  });
+
   it('does not leave a timer or a waiter behind after a timeout', async () => {
     vi.useFakeTimers();
     const sem = new Semaphore(0);
