@@ -174,7 +174,8 @@ describe('Database.transaction()', () => {
         { isolation: 'serializable', retries: 3 },
       );
     await Promise.all([work(20), work(21)]);
-    expect(runs).toBe(3);
+    // At least one run was retried (SSI may abort both sides of the skew once, hence ≥).
+    expect(runs).toBeGreaterThanOrEqual(3);
     const rows = await withPgClient(
       url,
       async (c) => (await c.query<{ n: number }>(`select n from ${t} where id in (20, 21) order by id`)).rows,
