@@ -54,6 +54,7 @@ async function drive(cycle: () => Promise<void>): Promise<RoundResult> {
 }
 
 let ck: Pool<Conn> | undefined;
+let ckNoTimer: Pool<Conn> | undefined;
 let ckLease: Pool<Conn> | undefined;
 let gp: genericPool.Pool<Conn> | undefined;
 
@@ -68,6 +69,15 @@ export const suite: Suite = {
       },
       run: () => drive(() => ck!.use(work)),
       teardown: () => ck?.close(),
+    },
+    {
+      // Without a deadline the semaphore arms no timer per queued caller: shows what timeouts cost.
+      name: 'connkit Pool.use, no timeout',
+      setup: () => {
+        ckNoTimer = new Pool<Conn>(factory, { max: MAX, acquireTimeout: Infinity });
+      },
+      run: () => drive(() => ckNoTimer!.use(work)),
+      teardown: () => ckNoTimer?.close(),
     },
     {
       name: 'connkit acquire/release',
