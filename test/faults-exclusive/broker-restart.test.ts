@@ -13,7 +13,7 @@ import { deleteQueues } from '../support/amqp.js';
 import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
 import { uniqueName } from '../support/names.js';
 import { ChaosProxy } from '../support/proxy.js';
-import { hasRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
+import { canUseRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl } from '../support/services.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -42,10 +42,10 @@ async function brokerOutage(ms: number): Promise<number> {
 
 describe('Broker under broker-wide faults', () => {
   it('loses no confirmed message across close_all_connections and a stop_app/start_app restart', async () => {
-    const real = hasRabbitmqctl();
+    const real = await canUseRabbitmqctl();
     if (!real) {
       console.log(
-        '[faults] rabbitmqctl is not on PATH: close_all_connections and stop_app/start_app are replaced by ChaosProxy cut and refuse',
+        '[faults] rabbitmqctl is not usable here: close_all_connections and stop_app/start_app are replaced by ChaosProxy cut and refuse',
       );
     }
     const proxy = await ChaosProxy.forUrl(amqpUrl(), 5672);
@@ -152,7 +152,7 @@ describe('Broker under broker-wide faults', () => {
   }, 240_000);
 
   it('rejects an oversized message with a clear error and keeps publishing', async () => {
-    const real = hasRabbitmqctl();
+    const real = await canUseRabbitmqctl();
     const q = uniqueName('oversize_q');
     cleanups.push(() => deleteQueues(amqpUrl(), [q]));
     let limit = 134_217_728; // RabbitMQ's default max_message_size (128 MiB)
@@ -166,7 +166,7 @@ describe('Broker under broker-wide faults', () => {
       cleanups.push(() => rabbitmqctl('eval', `application:set_env(rabbit, max_message_size, ${original}).`));
     } else {
       console.log(
-        '[faults] rabbitmqctl is not on PATH: the oversized message exceeds the default 128 MiB limit',
+        '[faults] rabbitmqctl is not usable here: the oversized message exceeds the default 128 MiB limit',
       );
     }
     // Channels opened from now on carry the (lowered) limit.

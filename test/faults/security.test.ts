@@ -14,7 +14,7 @@ import { until } from '../support/fault-tally.js';
 import { uniqueName } from '../support/names.js';
 import { createTestSchema } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
-import { hasRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
+import { canUseRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl, databaseUrl } from '../support/services.js';
 
 /** Everything a value can show a reader: its inspection (cause chains, own fields) and JSON. */
@@ -121,7 +121,7 @@ describe('passwords never leak: RabbitMQ', () => {
   const secret = `mqS3cret-${randomBytes(6).toString('hex')}`;
   const q = uniqueName('sec_q');
   beforeAll(async () => {
-    if (hasRabbitmqctl()) {
+    if (await canUseRabbitmqctl()) {
       await rabbitmqctl(
         'eval',
         `rabbit_auth_backend_internal:add_user(<<"${user}">>, <<"${secret}">>, <<"connkit-test">>), ` +
@@ -129,19 +129,19 @@ describe('passwords never leak: RabbitMQ', () => {
       );
     } else {
       console.log(
-        '[faults] rabbitmqctl is not on PATH: the password check uses guest and refused logins only',
+        '[faults] rabbitmqctl is not usable here: the password check uses guest and refused logins only',
       );
     }
   }, 120_000);
   afterAll(async () => {
     await deleteQueues(amqpUrl(), [q]);
-    if (hasRabbitmqctl()) await rabbitmqctl('delete_user', user).catch(() => undefined);
+    if (await canUseRabbitmqctl()) await rabbitmqctl('delete_user', user).catch(() => undefined);
   }, 120_000);
 
   it('keeps the password out of errors, logs, events, stats() and inspect() through failures of every kind', async () => {
     const proxy = await ChaosProxy.forUrl(amqpUrl(), 5672);
     const u = new URL(proxy.rewrite(amqpUrl()));
-    if (hasRabbitmqctl()) {
+    if (await canUseRabbitmqctl()) {
       u.username = user;
       u.password = secret;
     }

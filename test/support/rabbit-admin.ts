@@ -28,6 +28,27 @@ export function hasRabbitmqctl(): boolean {
   return found;
 }
 
+let usable: Promise<boolean> | undefined;
+
+/**
+ * True when `rabbitmqctl` is on PATH *and* can talk to the node (it may be installed but lack the
+ * Erlang cookie, e.g. when not run as root). Checked once per test file; a refusal is explained.
+ */
+export function canUseRabbitmqctl(): Promise<boolean> {
+  usable ??= hasRabbitmqctl()
+    ? rabbitmqctl('eval', 'ok.').then(
+        () => true,
+        (err: unknown) => {
+          console.log(
+            `[faults] rabbitmqctl is on PATH but cannot reach the node: ${String(err).split('\n')[0]}`,
+          );
+          return false;
+        },
+      )
+    : Promise.resolve(false);
+  return usable;
+}
+
 /** Runs `rabbitmqctl args…` and returns its stdout. */
 export async function rabbitmqctl(...args: string[]): Promise<string> {
   const { stdout } = await run('rabbitmqctl', args, { timeout: 120_000 });
