@@ -106,20 +106,6 @@ describe('Database options', () => {
     expect(seen.length).toBeGreaterThanOrEqual(1);
     await expect(db.query('select pg_sleep(5)')).rejects.toMatchObject({ code: '57014' });
   });
-
-  it('passes ssl through; connects with sslmode=require when the server has SSL on', async (ctx) => {
-    const ssl = await withPgClient(
-      url,
-      async (c) => (await c.query<{ ssl: string }>('show ssl')).rows[0]!.ssl,
-    );
-    if (ssl !== 'on') {
-      console.info(`TLS test skipped: the test server has ssl=${ssl} (show ssl)`);
-      ctx.skip();
-      return;
-    }
-    await using db = new Database({ url, connection: { ssl: { rejectUnauthorized: false } } });
-    expect(await db.one('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).toEqual({ ssl: true });
-  });
 });
 
 describe('Database connection failures', () => {
