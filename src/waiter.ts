@@ -19,6 +19,9 @@ export interface WaiterHost<T = unknown> {
   waiterGaveUp?(waiter: Waiter<T>, reason: unknown): void;
 }
 
+/** Longest delay setTimeout honours. */
+const MAX_DELAY = 2_147_483_647;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the timer callback is shared by all waiter types
 function onTimer(waiter: Waiter<any>): void {
   waiter.giveUp(new TimeoutError(waiter.host.timeoutMessage(waiter.timeout)));
@@ -90,7 +93,20 @@ export class Waiter<T> {
     this.promise = new Promise<T>((res) => (resolve = res));
     this.#resolve = resolve;
     if (signal !== undefined) watch(signal, this);
-    if (timeout !== Infinity) this.#timer = setTimeout(onTimer, timeout, this);
+    if (timeout !== Infinity) {
+      this.#timer =
+        timeout <= MAX_DELAY
+          ? setTimeout(onTimer, timeout, this)
+          : Waiter.#armLong(this, Date.now() + timeout);
+    }
+  }
+
+  // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps.
+  static #armLong<U>(waiter: Waiter<U>, deadline: number): NodeJS.Timeout {
+    const left = deadline - Date.now();
+    return left > MAX_DELAY
+      ? setTimeout(() => (waiter.#timer = Waiter.#armLong(waiter, deadline)), MAX_DELAY)
+      : setTimeout(onTimer, Math.max(0, left), waiter);
   }
 
   /** True once woken or given up. */

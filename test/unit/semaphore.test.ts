@@ -156,6 +156,23 @@ describe('Semaphore.acquire()', () => {
     await Promise.all(others);
   });
 
+  it('honours a timeout longer than setTimeout can take (2^31 ms and more)', async () => {
+    vi.useFakeTimers();
+    const sem = new Semaphore(0);
+    const ms = 2 ** 32;
+    let outcome: unknown = 'pending';
+    sem.acquire({ timeout: ms }).then(
+      () => (outcome = 'acquired'),
+      (e: unknown) => (outcome = e),
+    );
+    await vi.advanceTimersByTimeAsync(ms - 10);
+    expect(outcome).toBe('pending');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(outcome).toBeInstanceOf(TimeoutError);
+    expect(sem.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('with timeout 0 takes a free permit or rejects at once', async () => {
     const sem = new Semaphore(1);
     await sem.acquire({ timeout: 0 });
