@@ -3,7 +3,14 @@
  * @module
  */
 
-/** Internal: the pool side of a lease. */
+/**
+ * Internal: the pool side of a lease.
+ *
+ * @example
+ * ```ts
+ * const owner: LeaseOwner<Conn> = { giveBack: (lease, destroy) => (destroy ? kill(lease) : reuse(lease)) };
+ * ```
+ */
 export interface LeaseOwner<T> {
   /** Takes the resource back: `destroy` retires it; `unused` means it was never handed to a caller. */
   giveBack(lease: Lease<T>, destroy: boolean, reason: unknown, unused: boolean): Promise<void>;

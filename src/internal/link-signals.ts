@@ -4,7 +4,15 @@
  * @module
  */
 
-/** A signal that aborts with either input; `unlink` removes the listeners once it is no longer needed. */
+/**
+ * A signal that aborts with either input; `unlink` removes the listeners once it is no longer needed.
+ *
+ * @example
+ * ```ts
+ * const link = linkSignals(callerSignal, lease.signal);
+ * try { await fn(link.signal); } finally { link.unlink(); }
+ * ```
+ */
 export function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; unlink: () => void } {
   const controller = new AbortController();
   const onA = (): void => controller.abort(a.reason);

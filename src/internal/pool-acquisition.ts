@@ -8,7 +8,14 @@
  */
 import { startTimer } from './timer.js';
 
-/** What an acquisition needs from its pool. */
+/**
+ * What an acquisition needs from its pool.
+ *
+ * @example
+ * ```ts
+ * const host: AcquisitionHost<Lease<T>> = { timeoutError, settled: (a) => pending.delete(a), orphan: (l) => void l.returnUnused() };
+ * ```
+ */
 export interface AcquisitionHost<L> {
   /** The error a timed-out acquisition rejects with (carries the pool's state). */
   timeoutError(acq: Acquisition<L>): Error;
@@ -18,6 +25,15 @@ export interface AcquisitionHost<L> {
   orphan(lease: L): void;
 }
 
+/**
+ * One pending acquire: settles at once on abort, timeout or close; late work is handed back.
+ *
+ * @example
+ * ```ts
+ * const acq = new Acquisition(host, signal, 5000);
+ * return acq.follow(obtain(acq.signal)); // rejects at the deadline even if obtain() hangs
+ * ```
+ */
 export class Acquisition<L> {
   readonly #controller = new AbortController();
   readonly #host: AcquisitionHost<L>;

@@ -7,6 +7,14 @@ import { backoffDelay } from '../retry.js';
 import type { BackoffOptions } from '../retry.js';
 import type { PoolFactory, PoolOptions } from '../pool-options.js';
 
+/**
+ * {@link PoolOptions} with every default applied.
+ *
+ * @example
+ * ```ts
+ * const cfg: PoolConfig<Conn> = resolvePoolConfig({ max: 4 }); // cfg.acquireTimeout === 10_000
+ * ```
+ */
 export interface PoolConfig<T> {
   max: number;
   min: number;
@@ -32,7 +40,14 @@ function checkFunction(value: unknown, name: string, optional: boolean): void {
     throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
 }
 
-/** Throws TypeError/RangeError quoting the bad value. */
+/**
+ * Checks a {@link PoolFactory}: throws TypeError quoting the bad value.
+ *
+ * @example
+ * ```ts
+ * checkFactory({ create: 1 }); // TypeError: factory.create must be a function, got 1
+ * ```
+ */
 export function checkFactory(factory: unknown): void {
   if (factory === null || typeof factory !== 'object') {
     throw new TypeError(`Pool factory must be an object, got ${describeValue(factory)}`);
@@ -44,7 +59,14 @@ export function checkFactory(factory: unknown): void {
   checkFunction(f.reset, 'factory.reset', true);
 }
 
-/** Applies the defaults of {@link PoolOptions} and validates every field. */
+/**
+ * Applies the defaults of {@link PoolOptions} and validates every field (TypeError/RangeError).
+ *
+ * @example
+ * ```ts
+ * resolvePoolConfig({ max: 2, min: 3 }); // RangeError: min must be ≤ max (2), got 3
+ * ```
+ */
 export function resolvePoolConfig<T>(opts: PoolOptions<T> | undefined): PoolConfig<T> {
   if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
     throw new TypeError(`Pool options must be an object, got ${describeValue(opts)}`);

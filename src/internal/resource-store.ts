@@ -39,7 +39,14 @@ interface Meta {
   uses: number;
 }
 
-/** What the store needs from its pool. */
+/**
+ * What the store needs from its pool.
+ *
+ * @example
+ * ```ts
+ * const host: StoreHost<Conn> = { dispose: (c, why) => void c.close(), aboveMin: () => live > min };
+ * ```
+ */
 export interface StoreHost<T> {
   /** Disposes of a resource generic-pool gave up (evicted, destroyed). Never rejects. */
   dispose(resource: T, reason: unknown): void;
@@ -47,6 +54,14 @@ export interface StoreHost<T> {
   aboveMin(): boolean;
 }
 
+/**
+ * The limits the store enforces (milliseconds).
+ *
+ * @example
+ * ```ts
+ * const cfg: StoreConfig = { max: 10, idleTimeout: 30_000, maxLifetime: 1_800_000, lifetimeJitter: 0.1 };
+ * ```
+ */
 export interface StoreConfig {
   max: number;
   idleTimeout: number;
@@ -57,6 +72,17 @@ export interface StoreConfig {
 const IDLE = 'idle timeout';
 const EXPIRED = 'max lifetime';
 
+/**
+ * generic-pool as the idle list, loan book and eviction sweep of a Pool.
+ *
+ * @example
+ * ```ts
+ * const store = new ResourceStore<Conn>(host, cfg);
+ * store.track(conn);
+ * const lent = await store.add(conn); // conn, or an idle one generic-pool served first
+ * store.release(lent);
+ * ```
+ */
 export class ResourceStore<T> {
   readonly #gp: GenericPool<T>;
   readonly #meta = new Map<T, Meta>();
