@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
-import { Database } from '../../adapters/postgres/index.js';
+import { ConnectionError, Database } from '../../adapters/postgres/index.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
 import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
@@ -105,6 +105,39 @@ describe('Database.query() behind a stalled peer', () => {
     tally.extra['connectionsDestroyed'] = db.stats().pool.destroyed;
     tally.report();
     expect(settledMs).toBeLessThan(300 + 2_000);
+  }, 60_000);
+
+  it('fails pipelined queries on a silent peer by the watchdog (queryTimeout + grace) and replaces the connection', async () => {
+    const proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
+    cleanups.push(() => proxy.close());
+    const db = new Database({
+      url: proxy.rewrite(databaseUrl()),
+      applicationName: uniqueName('stall_pipe'),
+      pipeline: { connections: 1 },
+      queryTimeout: 500,
+    });
+    cleanups.push(() => db.close({ timeout: 2_000 }));
+    await db.query('select 1');
+    proxy.stall(true);
+    const started = performance.now();
+    const results = await settlesWithin(
+      Promise.allSettled(Array.from({ length: 20 }, (_, i) => db.query('select $1::int as n', [i]))),
+      20_000,
+      'pipelined queries on a silent peer',
+    );
+    const settledMs = performance.now() - started;
+    // The statement_timeout cannot reach a silent server: the watchdog gives up on the socket.
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof ConnectionError)).toBe(true);
+    proxy.stall(false);
+    proxy.cutAll();
+    expect(await db.one('select 7 as n')).toEqual({ n: 7 });
+    const tally = new FaultTally('dead peer: pipelined queries behind a stalled proxy');
+    tally.fault('pg proxy stall');
+    tally.extra['queryTimeoutMs'] = 500;
+    tally.extra['rejectedAfterMs'] = Math.round(settledMs);
+    tally.report();
+    // Bounded: queryTimeout + the pipeline watchdog's 5 s grace (+ scheduling slack).
+    expect(settledMs).toBeLessThan(500 + 5_000 + 2_000);
   }, 60_000);
 
   it('keeps answers right behind a slow peer (latency, not loss)', async () => {
