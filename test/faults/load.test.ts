@@ -17,8 +17,8 @@ import { clientCounts, canUseRabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl, databaseUrl } from '../support/services.js';
 
 const N = 10_000;
-/** Retained heap allowed after a load (MiB). A leak of ≥ 1.7 KB per operation would exceed it. */
-const HEAP_BOUND = 16 * 1024 * 1024;
+/** Retained heap allowed after a load (MiB). A leak of ≥ 840 bytes per operation would exceed it. */
+const HEAP_BOUND = 8 * 1024 * 1024;
 
 const queues: string[] = [];
 afterAll(async () => {
