@@ -3,7 +3,7 @@
  * flight. Everything settles, nothing leaks (pool, server connections, broker channels, listeners),
  * and the heap after GC returns near its start.
  */
-import { getEventListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Semaphore } from '../../src/semaphore.js';
 import { Database } from '../../adapters/postgres/index.js';
@@ -38,6 +38,8 @@ describe('Database.query() under load', () => {
       await Promise.all(Array.from({ length: 200 }, (_, i) => db.query('select $1::int as n', [i])));
       const before = await settledHeap();
       const signal = new AbortController().signal; // long-lived: no listener may stay on it
+      // 5 000 calls share it at once; Node would warn of a "possible leak" past 10 listeners.
+      setMaxListeners(N, signal);
       const tally = new FaultTally('load: 10 000 concurrent db.query, pool max 10');
       const started = performance.now();
       const results = await settlesWithin(
