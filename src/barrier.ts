@@ -3,9 +3,9 @@
  * @module
  */
 import { BrokenBarrierError, TimeoutError } from './errors.js';
-import { checkDuration, checkInteger, checkSignal } from './options.js';
+import { checkInteger, checkWaitOptions } from './options.js';
 import type { WaitOptions } from './options.js';
-import { Waiter, WaiterQueue } from './waiter.js';
+import { lateAbortWins, timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 /**
@@ -32,7 +32,7 @@ export class Barrier {
   readonly #waiters = new WaiterQueue<number>();
   readonly #host: WaiterHost<number> = {
     timeoutMessage: (ms) =>
-      `Barrier.wait() timed out after ${ms} ms (${this.#waiters.length} of ${this.#parties} parties waiting)`,
+      timedOutMessage('Barrier.wait()', ms, `${this.#waiters.length} of ${this.#parties} parties waiting`),
     waiterGaveUp: () => this.#break(),
   };
 
@@ -74,9 +74,8 @@ export class Barrier {
    * ```
    */
   wait(opts?: WaitOptions): Promise<number> {
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#broken) return Promise.reject(new BrokenBarrierError('Barrier.wait() on a broken barrier'));
     const index = this.#waiters.length;
     if (index + 1 === this.#parties) {
@@ -84,15 +83,17 @@ export class Barrier {
       for (let w = this.#waiters.shift(); w; w = this.#waiters.shift()) w.wake(w.data as number);
       return Promise.resolve(index);
     }
+    const signal = opts?.signal;
+    const timeout = opts?.timeout ?? Infinity;
     if (timeout === 0) {
       const error = new TimeoutError(this.#host.timeoutMessage(0));
       this.#break();
       return Promise.reject(error);
     }
-    const waiter = new Waiter<number>(this.#host, signal, timeout);
-    waiter.data = index;
-    this.#waiters.push(waiter);
-    return signal === undefined ? waiter.promise : this.#settle(waiter.promise, signal);
+    const passed = this.#waiters.wait(this.#host, signal, timeout, index);
+    // After the barrier opened the cycle is complete for everyone else: a late abort only decides
+    // this caller's fate, there is nothing to hand on.
+    return signal === undefined ? passed : lateAbortWins(passed, signal);
   }
 
   /**
@@ -125,12 +126,5 @@ export class Barrier {
   #break(): void {
     this.#broken = true;
     this.#waiters.failAll(new BrokenBarrierError('Barrier is broken: a waiter was aborted or timed out'));
-  }
-
-  async #settle(passed: Promise<number>, signal: AbortSignal): Promise<number> {
-    const index = await passed;
-    // The cycle already completed for everyone else, so the late abort only decides this caller's fate.
-    if (signal.aborted) throw signal.reason;
-    return index;
   }
 }

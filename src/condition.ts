@@ -4,9 +4,9 @@
  */
 import { InvalidStateError, TimeoutError } from './errors.js';
 import { Lock } from './lock.js';
-import { checkDuration, checkInteger, checkSignal, describeValue } from './options.js';
+import { checkInteger, checkWaitOptions, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
-import { Waiter, WaiterQueue } from './waiter.js';
+import { timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 /**
@@ -34,7 +34,7 @@ export class Condition {
   readonly #lock: Lock;
   readonly #waiters = new WaiterQueue<true>();
   readonly #host: WaiterHost<true> = {
-    timeoutMessage: (ms) => `Condition.wait() timed out after ${ms} ms (${this.#waiters.length} waiting)`,
+    timeoutMessage: (ms) => timedOutMessage('Condition.wait()', ms, `${this.#waiters.length} waiting`),
   };
 
   /**
@@ -112,15 +112,15 @@ export class Condition {
    * ```
    */
   wait(opts?: WaitOptions): Promise<true> {
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (!this.#lock.locked()) {
       return Promise.reject(new InvalidStateError('Condition.wait() called without holding the lock'));
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const timeout = opts?.timeout ?? Infinity;
     // A notification can never be had at once, so with timeout 0 we do not let go of the lock.
     if (timeout === 0) return Promise.reject(new TimeoutError(this.#host.timeoutMessage(0)));
-    return this.#wait(signal, timeout);
+    return this.#wait(opts?.signal, timeout);
   }
 
   /**
@@ -141,13 +141,12 @@ export class Condition {
     if (typeof predicate !== 'function') {
       throw new TypeError(`predicate must be a function, got ${describeValue(predicate)}`);
     }
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (!this.#lock.locked()) {
       return Promise.reject(new InvalidStateError('Condition.waitFor() called without holding the lock'));
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.#waitFor(predicate, signal, timeout);
+    return this.#waitFor(predicate, opts?.signal, opts?.timeout ?? Infinity);
   }
 
   /**
@@ -186,13 +185,12 @@ export class Condition {
   }
 
   async #wait(signal: AbortSignal | undefined, timeout: number): Promise<true> {
-    const waiter = new Waiter<true>(this.#host, signal, timeout);
-    this.#waiters.push(waiter);
+    const notified = this.#waiters.wait(this.#host, signal, timeout);
     this.#lock.release();
     let failed = false;
     let error: unknown;
     try {
-      await waiter.promise;
+      await notified;
       if (signal?.aborted) {
         // Notified, then aborted before resuming: the abort wins and the notification moves on.
         failed = true;
@@ -220,7 +218,11 @@ export class Condition {
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
         throw new TimeoutError(
-          `Condition.waitFor() timed out after ${timeout} ms (predicate still false, ${this.#waiters.length} waiting)`,
+          timedOutMessage(
+            'Condition.waitFor()',
+            timeout,
+            `predicate still false, ${this.#waiters.length} waiting`,
+          ),
         );
       }
       result = predicate();

@@ -2,10 +2,9 @@
  * Event: a flag that tasks can wait on until it is set.
  * @module
  */
-import { TimeoutError } from './errors.js';
-import { checkDuration, checkSignal } from './options.js';
+import { checkWaitOptions } from './options.js';
 import type { WaitOptions } from './options.js';
-import { Waiter, WaiterQueue } from './waiter.js';
+import { timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 const TRUE: Promise<true> = Promise.resolve(true);
@@ -25,8 +24,7 @@ export class Event {
   #set = false;
   readonly #waiters = new WaiterQueue<true>();
   readonly #host: WaiterHost<true> = {
-    timeoutMessage: (ms) =>
-      `Event.wait() timed out after ${ms} ms (not set, ${this.#waiters.length} waiting)`,
+    timeoutMessage: (ms) => timedOutMessage('Event.wait()', ms, `not set, ${this.#waiters.length} waiting`),
   };
 
   /** True while the event is set. */
@@ -78,18 +76,10 @@ export class Event {
    * ```
    */
   wait(opts?: WaitOptions): Promise<true> {
-    let signal: AbortSignal | undefined;
-    let timeout = Infinity;
-    if (opts !== undefined) {
-      signal = checkSignal(opts.signal);
-      timeout = checkDuration(opts.timeout, 'timeout', Infinity);
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#set) return TRUE;
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#host.timeoutMessage(0)));
-    const waiter = new Waiter<true>(this.#host, signal, timeout);
-    this.#waiters.push(waiter);
     // Nothing is handed over, so an abort after the wake-up has nothing to pass on.
-    return waiter.promise;
+    return this.#waiters.wait(this.#host, opts?.signal, opts?.timeout ?? Infinity);
   }
 }

@@ -2,10 +2,10 @@
  * Lock: a fair (FIFO, no barging) cancellable mutual-exclusion lock.
  * @module
  */
-import { InvalidStateError, TimeoutError } from './errors.js';
-import { checkDuration, checkSignal, describeValue } from './options.js';
+import { InvalidStateError } from './errors.js';
+import { checkWaitOptions, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
-import { Waiter, WaiterQueue } from './waiter.js';
+import { lateAbortWins, timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 // Shared by every uncontended acquire: the fast path allocates nothing.
@@ -33,8 +33,14 @@ export class Lock {
   readonly #waiters = new WaiterQueue<void>();
   readonly #host: WaiterHost<void> = {
     timeoutMessage: (ms) =>
-      `Lock.acquire() timed out after ${ms} ms (${this.#locked ? 'locked' : 'unlocked'}, ${this.#waiters.length} waiting)`,
+      timedOutMessage(
+        'Lock.acquire()',
+        ms,
+        `${this.#locked ? 'locked' : 'unlocked'}, ${this.#waiters.length} waiting`,
+      ),
   };
+  // A waiter aborted after it was handed the lock hands it on.
+  readonly #handOn = (): void => this.release();
 
   /** True while somebody holds the lock. */
   locked(): boolean {
@@ -60,21 +66,15 @@ export class Lock {
    * ```
    */
   acquire(opts?: WaitOptions): Promise<void> {
-    let signal: AbortSignal | undefined;
-    let timeout = Infinity;
-    if (opts !== undefined) {
-      signal = checkSignal(opts.signal);
-      timeout = checkDuration(opts.timeout, 'timeout', Infinity);
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (!this.#locked && this.#waiters.length === 0) {
       this.#locked = true;
       return ACQUIRED;
     }
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#host.timeoutMessage(0)));
-    const waiter = new Waiter<void>(this.#host, signal, timeout);
-    this.#waiters.push(waiter);
-    return signal === undefined ? waiter.promise : this.#settle(waiter.promise, signal);
+    const signal = opts?.signal;
+    const woken = this.#waiters.wait(this.#host, signal, opts?.timeout ?? Infinity);
+    return signal === undefined ? woken : lateAbortWins(woken, signal, this.#handOn);
   }
 
   /**
@@ -113,15 +113,6 @@ export class Lock {
       return await fn();
     } finally {
       this.release();
-    }
-  }
-
-  async #settle(woken: Promise<void>, signal: AbortSignal): Promise<void> {
-    await woken;
-    // Aborted between being handed the lock and resuming: the abort wins, the lock moves on.
-    if (signal.aborted) {
-      this.release();
-      throw signal.reason;
     }
   }
 }

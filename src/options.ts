@@ -88,6 +88,25 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
 }
 
 /**
+ * Validates the `{ signal, timeout }` of a wait that may finish at once, without allocating: bad
+ * values throw synchronously; a signal that is already aborted yields the rejection (with its reason)
+ * to return before any work starts; otherwise `undefined`, and the caller reads `opts` as given
+ * (`timeout` omitted = `Infinity`).
+ *
+ * @example
+ * ```ts
+ * const refused = checkWaitOptions(opts);
+ * if (refused !== undefined) return refused;
+ * ```
+ */
+export function checkWaitOptions(opts: WaitOptions | undefined): Promise<never> | undefined {
+  if (opts === undefined) return undefined;
+  const signal = checkSignal(opts.signal);
+  checkDuration(opts.timeout, 'timeout', Infinity);
+  return signal?.aborted ? Promise.reject(signal.reason as unknown) : undefined;
+}
+
+/**
  * Reads `{ signal, timeout }`, validating both. A signal that is already aborted throws its reason,
  * so a call with a dead signal does no work.
  */

@@ -2,18 +2,12 @@
  * Queue: an async FIFO queue with asyncio (Python 3.13) semantics, including shutdown.
  * @module
  */
-import {
-  InvalidStateError,
-  QueueEmptyError,
-  QueueFullError,
-  QueueShutDownError,
-  TimeoutError,
-} from './errors.js';
-import { checkDuration, checkInteger, checkSignal } from './options.js';
+import { InvalidStateError, QueueEmptyError, QueueFullError, QueueShutDownError } from './errors.js';
+import { checkInteger, checkWaitOptions } from './options.js';
 import type { WaitOptions } from './options.js';
 import { Fifo } from './internal/fifo.js';
 import { QueueIterator } from './queue-iterator.js';
-import { Waiter, WaiterQueue } from './waiter.js';
+import { lateAbortWins, timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 const DONE: Promise<void> = Promise.resolve();
@@ -63,8 +57,10 @@ export class Queue<T> implements AsyncIterable<T> {
   };
   readonly #joinHost: WaiterHost<void> = {
     timeoutMessage: (ms) =>
-      `${this.constructor.name}.join() timed out after ${ms} ms (${this.#unfinished} unfinished tasks)`,
+      timedOutMessage(`${this.constructor.name}.join()`, ms, `${this.#unfinished} unfinished tasks`),
   };
+  // A getter aborted after it was handed an item gives it back.
+  readonly #giveBackItem = (item: T): void => this.#giveBack(item);
 
   /**
    * @param opts See {@link QueueOptions}.
@@ -108,18 +104,16 @@ export class Queue<T> implements AsyncIterable<T> {
    * ```
    */
   put(item: T, opts?: WaitOptions): Promise<void> {
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#shutdown) return Promise.reject(new QueueShutDownError('Queue.put() on a shut-down queue'));
     if (!this.#putMustWait()) {
       this.#accept(item);
       return DONE;
     }
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#putHost.timeoutMessage(0)));
-    const waiter = new Waiter<void>(this.#putHost, signal, timeout);
-    this.#putters.push(waiter);
-    return this.#putWhenWoken(waiter.promise, item, signal);
+    const signal = opts?.signal;
+    const woken = this.#putters.wait(this.#putHost, signal, opts?.timeout ?? Infinity);
+    return this.#putWhenWoken(woken, item, signal);
   }
 
   /**
@@ -154,16 +148,15 @@ export class Queue<T> implements AsyncIterable<T> {
    * ```
    */
   get(opts?: WaitOptions): Promise<T> {
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this._size() > 0) return Promise.resolve(this.#take());
     if (this.#shutdown)
       return Promise.reject(new QueueShutDownError('Queue.get() on a shut-down, empty queue'));
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#getHost.timeoutMessage(0)));
-    const waiter = new Waiter<T>(this.#getHost, signal, timeout);
-    this.#getters.push(waiter);
-    return signal === undefined ? waiter.promise : this.#getWhenWoken(waiter.promise, signal);
+    const signal = opts?.signal;
+    const woken = this.#getters.wait(this.#getHost, signal, opts?.timeout ?? Infinity);
+    // Handed an item, then aborted before resuming: the abort wins and the item goes back first in line.
+    return signal === undefined ? woken : lateAbortWins(woken, signal, this.#giveBackItem);
   }
 
   /**
@@ -209,14 +202,10 @@ export class Queue<T> implements AsyncIterable<T> {
    * ```
    */
   join(opts?: WaitOptions): Promise<void> {
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#unfinished === 0) return DONE;
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#joinHost.timeoutMessage(0)));
-    const waiter = new Waiter<void>(this.#joinHost, signal, timeout);
-    this.#joiners.push(waiter);
-    return waiter.promise;
+    return this.#joiners.wait(this.#joinHost, opts?.signal, opts?.timeout ?? Infinity);
   }
 
   /**
@@ -314,16 +303,6 @@ export class Queue<T> implements AsyncIterable<T> {
     this.#wakePutter();
   }
 
-  async #getWhenWoken(woken: Promise<T>, signal: AbortSignal): Promise<T> {
-    const item = await woken;
-    if (signal.aborted) {
-      // Handed an item, then aborted before resuming: the abort wins and the item goes back first in line.
-      this.#giveBack(item);
-      throw signal.reason;
-    }
-    return item;
-  }
-
   #giveBack(item: T): void {
     if (this.#immediate) {
       // `shutdown(true)` discarded everything queued; this item is discarded the same way.
@@ -335,6 +314,6 @@ export class Queue<T> implements AsyncIterable<T> {
 
   #timeoutMessage(op: string, ms: number, waiting: number): string {
     const size = this.#maxsize > 0 ? `${this._size()} of ${this.#maxsize}` : `${this._size()}`;
-    return `${this.constructor.name}.${op}() timed out after ${ms} ms (${size} items, ${waiting} waiting)`;
+    return timedOutMessage(`${this.constructor.name}.${op}()`, ms, `${size} items, ${waiting} waiting`);
   }
 }

@@ -2,11 +2,10 @@
  * Semaphore: a counter of permits with a fair (FIFO, no barging) cancellable wait.
  * @module
  */
-import { TimeoutError } from './errors.js';
-import { checkDuration, checkInteger, checkSignal, describeValue } from './options.js';
+import { checkInteger, checkWaitOptions, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
-import { Waiter, WaiterQueue } from './waiter.js';
-import type { WaiterHost } from './waiter.js';
+import { timedOutMessage, WaiterQueue } from './waiter.js';
+import type { Waiter, WaiterHost } from './waiter.js';
 
 // Shared by every uncontended acquire: the fast path allocates nothing.
 const ACQUIRED: Promise<void> = Promise.resolve();
@@ -48,8 +47,11 @@ export class Semaphore {
     this.#initial = this.#value;
     this.#host = {
       timeoutMessage: (ms) =>
-        `${this.constructor.name}.acquire() timed out after ${ms} ms ` +
-        `(${this.#value} of ${this.#initial} free, ${this.#waiters.length} waiting)`,
+        timedOutMessage(
+          `${this.constructor.name}.acquire()`,
+          ms,
+          `${this.#value} of ${this.#initial} free, ${this.#waiters.length} waiting`,
+        ),
     };
     this.#onWoken = (woken) => {
       const waiter = woken as Waiter<unknown>;
@@ -109,22 +111,14 @@ export class Semaphore {
    * ```
    */
   acquire(opts?: WaitOptions): Promise<void> {
-    if (opts === undefined) {
-      if (this.#value > 0 && this.#waiters.length === 0) {
-        this.#value--;
-        return ACQUIRED;
-      }
-      return this.#enqueue(undefined, undefined, Infinity) as Promise<void>;
-    }
-    const signal = checkSignal(opts.signal);
-    const timeout = checkDuration(opts.timeout, 'timeout', Infinity);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#value > 0 && this.#waiters.length === 0) {
       this.#value--;
       return ACQUIRED;
     }
     // Without a signal nothing can interrupt a woken waiter, so it needs no follow-up.
-    return this.#enqueue(signal === undefined ? undefined : ACQUIRE, signal, timeout) as Promise<void>;
+    return this.#enqueue(opts?.signal === undefined ? undefined : ACQUIRE, opts) as Promise<void>;
   }
 
   /**
@@ -153,18 +147,13 @@ export class Semaphore {
    */
   use<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    let signal: AbortSignal | undefined;
-    let timeout = Infinity;
-    if (opts !== undefined) {
-      signal = checkSignal(opts.signal);
-      timeout = checkDuration(opts.timeout, 'timeout', Infinity);
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const refused = checkWaitOptions(opts);
+    if (refused !== undefined) return refused;
     if (this.#value > 0 && this.#waiters.length === 0) {
       this.#value--;
       return this.#run(fn);
     }
-    return this.#enqueue(fn, signal, timeout) as Promise<R>;
+    return this.#enqueue(fn, opts) as Promise<R>;
   }
 
   async #run<R>(fn: () => R | PromiseLike<R>): Promise<R> {
@@ -175,11 +164,8 @@ export class Semaphore {
     }
   }
 
-  #enqueue(data: unknown, signal: AbortSignal | undefined, timeout: number): Promise<unknown> {
-    if (timeout === 0) return Promise.reject(new TimeoutError(this.#host.timeoutMessage(0)));
-    const waiter = new Waiter<unknown>(this.#host, signal, timeout);
-    waiter.data = data;
-    this.#waiters.push(waiter);
-    return data === undefined ? waiter.promise : waiter.promise.then(this.#onWoken);
+  #enqueue(data: unknown, opts: WaitOptions | undefined): Promise<unknown> {
+    const woken = this.#waiters.wait(this.#host, opts?.signal, opts?.timeout ?? Infinity, data);
+    return data === undefined ? woken : woken.then(this.#onWoken);
   }
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { TimeoutError } from './errors.js';
+import { MAX_TIMEOUT } from './internal/timer.js';
 
 /** What a waiter's owner tells it: how to explain a timeout and what to do when a waiter gives up. */
 export interface WaiterHost<T = unknown> {
@@ -18,9 +19,6 @@ export interface WaiterHost<T = unknown> {
   /** Called after an aborted or timed-out waiter has left its queue, before it rejects. */
   waiterGaveUp?(waiter: Waiter<T>, reason: unknown): void;
 }
-
-/** Longest delay setTimeout honours. */
-const MAX_DELAY = 2_147_483_647;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the timer callback is shared by all waiter types
 function onTimer(waiter: Waiter<any>): void {
@@ -95,7 +93,7 @@ export class Waiter<T> {
     if (signal !== undefined) watch(signal, this);
     if (timeout !== Infinity) {
       this.#timer =
-        timeout <= MAX_DELAY
+        timeout <= MAX_TIMEOUT
           ? setTimeout(onTimer, timeout, this)
           : Waiter.#armLong(this, Date.now() + timeout);
     }
@@ -104,8 +102,8 @@ export class Waiter<T> {
   // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps.
   static #armLong<U>(waiter: Waiter<U>, deadline: number): NodeJS.Timeout {
     const left = deadline - Date.now();
-    return left > MAX_DELAY
-      ? setTimeout(() => (waiter.#timer = Waiter.#armLong(waiter, deadline)), MAX_DELAY)
+    return left > MAX_TIMEOUT
+      ? setTimeout(() => (waiter.#timer = Waiter.#armLong(waiter, deadline)), MAX_TIMEOUT)
       : setTimeout(onTimer, Math.max(0, left), waiter);
   }
 
@@ -138,11 +136,6 @@ export class Waiter<T> {
     resolve(Promise.reject(reason));
   }
 
-  /** EventListener object protocol: the signal aborted. */
-  handleEvent(): void {
-    this.giveUp(this.signal?.reason);
-  }
-
   /** Marks the waiter settled and unlinks it everywhere; returns its resolver, or undefined if already settled. */
   #finish(): ((value: T | PromiseLike<T>) => void) | undefined {
     const resolve = this.#resolve;
@@ -168,6 +161,19 @@ export class WaiterQueue<T> {
   /** The oldest waiter, left in place. */
   peek(): Waiter<T> | undefined {
     return this.#head;
+  }
+
+  /**
+   * Queues a new waiter (carrying `data`) and returns its promise. With `timeout` 0 — "only if
+   * available at once", and the caller found nothing available — it rejects with the host's
+   * `TimeoutError` instead and queues nothing.
+   */
+  wait(host: WaiterHost<T>, signal: AbortSignal | undefined, timeout: number, data?: unknown): Promise<T> {
+    if (timeout === 0) return Promise.reject(new TimeoutError(host.timeoutMessage(0)));
+    const waiter = new Waiter<T>(host, signal, timeout);
+    waiter.data = data;
+    this.push(waiter);
+    return waiter.promise;
   }
 
   push(waiter: Waiter<T>): void {
@@ -212,4 +218,30 @@ export class WaiterQueue<T> {
   wakeAll(value: T): void {
     for (let w = this.#head; w; w = this.#head) w.wake(value);
   }
+}
+
+/**
+ * The one shape of a wait's `TimeoutError` message (DESIGN §9): the call, the limit and the state
+ * that explains it, e.g. `Lock.acquire() timed out after 50 ms (locked, 3 waiting)`.
+ */
+export function timedOutMessage(call: string, ms: number, state: string): string {
+  return `${call} timed out after ${ms} ms (${state})`;
+}
+
+/**
+ * Follows a woken waiter's promise: resolves with what it was handed, unless `signal` aborted between
+ * the wake-up and the caller resuming. Then the abort wins (DESIGN §2): `handOn(value)` passes what
+ * it was handed on (permit, lock, item…) and the call rejects with `signal.reason`.
+ */
+export async function lateAbortWins<T>(
+  woken: Promise<T>,
+  signal: AbortSignal,
+  handOn?: (value: T) => void,
+): Promise<T> {
+  const value = await woken;
+  if (signal.aborted) {
+    handOn?.(value);
+    throw signal.reason;
+  }
+  return value;
 }

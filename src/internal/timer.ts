@@ -4,7 +4,8 @@
  * @module
  */
 
-const MAX_TIMEOUT = 2_147_483_647;
+/** Longest delay `setTimeout` honours, in ms. */
+export const MAX_TIMEOUT = 2_147_483_647;
 
 /** Calls `cb` after `ms` (never for `Infinity`); returns a function that cancels the timer. */
 export function startTimer(ms: number, cb: () => void, unref = false): () => void {
