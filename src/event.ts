@@ -4,14 +4,15 @@
  */
 import { checkWaitOptions } from './options.js';
 import type { WaitOptions } from './options.js';
-import { timedOutMessage, WaiterQueue } from './waiter.js';
+import { lateAbortWins, timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
 
 const TRUE: Promise<true> = Promise.resolve(true);
 
 /**
  * An event with asyncio semantics: `set()` wakes every waiter and lets later `wait()` calls through
- * until `clear()`. Waiters are cancellable and time-limited.
+ * until `clear()`. Waiters are cancellable and time-limited; an abort that lands after `set()` woke a
+ * waiter but before it resumed still wins (the waiter rejects with the reason).
  *
  * @example
  * ```ts
@@ -79,7 +80,9 @@ export class Event {
     const refused = checkWaitOptions(opts);
     if (refused !== undefined) return refused;
     if (this.#set) return TRUE;
-    // Nothing is handed over, so an abort after the wake-up has nothing to pass on.
-    return this.#waiters.wait(this.#host, opts?.signal, opts?.timeout ?? Infinity);
+    const signal = opts?.signal;
+    const woken = this.#waiters.wait(this.#host, signal, opts?.timeout ?? Infinity);
+    // An abort after the wake-up still wins (DESIGN §2); nothing was handed over, so nothing moves on.
+    return signal === undefined ? woken : lateAbortWins(woken, signal);
   }
 }

@@ -205,7 +205,10 @@ export class Queue<T> implements AsyncIterable<T> {
     const refused = checkWaitOptions(opts);
     if (refused !== undefined) return refused;
     if (this.#unfinished === 0) return DONE;
-    return this.#joiners.wait(this.#joinHost, opts?.signal, opts?.timeout ?? Infinity);
+    const signal = opts?.signal;
+    const woken = this.#joiners.wait(this.#joinHost, signal, opts?.timeout ?? Infinity);
+    // An abort after the wake-up still wins (DESIGN §2); nothing was handed over, so nothing moves on.
+    return signal === undefined ? woken : lateAbortWins(woken, signal);
   }
 
   /**

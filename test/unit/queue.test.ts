@@ -255,6 +255,21 @@ describe('Queue.join()', () => {
     expect(((await p) as Error).message).toBe('Queue.join() timed out after 5 ms (1 unfinished tasks)');
   });
 
+  it('rejects with the reason when aborted after the last taskDone() but before it resumed', async () => {
+    const q = new Queue<number>();
+    q.putNowait(1);
+    q.getNowait();
+    const ac = new AbortController();
+    const reason = new Error('late');
+    const late = q.join({ signal: ac.signal });
+    const other = q.join();
+    q.taskDone();
+    ac.abort(reason);
+    await expect(late).rejects.toBe(reason);
+    await expect(other).resolves.toBeUndefined();
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
   it('counts an item handed straight to a getter', async () => {
     const q = new Queue<number>();
     const got = q.get();
