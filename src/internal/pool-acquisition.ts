@@ -47,7 +47,11 @@ export class Acquisition<L> {
   #reject!: (reason: unknown) => void;
   readonly promise: Promise<L>;
 
-  constructor(host: AcquisitionHost<L>, signal: AbortSignal | undefined, timeout: number) {
+  /**
+   * @param timeout the caller's timeout in ms (for messages).
+   * @param left what is left of it (a queued caller spent some waiting for a slot). @default timeout
+   */
+  constructor(host: AcquisitionHost<L>, signal: AbortSignal | undefined, timeout: number, left = timeout) {
     this.#host = host;
     this.#userSignal = signal;
     this.timeout = timeout;
@@ -56,7 +60,7 @@ export class Acquisition<L> {
       this.#reject = reject;
     });
     signal?.addEventListener('abort', this);
-    this.#cancelTimer = startTimer(timeout, () => this.abort(host.timeoutError(this)));
+    this.#cancelTimer = startTimer(left, () => this.abort(host.timeoutError(this)));
   }
 
   /** Aborts when the caller gives up, times out, or the pool closes. */
