@@ -135,11 +135,13 @@ describe('Broker.publish() under load', () => {
       tally.extra['heapBefore'] = mib(before);
       tally.extra['heapAfter'] = mib(after);
       if (resting) {
-        // One connection; as many channels as before the load (publisher + pooled channels).
+        // One connection; no more channels than before the load (publisher + pooled channels).
         const now = await clientCounts(clientName);
         tally.extra['channels'] = { resting: resting.channels, afterLoad: now.channels };
         expect(now.connections).toBe(1);
-        expect(now.channels).toBe(resting.channels);
+        // Idle pooled channels may have been retired meanwhile (idleTimeout), never added.
+        expect(now.channels).toBeLessThanOrEqual(resting.channels);
+        expect(now.channels).toBeGreaterThanOrEqual(1); // the publisher's confirm channel
       } else {
         console.log(
           '[faults] rabbitmqctl is not usable here: broker channel counts not checked (publisher stats only)',
