@@ -334,8 +334,9 @@ describe('Database and Broker under faults', () => {
     const tally = new FaultTally('faults: outage and recovery');
     pgProxy.refuse(true);
     mqProxy.refuse(true);
-    tally.fault('pg proxy cut + refuse', pgProxy.cutAll());
-    tally.fault('amqp proxy cut + refuse', mqProxy.cutAll());
+    tally.extra['connectionsCut'] = pgProxy.cutAll() + mqProxy.cutAll();
+    tally.fault('pg proxy cut + refuse');
+    tally.fault('amqp proxy cut + refuse');
     // Probes fail fast and clearly during the outage.
     const outageEnd = performance.now() + 1_500;
     while (performance.now() < outageEnd) {
