@@ -114,7 +114,7 @@ export class TaskGroup {
     return value as R;
   }
 
-  /** Aborts when a child fails or the group's `signal` aborts; what children's signals follow. */
+  /** Aborts when a child fails or the group's `signal` aborts (the children are cancelled with the same reason). */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
@@ -132,7 +132,9 @@ export class TaskGroup {
     if (this.#state !== 'open') {
       throw new InvalidStateError(`TaskGroup.spawn(): the group is ${this.#state}, it takes no new tasks`);
     }
-    const task = new Task(fn, { name: opts?.name, signal: this.#controller.signal });
+    // The group cancels its children itself (see #abort) instead of handing them its signal: a listener
+    // per child on one signal is O(children) per add/remove and warns past 10 (MaxListenersExceeded).
+    const task = new Task(fn, { name: opts?.name });
     this.#tasks.add(task as Task<unknown>);
     task.addDoneCallback(this.#onChildDone as (f: Future<T>) => void);
     return task;
@@ -177,7 +179,9 @@ export class TaskGroup {
 
   #abort(reason: unknown): void {
     if (this.#state === 'open') this.#state = 'aborting';
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    for (const task of this.#tasks) task.cancel(reason);
   }
 }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, InvalidStateError } from '../../src/errors.js';
 import { TaskGroup } from '../../src/task-group.js';
@@ -109,6 +110,29 @@ describe('TaskGroup.wait()', () => {
 });
 
 describe('TaskGroup.spawn()', () => {
+  it('cancels many children on a failure without a listener per child on one signal', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const tg = new TaskGroup();
+      const children = Array.from({ length: 50 }, () => tg.spawn(untilAborted));
+      expect(getEventListeners(tg.signal, 'abort')).toHaveLength(0);
+      const boom = new Error('boom');
+      tg.spawn(() => Promise.reject(boom));
+      const err = (await settle(tg.wait())) as AggregateError;
+      expect(err.errors).toEqual([boom]);
+      expect(children.every((c) => c.cancelled())).toBe(true);
+      const cancelled = (await settle(Promise.resolve(children[49]))) as Error;
+      expect(cancelled).toBeInstanceOf(CancelledError);
+      expect(cancelled.cause).toBe(boom);
+      await realTicks();
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('throws InvalidStateError once the group is aborting', async () => {
     const tg = new TaskGroup();
     tg.spawn(async () => {
