@@ -3,6 +3,7 @@
  * @module
  */
 import { CancelledError, InvalidStateError } from './errors.js';
+import { describeValue } from './options.js';
 
 /**
  * A callback run once a future is done; it receives the future.
@@ -112,7 +113,8 @@ export class Future<T> implements PromiseLike<T> {
    * throws does not stop the others; its error is reported with `process.emitWarning`.
    */
   addDoneCallback(cb: DoneCallback<T>): void {
-    if (typeof cb !== 'function') throw new TypeError(`callback must be a function, got ${String(cb)}`);
+    if (typeof cb !== 'function')
+      throw new TypeError(`callback must be a function, got ${describeValue(cb)}`);
     if (this.#state === 'pending') this.#callbacks.push(cb);
     else queueMicrotask(() => runCallback(cb, this));
   }

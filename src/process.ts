@@ -70,8 +70,15 @@ export function runProcess(
   if (typeof file !== 'string' || file === '') {
     throw new TypeError(`runProcess() file must be a non-empty string, got ${describeValue(file)}`);
   }
-  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
-    throw new TypeError('runProcess() args must be an array of strings');
+  if (!Array.isArray(args)) {
+    throw new TypeError(`runProcess() args must be an array of strings, got ${describeValue(args)}`);
+  }
+  // Only the offending element is quoted: the others may hold secrets, and it is not a string anyway.
+  const bad = args.findIndex((a) => typeof a !== 'string');
+  if (bad !== -1) {
+    throw new TypeError(
+      `runProcess() args must be an array of strings, got ${describeValue(args[bad])} at index ${bad}`,
+    );
   }
   const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
   const killTimeout = checkDuration(opts?.killTimeout, 'killTimeout', 5_000);

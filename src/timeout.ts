@@ -4,7 +4,7 @@
  */
 import { TimeoutError } from './errors.js';
 import { Future } from './future.js';
-import { checkDuration, checkSignal } from './options.js';
+import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { SignalOptions } from './options.js';
 import { startTimer } from './internal/timer.js';
 
@@ -68,7 +68,9 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
   const signal = checkSignal(opts?.signal);
   const isFn = typeof op === 'function';
   if (!isFn && (op === null || typeof (op as Partial<PromiseLike<T>>)?.then !== 'function')) {
-    throw new TypeError('waitFor() op must be a promise or a function (signal) => Promise');
+    throw new TypeError(
+      `waitFor() op must be a promise or a function (signal) => Promise, got ${describeValue(op)}`,
+    );
   }
   if (signal?.aborted) {
     if (!isFn) Promise.resolve(op).catch(noop);

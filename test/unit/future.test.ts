@@ -151,6 +151,7 @@ describe('Future.addDoneCallback()', () => {
 
   it('rejects a callback that is not a function with a TypeError', () => {
     expect(() => new Future().addDoneCallback(42 as never)).toThrow(TypeError);
+    expect(() => new Future().addDoneCallback('cb' as never)).toThrow('got "cb"');
   });
 });
 

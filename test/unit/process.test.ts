@@ -116,7 +116,8 @@ describe('runProcess()', () => {
 
   it('validates its arguments synchronously', () => {
     expect(() => runProcess('')).toThrow(TypeError);
-    expect(() => runProcess(node, 'x' as never)).toThrow(/args must be an array of strings/);
+    expect(() => runProcess(node, 'x' as never)).toThrow(/args must be an array of strings, got "x"/);
+    expect(() => runProcess(node, ['secret', 7] as never)).toThrow(/got 7 at index 1$/);
     expect(() => runProcess(node, [], { timeout: -1 })).toThrow(/got -1/);
     expect(() => runProcess(node, [], { input: 5 as never })).toThrow(
       /input must be a string or a Uint8Array, got 5/,

@@ -182,6 +182,7 @@ describe('waitFor()', () => {
     expect(() => waitFor(Promise.resolve(1), NaN)).toThrow(RangeError);
     expect(() => waitFor(Promise.resolve(1), '1' as never)).toThrow(TypeError);
     expect(() => waitFor(42 as never, 1)).toThrow(TypeError);
+    expect(() => waitFor({ then: 1 } as never, 1)).toThrow(/got \{"then":1\}/);
   });
 });
 
