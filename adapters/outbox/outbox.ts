@@ -66,6 +66,9 @@ export class Outbox {
   readonly #db: Database;
   readonly #broker: Broker;
   readonly #settings: OutboxSettings;
+  /** A wake-up NOTIFY is on its way; `#wakeAgain` asks for one more after it (coalescing). */
+  #waking = false;
+  #wakeAgain = false;
 
   constructor(db: Database, broker: Broker, options: OutboxOptions = {}) {
     const table = options.table ?? 'connkit_outbox';
@@ -105,7 +108,8 @@ export class Outbox {
 
   /**
    * Adds a message in the caller's transaction and returns its message id. Committing the transaction
-   * makes it visible to the relay (and wakes it through NOTIFY); rolling back discards it.
+   * makes it visible to the relays (and wakes them through a NOTIFY sent after the commit); rolling
+   * back discards it.
    *
    * @example
    * ```ts
@@ -121,16 +125,33 @@ export class Outbox {
     }
     const messageId = message.messageId ?? randomUUID();
     const { content, contentType } = encodeBody(body);
-    const table = this.#settings.table;
-    // NOTIFY is delivered at commit and dropped on rollback: exactly when the relay should wake.
     await tx.query(sql`
-      with inserted as (
-        insert into ${tableId(table)} (message_id, exchange, routing_key, content, content_type, headers)
-        values (${messageId}, ${exchange}, ${routingKey}, ${content}, ${contentType}, ${headers ?? null})
-        returning id
-      )
-      select pg_notify(${table}, '') from inserted`);
+      insert into ${tableId(this.#settings.table)} (message_id, exchange, routing_key, content, content_type, headers)
+      values (${messageId}, ${exchange}, ${routingKey}, ${content}, ${contentType}, ${headers ?? null})`);
+    // NOTIFY inside the producer's transaction would serialise every producer's commit on
+    // PostgreSQL's notify lock (measured: 4x fewer commits/s); wake the relays after the commit instead.
+    tx.afterCommit(() => this.#wakeRelays());
     return messageId;
+  }
+
+  /** Sends one NOTIFY for any number of commits that happen while the previous one is on its way. */
+  #wakeRelays(): void {
+    if (this.#waking) {
+      this.#wakeAgain = true;
+      return;
+    }
+    this.#waking = true;
+    void this.#db
+      .query(sql`select pg_notify(${this.#settings.table}, '')`)
+      // A lost wake-up costs latency, never a message: the relays poll as well.
+      .catch(() => undefined)
+      .finally(() => {
+        this.#waking = false;
+        if (this.#wakeAgain) {
+          this.#wakeAgain = false;
+          this.#wakeRelays();
+        }
+      });
   }
 
   /**

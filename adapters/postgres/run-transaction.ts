@@ -112,16 +112,16 @@ async function attemptOnce<T>(
   };
   const tx = new Transaction(state);
   let committed = false;
+  let result: T;
   try {
     await tx.run(begin, undefined, undefined, Infinity);
-    const result = await scope.race(fn(tx));
+    result = await scope.race(fn(tx));
     const res = await tx.run('commit', undefined, undefined, Infinity);
     // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
     if (res.command === 'ROLLBACK') {
       throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
     }
     committed = true;
-    return result;
   } finally {
     state.closed = true;
     scope.dispose();
@@ -129,6 +129,15 @@ async function attemptOnce<T>(
     host.onEnd(committed);
     await host.release(lease);
   }
+  for (const callback of state.afterCommit ?? []) {
+    try {
+      callback();
+    } catch (err) {
+      // The commit stands; a failing callback must not turn it into a rejection (fn would re-run).
+      process.emitWarning(`transaction afterCommit callback threw: ${String(err)}`, 'ConnkitWarning');
+    }
+  }
+  return result;
 }
 
 async function rollback(conn: PgConnection, state: TransactionScope, ctx: ExecuteContext): Promise<void> {

@@ -31,6 +31,8 @@ export interface TransactionScope {
   tail: Promise<unknown>;
   savepoints: number;
   onQuery?: ((failed: boolean) => void) | undefined;
+  /** Callbacks to run once the transaction has committed (see `Transaction.afterCommit`). */
+  afterCommit?: (() => void)[] | undefined;
 }
 
 /**
@@ -57,6 +59,27 @@ export class Transaction extends Queryable {
   /** Aborts when the transaction is aborted or times out; hand it to other work done inside `fn`. */
   get signal(): AbortSignal {
     return this.#scope.signal;
+  }
+
+  /**
+   * Registers `callback` to run once the whole transaction has committed (and its connection is back
+   * in the pool) — never if it rolls back, nor if the savepoint it was registered in is rolled back.
+   * For side effects that must follow a commit, such as waking a worker.
+   *
+   * @example
+   * ```ts
+   * await db.transaction(async (tx) => {
+   *   await tx.query('insert into jobs (name) values ($1)', ['resize']);
+   *   tx.afterCommit(() => worker.wake());
+   * });
+   * ```
+   */
+  afterCommit(callback: () => void): void {
+    if (typeof callback !== 'function') {
+      throw new TypeError(`afterCommit callback must be a function, got ${describeValue(callback)}`);
+    }
+    if (this.#scope.closed) throw new InvalidStateError('Transaction is over: afterCommit() came too late');
+    (this.#scope.afterCommit ??= []).push(callback);
   }
 
   /** Runs a statement inside the transaction (after the statements issued before it). */
@@ -110,10 +133,13 @@ export class Transaction extends Queryable {
     signal?.throwIfAborted();
     const name = `connkit_sp_${this.#depth + 1}_${++this.#scope.savepoints}`;
     await this.run(`savepoint ${name}`, undefined, signal, Infinity);
+    const callbacksBefore = this.#scope.afterCommit?.length ?? 0;
     let result: T;
     try {
       result = await fn(new Transaction(this.#scope, this.#depth + 1));
     } catch (err) {
+      // What the rolled-back savepoint registered must not run at the outer commit.
+      this.#scope.afterCommit?.splice(callbacksBefore);
       if (!this.#scope.closed && !this.#scope.conn.broken) {
         await this.run(`rollback to savepoint ${name}`, undefined, undefined, Infinity);
         await this.run(`release savepoint ${name}`, undefined, undefined, Infinity);

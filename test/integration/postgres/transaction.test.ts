@@ -266,3 +266,57 @@ describe('Database.withClient()', () => {
     expect(log).toEqual(['first done', 'second got the client']);
   });
 });
+
+describe('Transaction.afterCommit()', () => {
+  it('runs callbacks once the transaction has committed and its effects are visible', async () => {
+    await using db = newDb();
+    const seen: number[] = [];
+    await db.transaction(async (tx) => {
+      await tx.query(`insert into ${t} values (900, 1)`);
+      tx.afterCommit(() => {
+        seen.push(-1); // ran synchronously after commit; the row must be visible to others by now
+      });
+      expect(seen).toEqual([]);
+    });
+    expect(seen).toEqual([-1]);
+    expect(await count('id = 900')).toBe(1);
+  });
+
+  it('never runs them when the transaction rolls back', async () => {
+    await using db = newDb();
+    let ran = false;
+    await expect(
+      db.transaction(async (tx) => {
+        tx.afterCommit(() => (ran = true));
+        throw new Error('rollback');
+      }),
+    ).rejects.toThrow('rollback');
+    expect(ran).toBe(false);
+  });
+
+  it('drops what a rolled-back savepoint registered and keeps the rest', async () => {
+    await using db = newDb();
+    const ran: string[] = [];
+    await db.transaction(async (tx) => {
+      tx.afterCommit(() => ran.push('outer'));
+      await tx
+        .transaction(async (sp) => {
+          sp.afterCommit(() => ran.push('inner rolled back'));
+          throw new Error('undo savepoint');
+        })
+        .catch(() => undefined);
+      await tx.transaction(async (sp) => sp.afterCommit(() => ran.push('inner kept')));
+    });
+    expect(ran).toEqual(['outer', 'inner kept']);
+  });
+
+  it('refuses registration once the transaction is over, and non-functions', async () => {
+    await using db = newDb();
+    let leaked: { afterCommit(cb: () => void): void } | undefined;
+    await db.transaction(async (tx) => {
+      leaked = tx;
+      expect(() => tx.afterCommit('nope' as never)).toThrow(TypeError);
+    });
+    expect(() => leaked!.afterCommit(() => undefined)).toThrow(/too late/);
+  });
+});
