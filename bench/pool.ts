@@ -71,7 +71,8 @@ export const suite: Suite = {
       teardown: () => ck?.close(),
     },
     {
-      // Without a deadline the semaphore arms no timer per queued caller: shows what timeouts cost.
+      // Without a deadline queued callers arm no timer at all (with one, callers with the same timeout
+      // share a single timer): shows what deadlines cost.
       name: 'connkit Pool.use, no timeout',
       setup: () => {
         ckNoTimer = new Pool<Conn>(factory, { max: MAX, acquireTimeout: Infinity });

@@ -9,7 +9,7 @@
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { QueueFullError } from './errors.js';
-import type { Lease } from './lease.js';
+import { Lease } from './lease.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
 import type { PoolEvents, PoolFactory, PoolOptions, PoolStats } from './pool-options.js';
@@ -18,9 +18,9 @@ import { shutdown } from './internal/pool-close.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
 import { DONE, PoolCore } from './internal/pool-core.js';
 import { ensureMin, granted, withSlot } from './internal/pool-obtain.js';
-import type { SlotWaiter } from './internal/slot-queue.js';
+import { SlotWaiter } from './internal/slot-queue.js';
 
-export { Lease } from './lease.js';
+export { Lease };
 
 /**
  * A pool of resources (connections, channels…). Callers queue in a `BoundedSemaphore(max)` — FIFO,
@@ -74,33 +74,9 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   acquire(opts?: WaitOptions): Promise<Lease<T>> {
-    const core = this.#core;
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', core.cfg.acquireTimeout);
-    if (this.#closing) return Promise.reject(core.closedError());
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const origin =
-      // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-      core.cfg.leakTimeout === Infinity ? undefined : core.leakError(this.acquire);
-    // FIFO: a free slot is only taken when nobody queues (a released slot goes to the queue first).
-    if (core.queue.length === 0 && core.sem.tryAcquire()) {
-      // With a slot free at once, `timeout: 0` still lets creation run its course (bounded by the default).
-      const ms = timeout || core.cfg.acquireTimeout;
-      try {
-        return Promise.resolve(withSlot(core, signal, ms, ms === Infinity ? ms : Date.now() + ms, origin));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    if (timeout === 0) return Promise.reject(core.timeoutError(0, undefined));
-    if (core.queue.length >= core.cfg.maxWaiting) {
-      return Promise.reject(
-        new QueueFullError(
-          `Pool "${core.cfg.name}" has ${core.queue.length} callers waiting (maxWaiting ${core.cfg.maxWaiting})`,
-        ),
-      );
-    }
-    return core.queue.wait(signal, timeout, origin).promise.then(this.#granted);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+    const req = this.#request(opts, this.acquire);
+    return req instanceof SlotWaiter ? req.promise.then(this.#granted) : req;
   }
 
   /**
@@ -115,7 +91,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   use<R>(fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    return this.#use(this.acquire(opts), fn, opts?.signal);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+    return this.#use(this.#request(opts, this.use), fn, opts?.signal);
   }
 
   /**
@@ -175,12 +152,54 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     return this.close();
   }
 
+  /**
+   * Takes a free slot (FIFO: only when nobody queues — a released slot goes to the queue first) and
+   * starts getting a resource, or queues the caller. Bad options throw; every other failure is a
+   * rejected promise. `marker` starts the stack of the leak warning.
+   */
+  #request(
+    opts: WaitOptions | undefined,
+    marker: (...args: never[]) => unknown,
+  ): Promise<Lease<T>> | SlotWaiter<T> {
+    const core = this.#core;
+    const signal = checkSignal(opts?.signal);
+    const timeout = checkDuration(opts?.timeout, 'timeout', core.cfg.acquireTimeout);
+    if (this.#closing) return Promise.reject(core.closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const origin = core.cfg.leakTimeout === Infinity ? undefined : core.leakError(marker);
+    if (core.queue.length === 0 && core.sem.tryAcquire()) {
+      // With a slot free at once, `timeout: 0` still lets creation run its course (bounded by the default).
+      const ms = timeout || core.cfg.acquireTimeout;
+      try {
+        return Promise.resolve(withSlot(core, signal, ms, ms === Infinity ? ms : Date.now() + ms, origin));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (timeout === 0) return Promise.reject(core.timeoutError(0, undefined));
+    if (core.queue.length >= core.cfg.maxWaiting) {
+      return Promise.reject(
+        new QueueFullError(
+          `Pool "${core.cfg.name}" has ${core.queue.length} callers waiting (maxWaiting ${core.cfg.maxWaiting})`,
+        ),
+      );
+    }
+    return core.queue.wait(signal, timeout, origin);
+  }
+
   async #use<R>(
-    leased: Promise<Lease<T>>,
+    req: Promise<Lease<T>> | SlotWaiter<T>,
     fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>,
     signal: AbortSignal | undefined,
   ): Promise<R> {
-    const lease = await leased;
+    let lease: Lease<T>;
+    if (req instanceof SlotWaiter) {
+      // Queued: continue here once granted, rather than through acquire()'s extra promise.
+      const got = granted(this.#core, await req.promise);
+      lease = got instanceof Lease ? got : await got;
+    } else {
+      lease = await req;
+    }
     const link = signal === undefined ? undefined : linkSignals(signal, lease.signal);
     let result: R;
     try {

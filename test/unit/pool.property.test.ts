@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PoolClosedError, QueueFullError, TimeoutError } from '../../src/errors.js';
@@ -159,6 +160,10 @@ describe('Pool (property)', () => {
               } finally {
                 settled++;
                 checkStats();
+                // Settled, so nothing of the pool may still listen on the caller's signal.
+                if (ac && getEventListeners(ac.signal, 'abort').length > 0) {
+                  violations.push(`abort listener left on a settled caller's signal`);
+                }
               }
             });
             let closing: Promise<void> | undefined;

@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TimeoutError } from '../../src/errors.js';
+import { Pool } from '../../src/pool.js';
+import { FakeFactory, flush } from './helpers/pool-factory.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Tracks whether a promise settled, without an unhandled rejection. */
+function track<T>(p: Promise<T>): { settled: () => boolean; p: Promise<T> } {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done, p };
+}
+
+function refedTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+describe('Pool.acquire() (queued callers)', () => {
+  it('times out queued callers with different timeouts each at its own deadline', async () => {
+    vi.useFakeTimers();
+    const pool = new Pool(new FakeFactory(), { max: 1, name: 'q' });
+    const held = await pool.acquire();
+    const a = track(pool.acquire({ timeout: 100 }));
+    const b = track(pool.acquire({ timeout: 30 }));
+    await vi.advanceTimersByTimeAsync(10);
+    const c = track(pool.acquire({ timeout: 100 }));
+    const d = track(pool.acquire()); // the default acquireTimeout (10 s)
+    await vi.advanceTimersByTimeAsync(19);
+    expect([a.settled(), b.settled(), c.settled()]).toEqual([false, false, false]);
+    await vi.advanceTimersByTimeAsync(1); // t = 30
+    await expect(b.p).rejects.toThrow('Pool "q" acquire timed out after 30 ms (1 borrowed, 4 waiting)');
+    await vi.advanceTimersByTimeAsync(69); // t = 99
+    expect([a.settled(), c.settled()]).toEqual([false, false]);
+    await vi.advanceTimersByTimeAsync(1); // t = 100
+    await expect(a.p).rejects.toThrow('after 100 ms (1 borrowed, 3 waiting)');
+    expect(c.settled()).toBe(false);
+    await vi.advanceTimersByTimeAsync(10); // t = 110
+    await expect(c.p).rejects.toBeInstanceOf(TimeoutError);
+    expect(d.settled()).toBe(false);
+    await held.release();
+    const lease = await d.p;
+    expect(lease.resource).toBe(held.resource);
+    expect(pool.stats()).toMatchObject({ timeouts: 3, pending: 0 });
+    await lease.release();
+    await pool.close();
+  });
+
+  it('keeps its own deadline when the caller ahead of it with the same timeout was served', async () => {
+    vi.useFakeTimers();
+    const pool = new Pool(new FakeFactory(), { max: 1 });
+    const held = await pool.acquire();
+    const first = pool.acquire({ timeout: 100 });
+    await vi.advanceTimersByTimeAsync(50);
+    const second = track(pool.acquire({ timeout: 100 }));
+    await vi.advanceTimersByTimeAsync(10);
+    await held.release(); // t = 60: `first` is served; the shared timer was armed for it (t = 100)
+    const lease = await first;
+    await vi.advanceTimersByTimeAsync(89); // t = 149
+    expect(second.settled()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1); // t = 150
+    await expect(second.p).rejects.toThrow('after 100 ms');
+    await lease.release();
+    await pool.close();
+  });
+
+  it('honours a timeout above 2^31-1 ms (setTimeout would fire at once)', async () => {
+    vi.useFakeTimers();
+    // No eviction sweep: it would tick every second of the 35 days.
+    const pool = new Pool(new FakeFactory(), { max: 1, idleTimeout: Infinity, maxLifetime: Infinity });
+    const held = await pool.acquire();
+    const long = track(pool.acquire({ timeout: 3_000_000_000 }));
+    await vi.advanceTimersByTimeAsync(2_999_999_999);
+    expect(long.settled()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(long.p).rejects.toThrow('after 3000000000 ms');
+    await held.release();
+    await pool.close();
+  });
+
+  it('gives a caller who queued, then must create, only what is left of its timeout', async () => {
+    vi.useFakeTimers();
+    const f = new FakeFactory();
+    const pool = new Pool(f, { max: 1 });
+    const held = await pool.acquire();
+    f.createDelay = 10_000;
+    const p = track(pool.acquire({ timeout: 100 }));
+    await vi.advanceTimersByTimeAsync(40);
+    await held.destroy(); // the slot goes to `p`, which has to create (slow)
+    await vi.advanceTimersByTimeAsync(59); // t = 99
+    expect(p.settled()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1); // t = 100
+    await expect(p.p).rejects.toThrow('acquire timed out after 100 ms');
+    expect(f.signals.at(-1)?.aborted).toBe(true);
+    await pool.close();
+  });
+
+  it('rejects with signal.reason a caller aborted while sharing a timer, and keeps serving the rest in order', async () => {
+    vi.useFakeTimers();
+    const pool = new Pool(new FakeFactory(), { max: 1 });
+    const held = await pool.acquire();
+    const ac = new AbortController();
+    const order: string[] = [];
+    const take = (name: string, p: Promise<{ release(): Promise<void> }>) =>
+      p.then(async (l) => {
+        order.push(name);
+        await l.release();
+      });
+    const a = take('a', pool.acquire({ timeout: 100 }));
+    const b = pool.acquire({ timeout: 100, signal: ac.signal });
+    const c = take('c', pool.acquire({ timeout: 100 }));
+    await vi.advanceTimersByTimeAsync(10);
+    ac.abort(new Error('b gave up'));
+    await expect(b).rejects.toThrow('b gave up');
+    await held.release();
+    await Promise.all([a, c]);
+    expect(order).toEqual(['a', 'c']);
+    expect(pool.stats()).toMatchObject({ pending: 0, timeouts: 0, idle: 1 });
+    await pool.close();
+  });
+
+  it('leaves no timer keeping the process alive once nobody waits', async () => {
+    const pool = new Pool(new FakeFactory(), { max: 1 });
+    const held = await pool.acquire();
+    const before = refedTimers();
+    const queued = pool.acquire({ timeout: 60_000 });
+    await flush();
+    expect(refedTimers()).toBe(before + 1); // a queued caller with a deadline keeps the process up
+    await held.release();
+    const lease = await queued;
+    expect(refedTimers()).toBe(before);
+    await lease.release();
+    await pool.close();
+  });
+});
