@@ -4,6 +4,8 @@
  */
 import { CancelledError } from './errors.js';
 import { checkSignal, describeValue } from './options.js';
+import { unwatchAbort, watchAbort } from './waiter.js';
+import type { AbortWatcher } from './waiter.js';
 
 /**
  * What {@link gather} accepts: a promise (or any value), or a function started with a signal.
@@ -88,13 +90,13 @@ export function gather(items: Iterable<unknown>, opts?: GatherOptions): Promise<
     const finish = (ok: boolean, value: unknown, abortReason?: unknown): void => {
       if (settled) return;
       settled = true;
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watcher);
       if (abortReason !== undefined) controller?.abort(abortReason);
       if (ok) resolve(value as unknown[]);
       else reject(value);
     };
-    const onAbort = (): void => finish(false, signal?.reason, signal?.reason);
-    signal?.addEventListener('abort', onAbort);
+    const watcher: AbortWatcher = { giveUp: (reason) => finish(false, reason, reason) };
+    if (signal !== undefined) watchAbort(signal, watcher);
     if (remaining === 0) finish(true, results);
     list.forEach((item, index) => {
       const onValue = (value: unknown): void => {

@@ -5,6 +5,8 @@
 import { CancelledError, InvalidStateError } from './errors.js';
 import { Future } from './future.js';
 import { checkSignal, describeValue } from './options.js';
+import { unwatchAbort, watchAbort } from './waiter.js';
+import type { AbortWatcher } from './waiter.js';
 
 /**
  * Options of {@link createTask}.
@@ -46,9 +48,8 @@ export class Task<T> extends Future<T> {
   readonly #controller = new AbortController();
   readonly #outer: AbortSignal | undefined;
   #cancelRequested = false;
-  readonly #onOuterAbort = (): void => {
-    this.cancel(this.#outer?.reason);
-  };
+  // Shares the one listener connkit keeps per signal: many tasks on a long-lived signal stay O(1) each.
+  readonly #outerWatcher: AbortWatcher = { giveUp: (reason) => this.cancel(reason) };
 
   /** Prefer {@link createTask}; the constructor is the same call. */
   constructor(fn: (signal: AbortSignal) => PromiseLike<T> | T, opts?: TaskOptions) {
@@ -67,7 +68,7 @@ export class Task<T> extends Future<T> {
       this.settle('cancelled', this.#cancelledError(this.#outer.reason));
       return;
     }
-    this.#outer?.addEventListener('abort', this.#onOuterAbort);
+    if (this.#outer !== undefined) watchAbort(this.#outer, this.#outerWatcher);
     let result: PromiseLike<T> | T;
     try {
       result = fn(this.#controller.signal);
@@ -116,7 +117,7 @@ export class Task<T> extends Future<T> {
   }
 
   #finish(ok: boolean, valueOrError: unknown): void {
-    this.#outer?.removeEventListener('abort', this.#onOuterAbort);
+    if (this.#outer !== undefined) unwatchAbort(this.#outer, this.#outerWatcher);
     if (ok) {
       this.settle('fulfilled', valueOrError);
     } else if (

@@ -7,6 +7,8 @@ import { Future } from './future.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { SignalOptions } from './options.js';
 import { startTimer } from './internal/timer.js';
+import { unwatchAbort, watchAbort } from './waiter.js';
+import type { AbortWatcher } from './waiter.js';
 
 /**
  * Resolves after `ms` milliseconds (`Infinity`: only an abort ends it, and no timer holds the
@@ -26,15 +28,21 @@ export function sleep(ms: number, opts?: SignalOptions): Promise<void> {
   const signal = checkSignal(opts?.signal);
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      cancel();
-      reject(signal?.reason);
+    if (signal === undefined) {
+      startTimer(ms, resolve);
+      return;
+    }
+    const watcher: AbortWatcher = {
+      giveUp: (reason) => {
+        cancel();
+        reject(reason);
+      },
     };
     const cancel = startTimer(ms, () => {
-      signal?.removeEventListener('abort', onAbort);
+      unwatchAbort(signal, watcher);
       resolve();
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
+    watchAbort(signal, watcher);
   });
 }
 
@@ -84,7 +92,7 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
       if (done) return;
       done = true;
       cancelTimer();
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watcher);
       if (abortOp) {
         controller?.abort(value);
         // A Future or Task given directly is cancelled too, as asyncio.wait_for cancels its awaitable.
@@ -93,12 +101,12 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
       if (ok) resolve(value as T);
       else reject(value);
     };
-    const onAbort = (): void => finish(false, signal?.reason, true);
+    const watcher: AbortWatcher = { giveUp: (reason) => finish(false, reason, true) };
     const label = isFn && op.name ? `waitFor(${op.name})` : 'waitFor()';
     const cancelTimer = startTimer(ms, () =>
       finish(false, new TimeoutError(`${label} timed out after ${ms} ms`), true),
     );
-    signal?.addEventListener('abort', onAbort);
+    if (signal !== undefined) watchAbort(signal, watcher);
     let started: PromiseLike<T> | T;
     try {
       started = isFn ? op(controller!.signal) : op;

@@ -25,10 +25,15 @@ function onTimer(waiter: Waiter<any>): void {
   waiter.giveUp(new TimeoutError(waiter.host.timeoutMessage(waiter.timeout)));
 }
 
-/** The one abort listener of a signal, shared by every waiter on it (FIFO: a Set keeps insertion order). */
+/** Anything that stops waiting when a signal aborts: a {@link Waiter}, a `sleep()`, a task… */
+export interface AbortWatcher {
+  /** The signal aborted with `reason`; the watcher is already off the signal's list. */
+  giveUp(reason: unknown): void;
+}
+
+/** The one abort listener of a signal, shared by every watcher on it (FIFO: a Set keeps insertion order). */
 class SignalWaiters {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- waiters of any type share a signal
-  readonly waiters = new Set<Waiter<any>>();
+  readonly waiters = new Set<AbortWatcher>();
   readonly signal: AbortSignal;
 
   constructor(signal: AbortSignal) {
@@ -46,8 +51,12 @@ class SignalWaiters {
 
 const watched = new WeakMap<AbortSignal, SignalWaiters>();
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see SignalWaiters
-function watch(signal: AbortSignal, waiter: Waiter<any>): void {
+/**
+ * Calls `watcher.giveUp(signal.reason)` when `signal` aborts, through one listener per signal shared
+ * by every watcher (so many concurrent waits on a long-lived signal cost O(1) each and raise no
+ * MaxListenersExceededWarning). Pair with {@link unwatchAbort} once the wait ends otherwise.
+ */
+export function watchAbort(signal: AbortSignal, waiter: AbortWatcher): void {
   let entry = watched.get(signal);
   if (entry === undefined) {
     entry = new SignalWaiters(signal);
@@ -57,8 +66,8 @@ function watch(signal: AbortSignal, waiter: Waiter<any>): void {
   entry.waiters.add(waiter);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see SignalWaiters
-function unwatch(signal: AbortSignal, waiter: Waiter<any>): void {
+/** Takes `watcher` off `signal`; the shared listener goes once nobody watches (nothing is left behind). */
+export function unwatchAbort(signal: AbortSignal, waiter: AbortWatcher): void {
   const entry = watched.get(signal);
   if (entry !== undefined && entry.waiters.delete(waiter) && entry.waiters.size === 0) {
     // The last waiter left: take the listener off, so a long-lived signal keeps nothing of ours.
@@ -68,7 +77,7 @@ function unwatch(signal: AbortSignal, waiter: Waiter<any>): void {
 }
 
 /** A pending wait: resolved by its owner with {@link Waiter.wake}, rejected by abort or timeout. */
-export class Waiter<T> {
+export class Waiter<T> implements AbortWatcher {
   readonly promise: Promise<T>;
   readonly host: WaiterHost<T>;
   readonly signal: AbortSignal | undefined;
@@ -90,7 +99,7 @@ export class Waiter<T> {
     let resolve!: (value: T | PromiseLike<T>) => void;
     this.promise = new Promise<T>((res) => (resolve = res));
     this.#resolve = resolve;
-    if (signal !== undefined) watch(signal, this);
+    if (signal !== undefined) watchAbort(signal, this);
     if (timeout !== Infinity) {
       this.#timer =
         timeout <= MAX_TIMEOUT
@@ -143,7 +152,7 @@ export class Waiter<T> {
     this.#resolve = undefined;
     this.queue?.remove(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.signal !== undefined) unwatch(this.signal, this);
+    if (this.signal !== undefined) unwatchAbort(this.signal, this);
     return resolve;
   }
 }

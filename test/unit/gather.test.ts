@@ -126,6 +126,17 @@ describe('gather()', () => {
     expect(listeners.active()).toBe(0);
   });
 
+  it('shares one listener among many pending gathers on a long-lived signal', async () => {
+    const outer = new AbortController();
+    const listeners = trackListeners(outer.signal);
+    const gates = Array.from({ length: 20 }, () => deferred<number>());
+    const running = gates.map((g) => gather([g.promise], { signal: outer.signal }));
+    expect(listeners.active()).toBe(1);
+    gates.forEach((g, i) => g.resolve(i));
+    expect(await Promise.all(running)).toEqual(gates.map((_, i) => [i]));
+    expect(listeners.active()).toBe(0);
+  });
+
   it('calls no function item and rejects at once when the signal is already aborted', async () => {
     const fn = vi.fn(async () => 1);
     const reason = new Error('already');

@@ -173,13 +173,13 @@ describe('createTask() opts.signal', () => {
     await expect(task).rejects.toBeInstanceOf(CancelledError);
   });
 
-  it('leaves no listener on a long-lived signal once the task is done', async () => {
+  it('shares one listener on a long-lived signal and leaves none once the tasks are done', async () => {
     const outer = new AbortController();
     const listeners = trackListeners(outer.signal);
     const ok = createTask(async () => 1, { signal: outer.signal });
     const bad = createTask(async () => Promise.reject(new Error('x')), { signal: outer.signal });
     const cancelled = createTask(untilAborted, { signal: outer.signal });
-    expect(listeners.active()).toBe(3);
+    expect(listeners.active()).toBe(1);
     cancelled.cancel();
     await Promise.allSettled([ok, bad, cancelled]);
     expect(listeners.active()).toBe(0);

@@ -21,6 +21,29 @@ function state(p: Promise<unknown>): { value: string } {
 }
 
 describe('sleep()', () => {
+  it('shares one listener among many sleeps on a long-lived signal, all rejected by its abort', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      const listeners = trackListeners(ac.signal);
+      const sleeps = Array.from({ length: 30 }, () => sleep(1000, { signal: ac.signal }));
+      const done = sleep(10, { signal: ac.signal });
+      expect(listeners.active()).toBe(1);
+      await vi.advanceTimersByTimeAsync(10);
+      await expect(done).resolves.toBeUndefined();
+      const reason = new Error('stop');
+      ac.abort(reason);
+      for (const s of sleeps) await expect(s).rejects.toBe(reason);
+      expect(listeners.active()).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('resolves after ms and not before', async () => {
     const s = state(sleep(100));
     await vi.advanceTimersByTimeAsync(99);
