@@ -11,7 +11,14 @@
  * @module
  */
 
-/** Options accepted by every connkit error constructor. */
+/**
+ * Options accepted by every connkit error constructor.
+ *
+ * @example
+ * ```ts
+ * throw new ConnkitError('Lost the broker', 'CONNECTION', { cause: socketError });
+ * ```
+ */
 export interface ConnkitErrorOptions {
   /** The underlying error (driver error, socket error…), kept so nothing is swallowed. */
   cause?: unknown;

@@ -4,8 +4,8 @@
  */
 import { CancelledError } from './errors.js';
 import { checkSignal, describeValue } from './options.js';
-import { unwatchAbort, watchAbort } from './waiter.js';
-import type { AbortWatcher } from './waiter.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 
 /**
  * What {@link gather} accepts: a promise (or any value), or a function started with a signal.

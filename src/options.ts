@@ -22,13 +22,28 @@ export interface WaitOptions {
   timeout?: number | undefined;
 }
 
-/** Options of calls that can be aborted but have no timeout of their own. */
+/**
+ * Options of calls that can be aborted but have no timeout of their own.
+ *
+ * @example
+ * ```ts
+ * await sleep(1000, { signal } satisfies SignalOptions);
+ * ```
+ */
 export interface SignalOptions {
   /** Aborting it rejects the call with `signal.reason`. */
   signal?: AbortSignal | undefined;
 }
 
-/** Renders a value for an error message: strings quoted, everything else as `String()` would. */
+/**
+ * Renders a value for an error message: strings quoted, everything else as `String()` would.
+ *
+ * @example
+ * ```ts
+ * describeValue('5'); // '"5"'
+ * describeValue(-1); // '-1'
+ * ```
+ */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
@@ -46,6 +61,11 @@ export function describeValue(value: unknown): string {
 /**
  * Checks a duration option: `undefined` → `fallback`; a finite number ≥ 0 or `Infinity` → itself;
  * negative or NaN → `RangeError`; not a number → `TypeError`.
+ *
+ * @example
+ * ```ts
+ * const idle = checkDuration(opts?.idleTimeout, 'idleTimeout', 30_000); // RangeError for -1
+ * ```
  */
 export function checkDuration(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -58,7 +78,14 @@ export function checkDuration(value: unknown, name: string, fallback: number): n
   return value;
 }
 
-/** Checks an integer option within `[min, max]` (`Infinity` allowed when `max` is `Infinity`). */
+/**
+ * Checks an integer option within `[min, max]` (`Infinity` allowed when `max` is `Infinity`).
+ *
+ * @example
+ * ```ts
+ * const max = checkInteger(opts?.max, 'max', 10, 1); // RangeError for 0 or 1.5
+ * ```
+ */
 export function checkInteger(
   value: unknown,
   name: string,
@@ -78,7 +105,14 @@ export function checkInteger(
   return value;
 }
 
-/** Checks that `signal` is absent or an AbortSignal. */
+/**
+ * Checks that `signal` is absent or an AbortSignal.
+ *
+ * @example
+ * ```ts
+ * const signal = checkSignal(opts?.signal); // TypeError for 'abc'
+ * ```
+ */
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) {
@@ -109,6 +143,11 @@ export function checkWaitOptions(opts: WaitOptions | undefined): Promise<never> 
 /**
  * Reads `{ signal, timeout }`, validating both. A signal that is already aborted throws its reason,
  * so a call with a dead signal does no work.
+ *
+ * @example
+ * ```ts
+ * const { signal, timeout } = readWaitOptions(opts, 30_000); // throws signal.reason if aborted
+ * ```
  */
 export function readWaitOptions(
   opts: WaitOptions | undefined,

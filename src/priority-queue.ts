@@ -6,7 +6,14 @@ import { describeValue } from './options.js';
 import { Queue } from './queue.js';
 import type { QueueOptions } from './queue.js';
 
-/** Options of {@link PriorityQueue}. */
+/**
+ * Options of {@link PriorityQueue}.
+ *
+ * @example
+ * ```ts
+ * const opts: PriorityQueueOptions<Job> = { maxsize: 50, compare: (a, b) => a.priority - b.priority };
+ * ```
+ */
 export interface PriorityQueueOptions<T> extends QueueOptions {
   /**
    * Orders items: negative when `a` comes out before `b`, as for `Array.prototype.sort`.

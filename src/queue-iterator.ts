@@ -9,6 +9,11 @@ import type { Queue } from './queue.js';
  * Iterates a queue with `get()` until it is shut down and drained. `return()` (leaving a `for await`
  * early) withdraws a `get()` that is still pending, through the same abort path as any waiter, so an
  * item already handed to it goes back to the front of the queue instead of being lost.
+ *
+ * @example
+ * ```ts
+ * for await (const job of queue) handle(job); // queue[Symbol.asyncIterator]() returns a QueueIterator
+ * ```
  */
 export class QueueIterator<T> implements AsyncIterableIterator<T> {
   readonly #queue: Queue<T>;

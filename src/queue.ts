@@ -12,7 +12,14 @@ import type { WaiterHost } from './waiter.js';
 
 const DONE: Promise<void> = Promise.resolve();
 
-/** Options of {@link Queue}. */
+/**
+ * Options of {@link Queue}.
+ *
+ * @example
+ * ```ts
+ * const jobs = new Queue<Job>({ maxsize: 100 } satisfies QueueOptions);
+ * ```
+ */
 export interface QueueOptions {
   /** Most items the queue holds; `put()` waits while it is full. `0` means unbounded. @default 0 */
   maxsize?: number | undefined;

@@ -5,8 +5,8 @@
 import { CancelledError, InvalidStateError } from './errors.js';
 import { Future } from './future.js';
 import { checkSignal, describeValue } from './options.js';
-import { unwatchAbort, watchAbort } from './waiter.js';
-import type { AbortWatcher } from './waiter.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 
 /**
  * Options of {@link createTask}.

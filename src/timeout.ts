@@ -7,8 +7,8 @@ import { Future } from './future.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { SignalOptions } from './options.js';
 import { startTimer } from './internal/timer.js';
-import { unwatchAbort, watchAbort } from './waiter.js';
-import type { AbortWatcher } from './waiter.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 
 /**
  * Resolves after `ms` milliseconds (`Infinity`: only an abort ends it, and no timer holds the

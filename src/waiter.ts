@@ -3,16 +3,23 @@
  *
  * A {@link Waiter} is a pending promise bound to an optional AbortSignal and timeout, linked into
  * a {@link WaiterQueue} (an intrusive FIFO list, so leaving the middle of the queue on abort is O(1)
- * and leaves nothing behind). All waiters on one signal share a single abort listener (Node's
- * EventTarget makes every `addEventListener` O(listeners) and warns past 10, so one listener per
- * waiter would be quadratic and noisy with many waiters on a long-lived signal), and timers use a
- * shared function, so a pending waiter costs one object and one promise, not a handful of closures.
+ * and leaves nothing behind). All waiters on one signal share a single abort listener (see
+ * `internal/abort-watch.ts`), and timers use a shared function, so a pending waiter costs one object and one promise, not a handful of closures.
  * @module
  */
 import { TimeoutError } from './errors.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 import { MAX_TIMEOUT } from './internal/timer.js';
 
-/** What a waiter's owner tells it: how to explain a timeout and what to do when a waiter gives up. */
+/**
+ * What a waiter's owner tells it: how to explain a timeout and what to do when a waiter gives up.
+ *
+ * @example
+ * ```ts
+ * const host: WaiterHost<void> = { timeoutMessage: (ms) => timedOutMessage('Gate.wait()', ms, 'closed') };
+ * ```
+ */
 export interface WaiterHost<T = unknown> {
   /** Message of the `TimeoutError`, with the owner's state (e.g. `(2 held, 5 waiting)`). */
   timeoutMessage(ms: number): string;
@@ -25,58 +32,16 @@ function onTimer(waiter: Waiter<any>): void {
   waiter.giveUp(new TimeoutError(waiter.host.timeoutMessage(waiter.timeout)));
 }
 
-/** Anything that stops waiting when a signal aborts: a {@link Waiter}, a `sleep()`, a task… */
-export interface AbortWatcher {
-  /** The signal aborted with `reason`; the watcher is already off the signal's list. */
-  giveUp(reason: unknown): void;
-}
-
-/** The one abort listener of a signal, shared by every watcher on it (FIFO: a Set keeps insertion order). */
-class SignalWaiters {
-  readonly waiters = new Set<AbortWatcher>();
-  readonly signal: AbortSignal;
-
-  constructor(signal: AbortSignal) {
-    this.signal = signal;
-  }
-
-  handleEvent(): void {
-    watched.delete(this.signal);
-    this.signal.removeEventListener('abort', this);
-    const reason: unknown = this.signal.reason;
-    for (const waiter of this.waiters) waiter.giveUp(reason);
-    this.waiters.clear();
-  }
-}
-
-const watched = new WeakMap<AbortSignal, SignalWaiters>();
-
 /**
- * Calls `watcher.giveUp(signal.reason)` when `signal` aborts, through one listener per signal shared
- * by every watcher (so many concurrent waits on a long-lived signal cost O(1) each and raise no
- * MaxListenersExceededWarning). Pair with {@link unwatchAbort} once the wait ends otherwise.
+ * A pending wait: resolved by its owner with {@link Waiter.wake}, rejected by abort or timeout.
+ *
+ * @example
+ * ```ts
+ * const waiter = new Waiter<void>(host, signal, 1000);
+ * queue.push(waiter);
+ * await waiter.promise; // resolved by waiter.wake(), rejected on abort/timeout
+ * ```
  */
-export function watchAbort(signal: AbortSignal, waiter: AbortWatcher): void {
-  let entry = watched.get(signal);
-  if (entry === undefined) {
-    entry = new SignalWaiters(signal);
-    watched.set(signal, entry);
-    signal.addEventListener('abort', entry);
-  }
-  entry.waiters.add(waiter);
-}
-
-/** Takes `watcher` off `signal`; the shared listener goes once nobody watches (nothing is left behind). */
-export function unwatchAbort(signal: AbortSignal, waiter: AbortWatcher): void {
-  const entry = watched.get(signal);
-  if (entry !== undefined && entry.waiters.delete(waiter) && entry.waiters.size === 0) {
-    // The last waiter left: take the listener off, so a long-lived signal keeps nothing of ours.
-    watched.delete(signal);
-    signal.removeEventListener('abort', entry);
-  }
-}
-
-/** A pending wait: resolved by its owner with {@link Waiter.wake}, rejected by abort or timeout. */
 export class Waiter<T> implements AbortWatcher {
   readonly promise: Promise<T>;
   readonly host: WaiterHost<T>;
@@ -157,7 +122,16 @@ export class Waiter<T> implements AbortWatcher {
   }
 }
 
-/** Intrusive FIFO list of waiters with O(1) push, shift and removal from the middle. */
+/**
+ * Intrusive FIFO list of waiters with O(1) push, shift and removal from the middle.
+ *
+ * @example
+ * ```ts
+ * const waiters = new WaiterQueue<void>();
+ * const woken = waiters.wait(host, signal, timeout);
+ * waiters.wakeFirst(undefined);
+ * ```
+ */
 export class WaiterQueue<T> {
   #head: Waiter<T> | undefined = undefined;
   #tail: Waiter<T> | undefined = undefined;
@@ -232,6 +206,12 @@ export class WaiterQueue<T> {
 /**
  * The one shape of a wait's `TimeoutError` message (DESIGN §9): the call, the limit and the state
  * that explains it, e.g. `Lock.acquire() timed out after 50 ms (locked, 3 waiting)`.
+ *
+ * @example
+ * ```ts
+ * timedOutMessage('Lock.acquire()', 50, 'locked, 3 waiting');
+ * // 'Lock.acquire() timed out after 50 ms (locked, 3 waiting)'
+ * ```
  */
 export function timedOutMessage(call: string, ms: number, state: string): string {
   return `${call} timed out after ${ms} ms (${state})`;
@@ -241,6 +221,12 @@ export function timedOutMessage(call: string, ms: number, state: string): string
  * Follows a woken waiter's promise: resolves with what it was handed, unless `signal` aborted between
  * the wake-up and the caller resuming. Then the abort wins (DESIGN §2): `handOn(value)` passes what
  * it was handed on (permit, lock, item…) and the call rejects with `signal.reason`.
+ *
+ * @example
+ * ```ts
+ * const woken = waiters.wait(host, signal, timeout);
+ * return signal === undefined ? woken : lateAbortWins(woken, signal, () => this.release());
+ * ```
  */
 export async function lateAbortWins<T>(
   woken: Promise<T>,

@@ -3,6 +3,17 @@
  * amortised and an item given back can be put in front again without copying.
  * @module
  */
+
+/**
+ * FIFO storage with O(1) amortised `shift` and `unshift`.
+ *
+ * @example
+ * ```ts
+ * const items = new Fifo<string>();
+ * items.push('a');
+ * items.shift(); // 'a'
+ * ```
+ */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];
   #head = 0;

@@ -4,10 +4,25 @@
  * @module
  */
 
-/** Longest delay `setTimeout` honours, in ms. */
+/**
+ * Longest delay `setTimeout` honours, in ms.
+ *
+ * @example
+ * ```ts
+ * const step = Math.min(ms, MAX_TIMEOUT);
+ * ```
+ */
 export const MAX_TIMEOUT = 2_147_483_647;
 
-/** Calls `cb` after `ms` (never for `Infinity`); returns a function that cancels the timer. */
+/**
+ * Calls `cb` after `ms` (never for `Infinity`); returns a function that cancels the timer.
+ *
+ * @example
+ * ```ts
+ * const cancel = startTimer(30 * 86_400_000, () => expire()); // 30 days: re-armed in steps
+ * cancel();
+ * ```
+ */
 export function startTimer(ms: number, cb: () => void, unref = false): () => void {
   if (ms === Infinity) return noop;
   let handle: NodeJS.Timeout;
