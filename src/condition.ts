@@ -216,7 +216,8 @@ export class Condition {
         if (remaining <= 0) throw new TimeoutError();
         await this.wait({ signal, timeout: remaining });
       } catch (err) {
-        if (!(err instanceof TimeoutError)) throw err;
+        // Our own deadline only: an abort rejects with signal.reason as it is, even a TimeoutError.
+        if (!(err instanceof TimeoutError) || (signal?.aborted === true && err === signal.reason)) throw err;
         throw new TimeoutError(
           timedOutMessage(
             'Condition.waitFor()',

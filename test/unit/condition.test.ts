@@ -182,6 +182,18 @@ describe('Condition.waitFor()', () => {
     cond.release();
   });
 
+  it('rejects with the signal reason itself on abort, even when the reason is a TimeoutError', async () => {
+    const cond = new Condition();
+    await cond.acquire();
+    const ac = new AbortController();
+    const reason = new TimeoutError('the request deadline passed');
+    const p = cond.waitFor(() => false, { signal: ac.signal, timeout: 60_000 });
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(cond.locked()).toBe(true);
+    cond.release();
+  });
+
   it('with timeout 0 checks the predicate once', async () => {
     const cond = new Condition();
     await cond.acquire();
