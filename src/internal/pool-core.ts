@@ -75,7 +75,7 @@ export class PoolCore<T> {
       { dispose: (r, reason) => this.dispose(r, reason), aboveMin: () => this.live > cfg.min },
       cfg,
     );
-    this.queue = new SlotQueue<T>({ timeoutError: (w) => this.timeoutError(w.ms, undefined) });
+    this.queue = new SlotQueue<T>({ timeoutError: (w) => this.timeoutError(w.ms, undefined, 1) });
     this.owner = { giveBack: (lease, d, reason, unused) => this.giveBack(lease, d, reason, unused) };
     this.acqHost = {
       timeoutError: (acq) => this.timeoutError(acq.timeout, acq.lastError),
@@ -197,12 +197,15 @@ export class PoolCore<T> {
     if (this.cfg.min > 0) queueMicrotask(this.keepWarm);
   }
 
-  /** Counts and reports an acquire timeout; `ms` is the caller's timeout. */
-  timeoutError(ms: number, cause: unknown): TimeoutError {
+  /**
+   * Counts and reports an acquire timeout; `ms` is the caller's timeout, `queued` 1 when the caller
+   * had just left the queue (it is counted among those waiting).
+   */
+  timeoutError(ms: number, cause: unknown, queued = 0): TimeoutError {
     this.timeouts++;
     const err = new TimeoutError(
       `Pool "${this.cfg.name}" acquire timed out after ${ms} ms ` +
-        `(${this.leases.size} borrowed, ${this.queue.length} waiting)`,
+        `(${this.leases.size} borrowed, ${this.queue.length + queued} waiting)`,
       cause === undefined ? undefined : { cause },
     );
     this.emit('acquireTimeout', err);

@@ -93,7 +93,7 @@ function onBucketTimer(bucket: Bucket<any>): void {
  * ```
  */
 export interface SlotQueueHost<T> {
-  /** The error a waiter rejects with when its deadline passes (it is still queued when this is called). */
+  /** The error a waiter rejects with when its deadline passes (called just after it left the queue). */
   timeoutError(waiter: SlotWaiter<T>): unknown;
 }
 
@@ -162,10 +162,13 @@ export class SlotQueue<T> {
     bucket.target = undefined;
     const now = Date.now();
     for (let w = bucket.first; w !== undefined && (w === target || w.deadline <= now); w = bucket.first) {
-      const err = this.#host.timeoutError(w); // may run listeners: re-read everything after it
-      if (w.bucket === bucket) this.#unlink(w);
-      w.fail(err);
+      // Out of the queue before the error is made: its listeners may grant, close or queue.
+      this.#waiters.remove(w);
+      this.#unlink(w);
+      w.fail(this.#host.timeoutError(w));
     }
+    // A listener may have queued a caller meanwhile, and armed the timer for it.
+    if (bucket.timer !== undefined) return;
     if (bucket.first !== undefined) this.#arm(bucket, bucket.first);
     else if (this.#buckets.get(bucket.key) === bucket) this.#buckets.delete(bucket.key);
   }

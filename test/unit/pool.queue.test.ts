@@ -124,6 +124,19 @@ describe('Pool.acquire() (queued callers)', () => {
     await pool.close();
   });
 
+  it("does not hand a slot freed by an 'acquireTimeout' listener to the caller timing out", async () => {
+    vi.useFakeTimers();
+    const pool = new Pool(new FakeFactory(), { max: 1 });
+    const held = await pool.acquire();
+    pool.on('acquireTimeout', () => void held.release());
+    const p = pool.acquire({ timeout: 50 });
+    const check = expect(p).rejects.toThrow('after 50 ms (1 borrowed, 1 waiting)');
+    await vi.advanceTimersByTimeAsync(50);
+    await check;
+    expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 0, pending: 0, timeouts: 1 });
+    await pool.close();
+  });
+
   it('leaves no timer keeping the process alive once nobody waits', async () => {
     const pool = new Pool(new FakeFactory(), { max: 1 });
     const held = await pool.acquire();
