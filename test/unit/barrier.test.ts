@@ -2,8 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Barrier } from '../../src/barrier.js';
 import { BrokenBarrierError, TimeoutError } from '../../src/errors.js';
-
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flush } from './helpers/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -3,8 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Condition } from '../../src/condition.js';
 import { InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
-
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flush } from './helpers/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -7,10 +7,7 @@ import {
   realTicks,
   trackListeners,
 } from './helpers/unhandled-rejections.js';
-
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-}
+import { untilAborted } from './helpers/async.js';
 
 describe('gather()', () => {
   it('resolves with results in input order whatever order they settle in', async () => {

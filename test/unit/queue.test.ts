@@ -8,19 +8,7 @@ import {
   TimeoutError,
 } from '../../src/errors.js';
 import { Queue } from '../../src/queue.js';
-
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
+import { flush, track } from './helpers/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -2,20 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { Semaphore } from '../../src/semaphore.js';
-
-/** Lets every pending microtask (and promise chain) run. */
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
+import { flush, track } from './helpers/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

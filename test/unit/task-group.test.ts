@@ -8,10 +8,7 @@ import {
   realTicks,
   trackListeners,
 } from './helpers/unhandled-rejections.js';
-
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-}
+import { untilAborted } from './helpers/async.js';
 
 async function settle(p: Promise<unknown>): Promise<unknown> {
   return p.then(

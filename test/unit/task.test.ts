@@ -2,11 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { CancelledError, InvalidStateError } from '../../src/errors.js';
 import { createTask, Task } from '../../src/task.js';
 import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
-
-/** A task function that waits for its signal and then rejects with the reason (a well-behaved op). */
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-}
+import { untilAborted } from './helpers/async.js';
 
 describe('createTask()', () => {
   it('starts fn synchronously with an AbortSignal and resolves with its value', async () => {
