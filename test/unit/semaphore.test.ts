@@ -116,7 +116,7 @@ describe('Semaphore.acquire()', () => {
     const first = sem.acquire({ signal: ac.signal });
     sem.release();
     ac.abort();
-    await expect(first).rejects.toBeInstanceOf(DOMException);
+    await expect(first).rejects.toBe(ac.signal.reason);
     expect(sem.value).toBe(1);
   });
 
@@ -274,6 +274,36 @@ describe('Semaphore.use()', () => {
     expect(fn).not.toHaveBeenCalled();
     sem.release();
     expect(sem.value).toBe(1);
+  });
+
+  it('does not run fn and hands the permit on when a woken waiter is aborted before it resumes', async () => {
+    const sem = new Semaphore(1);
+    await sem.acquire();
+    const ac = new AbortController();
+    const fn = vi.fn(() => 'ran');
+    const first = sem.use(fn, { signal: ac.signal });
+    const second = sem.use(() => 'second');
+    sem.release(); // wakes `first`…
+    const reason = new Error('late abort');
+    ac.abort(reason); // …which is aborted in the same tick.
+    await expect(first).rejects.toBe(reason);
+    await expect(second).resolves.toBe('second');
+    expect(fn).not.toHaveBeenCalled();
+    expect([sem.value, sem.waiting]).toEqual([1, 0]);
+  });
+
+  it('does no work for an already aborted signal and honours timeout 0', async () => {
+    const sem = new Semaphore(1);
+    const fn = vi.fn(() => 1);
+    const reason = new Error('already');
+    await expect(sem.use(fn, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(fn).not.toHaveBeenCalled();
+    expect(sem.value).toBe(1);
+    await expect(sem.use(fn, { timeout: 0 })).resolves.toBe(1);
+    await sem.acquire();
+    await expect(sem.use(fn, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect([sem.value, sem.waiting]).toEqual([0, 0]);
   });
 
   it('never runs more than `value` functions at once', async () => {
