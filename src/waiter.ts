@@ -81,11 +81,6 @@ export class Waiter<T> implements AbortWatcher {
       : setTimeout(onTimer, Math.max(0, left), waiter);
   }
 
-  /** True once woken or given up. */
-  get settled(): boolean {
-    return this.#resolve === undefined;
-  }
-
   /** Resolves the waiter (and unlinks it). Returns false if it had already settled. */
   wake(value: T): boolean {
     const resolve = this.#finish();
