@@ -62,7 +62,9 @@ export function withSlot<T>(
     throw core.closedError();
   }
   if (core.store.idle === 0) return acquireSlow(core, signal, ms, deadline, origin, undefined);
-  return core.store.borrowIdle().then((r) => checkIdle(core, r, signal, ms, deadline, origin));
+  const idle = core.store.borrowIdle();
+  if (!(idle instanceof Promise)) return checkIdle(core, idle, signal, ms, deadline, origin);
+  return idle.then((r) => checkIdle(core, r, signal, ms, deadline, origin));
 }
 
 /** Holding a slot and an idle resource: lend it if it validates, else look further. */
@@ -108,7 +110,8 @@ async function obtain<T>(core: PoolCore<T>, acq: Acq<T>, first: Checked<T> | und
     for (;;) {
       acq.signal.throwIfAborted();
       if (core.store.idle > 0) {
-        const r = await core.store.borrowIdle();
+        const idle = core.store.borrowIdle();
+        const r = idle instanceof Promise ? await idle : idle;
         const valid = core.validate(r);
         if (valid === true || (valid !== false && (await valid))) return core.lend(r, acq.origin);
         continue;
