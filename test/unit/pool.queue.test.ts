@@ -151,3 +151,20 @@ describe('Pool.acquire() (queued callers)', () => {
     await pool.close();
   });
 });
+
+describe('Pool.acquire() (idle resources)', () => {
+  it('lends the most recently released idle resource first, so the surplus ages out', async () => {
+    const f = new FakeFactory({ validate: true });
+    const pool = new Pool(f, { max: 3 });
+    const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+    await a.release();
+    await c.release();
+    await b.release();
+    const order: number[] = [];
+    for (let i = 0; i < 3; i++) order.push((await pool.acquire()).resource.id);
+    expect(order).toEqual([b.resource.id, c.resource.id, a.resource.id]);
+    expect(pool.stats()).toMatchObject({ idle: 0, borrowed: 3, created: 3 });
+    await pool.close({ timeout: 0 });
+    expect(f.live.size).toBe(0);
+  });
+});
