@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { TimeoutError } from './errors.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 import { startTimer } from './internal/timer.js';
 
 /**
@@ -103,17 +105,17 @@ export function runProcess(
     const cleanup = (): void => {
       cancelTimer();
       cancelKill();
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watcher);
     };
     const kill = (error: unknown): void => {
       if (failure !== undefined) return;
       failure = { error };
       cancelTimer();
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watcher);
       child.kill('SIGTERM');
       cancelKill = startTimer(killTimeout, () => child.kill('SIGKILL'));
     };
-    const onAbort = (): void => kill(signal?.reason);
+    const watcher: AbortWatcher = { giveUp: (reason) => kill(reason) };
     const cancelTimer = startTimer(timeout, () =>
       kill(
         new TimeoutError(
@@ -121,7 +123,7 @@ export function runProcess(
         ),
       ),
     );
-    signal?.addEventListener('abort', onAbort);
+    if (signal !== undefined) watchAbort(signal, watcher);
 
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));

@@ -4,6 +4,8 @@
  */
 import { CancelledError, InvalidStateError } from './errors.js';
 import type { Future } from './future.js';
+import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
+import type { AbortWatcher } from './internal/abort-watch.js';
 import { checkSignal } from './options.js';
 import { Task } from './task.js';
 
@@ -61,7 +63,8 @@ export class TaskGroup {
   #wait: Promise<void> | undefined = undefined;
   #waitError: unknown = undefined;
   #onIdle: (() => void) | undefined = undefined;
-  readonly #onOuterAbort = (): void => this.#abort(this.#outer?.reason);
+  // Shares connkit's one listener per signal: many groups on a service-wide signal stay O(1) each.
+  readonly #outerWatcher: AbortWatcher = { giveUp: (reason) => this.#abort(reason) };
   readonly #onChildDone = (task: Future<unknown>): void => {
     this.#tasks.delete(task as Task<unknown>);
     if (!task.cancelled()) {
@@ -74,7 +77,7 @@ export class TaskGroup {
   constructor(opts?: TaskGroupOptions) {
     this.#outer = checkSignal(opts?.signal);
     if (this.#outer?.aborted) this.#abort(this.#outer.reason);
-    else this.#outer?.addEventListener('abort', this.#onOuterAbort);
+    else if (this.#outer !== undefined) watchAbort(this.#outer, this.#outerWatcher);
   }
 
   /**
@@ -160,7 +163,7 @@ export class TaskGroup {
       this.#onIdle = undefined;
     }
     this.#state = 'finished';
-    this.#outer?.removeEventListener('abort', this.#onOuterAbort);
+    if (this.#outer !== undefined) unwatchAbort(this.#outer, this.#outerWatcher);
     if (this.#errors.length > 0) {
       const n = this.#errors.length;
       this.#waitError = new AggregateError(this.#errors, `TaskGroup: ${n} task${n === 1 ? '' : 's'} failed`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { runProcess } from '../../src/process.js';
+import { trackListeners } from './helpers/unhandled-rejections.js';
 
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'connkit-process-'));
@@ -96,6 +97,17 @@ describe('runProcess()', () => {
     expect(await running).toBe(reason);
     expect(readFileSync(term, 'utf8')).toBe('got SIGTERM'); // it survived TERM…
     expect(alive(pid)).toBe(false); // …and KILL ended it
+  });
+
+  it('shares one listener on a long-lived signal among concurrent runs and leaves none after', async () => {
+    const ac = new AbortController();
+    const listeners = trackListeners(ac.signal);
+    const runs = [1, 2, 3].map((n) =>
+      runProcess(node, ['-e', `process.stdout.write('${n}')`], { signal: ac.signal }),
+    );
+    expect(listeners.active()).toBe(1);
+    expect((await Promise.all(runs)).map((r) => r.stdout)).toEqual(['1', '2', '3']);
+    expect(listeners.active()).toBe(0);
   });
 
   it('rejects at once for an already-aborted signal, spawning nothing', async () => {

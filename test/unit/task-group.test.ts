@@ -171,6 +171,19 @@ describe('TaskGroup opts.signal', () => {
     expect(() => tg.spawn(async () => 1)).toThrow(InvalidStateError);
   });
 
+  it('shares one listener among many groups on a long-lived signal, and all abort with it', async () => {
+    const outer = new AbortController();
+    const listeners = trackListeners(outer.signal);
+    const groups = Array.from({ length: 20 }, () => new TaskGroup({ signal: outer.signal }));
+    const children = groups.map((tg) => tg.spawn(untilAborted));
+    expect(listeners.active()).toBe(1);
+    const reason = new Error('shutdown');
+    outer.abort(reason);
+    for (const tg of groups) await expect(tg.wait()).rejects.toBe(reason);
+    expect(children.every((c) => c.cancelled())).toBe(true);
+    expect(listeners.active()).toBe(0);
+  });
+
   it('removes its listener from a long-lived signal when the group finishes', async () => {
     const outer = new AbortController();
     const listeners = trackListeners(outer.signal);
