@@ -119,6 +119,7 @@ export const suite: Suite = {
       run: () =>
         round(queues.acm, async (done) => {
           const ch = acm!.createChannel({});
+          ch.on('error', () => undefined);
           await ch.waitForConnect();
           await ch.consume(
             queues.acm,
