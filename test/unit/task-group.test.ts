@@ -8,7 +8,7 @@ import {
   realTicks,
   trackListeners,
 } from './helpers/unhandled-rejections.js';
-import { untilAborted } from './helpers/async.js';
+import { maxListenersWarnings, untilAborted } from './helpers/async.js';
 
 async function settle(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -108,10 +108,7 @@ describe('TaskGroup.wait()', () => {
 
 describe('TaskGroup.spawn()', () => {
   it('cancels many children on a failure without a listener per child on one signal', async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error): void => void warnings.push(w);
-    process.on('warning', onWarning);
-    try {
+    const warnings = await maxListenersWarnings(async () => {
       const tg = new TaskGroup();
       const children = Array.from({ length: 50 }, () => tg.spawn(untilAborted));
       expect(getEventListeners(tg.signal, 'abort')).toHaveLength(0);
@@ -123,11 +120,8 @@ describe('TaskGroup.spawn()', () => {
       const cancelled = (await settle(Promise.resolve(children[49]))) as Error;
       expect(cancelled).toBeInstanceOf(CancelledError);
       expect(cancelled.cause).toBe(boom);
-      await realTicks();
-      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
-    } finally {
-      process.off('warning', onWarning);
-    }
+    });
+    expect(warnings).toEqual([]);
   });
 
   it('throws InvalidStateError once the group is aborting', async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { createTask } from '../../src/task.js';
 import { sleep, waitFor } from '../../src/timeout.js';
+import { maxListenersWarnings } from './helpers/async.js';
 import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
 
 beforeEach(() => {
@@ -22,10 +23,7 @@ function state(p: Promise<unknown>): { value: string } {
 
 describe('sleep()', () => {
   it('shares one listener among many sleeps on a long-lived signal, all rejected by its abort', async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error): void => void warnings.push(w);
-    process.on('warning', onWarning);
-    try {
+    const warnings = await maxListenersWarnings(async () => {
       const ac = new AbortController();
       const listeners = trackListeners(ac.signal);
       const sleeps = Array.from({ length: 30 }, () => sleep(1000, { signal: ac.signal }));
@@ -38,10 +36,8 @@ describe('sleep()', () => {
       for (const s of sleeps) await expect(s).rejects.toBe(reason);
       expect(listeners.active()).toBe(0);
       expect(vi.getTimerCount()).toBe(0);
-      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
-    } finally {
-      process.off('warning', onWarning);
-    }
+    });
+    expect(warnings).toEqual([]);
   });
 
   it('resolves after ms and not before', async () => {
