@@ -27,7 +27,8 @@ afterAll(async () => {
   await Promise.all(brokers.map((b) => b.close()));
   await db.close();
   await schema.drop();
-  await deleteQueues(amqpUrl(), queues);
+  // the consumer's retry creates a delay queue per queue and delay
+  await deleteQueues(amqpUrl(), [...queues, ...queues.map((q) => `${q}.connkit-delay.50ms`)]);
 });
 
 async function newBroker(url = amqpUrl()): Promise<Broker> {
