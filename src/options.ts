@@ -134,7 +134,8 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
  * ```
  */
 export function checkWaitOptions(opts: WaitOptions | undefined): Promise<never> | undefined {
-  if (opts === undefined) return undefined;
+  // `null` reads as "no options", as `opts?.signal` always did.
+  if (opts == null) return undefined;
   const signal = checkSignal(opts.signal);
   checkDuration(opts.timeout, 'timeout', Infinity);
   return signal?.aborted ? Promise.reject(signal.reason as unknown) : undefined;

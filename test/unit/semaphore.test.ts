@@ -173,6 +173,16 @@ describe('Semaphore.acquire()', () => {
     expect(sem.value).toBe(1);
   });
 
+  it('treats null options as none, in acquire() and use()', async () => {
+    const sem = new Semaphore(1);
+    await sem.acquire(null as never);
+    expect(sem.value).toBe(0);
+    const used = sem.use(() => 'ok', null as never);
+    sem.release();
+    await expect(used).resolves.toBe('ok');
+    expect(sem.value).toBe(1);
+  });
+
   it('throws TypeError synchronously for a signal that is not an AbortSignal', () => {
     const sem = new Semaphore(1);
     expect(() => sem.acquire({ signal: {} as AbortSignal })).toThrow(TypeError);
