@@ -21,7 +21,15 @@ import { ResourceStore } from './resource-store.js';
 import { SlotQueue } from './slot-queue.js';
 import { startTimer } from './timer.js';
 
-/** What `Lease.release()` returns when the pool took the resource back synchronously. */
+/**
+ * What `Lease.release()` returns when the pool took the resource back synchronously.
+ *
+ * @example
+ * ```ts
+ * const back = lease.release();
+ * if (back !== DONE) await back; // a turn of the microtask queue saved in the common case
+ * ```
+ */
 export const DONE: Promise<void> = Promise.resolve();
 
 /**
