@@ -5,7 +5,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelModel } from 'amqplib';
-import { checkDuration, readWaitOptions, type SignalOptions, type WaitOptions } from '../../src/options.js';
+import {
+  checkDuration,
+  checkWaitOptions,
+  readWaitOptions,
+  type SignalOptions,
+  type WaitOptions,
+} from '../../src/options.js';
 import { ChannelPool } from './channel-pool.js';
 import { Connection } from './connection.js';
 import { Consumer, type ConsumeOptions, type ConsumerStats, type MessageHandler } from './consumer.js';
@@ -104,8 +110,14 @@ export class Broker extends EventEmitter {
   }
 
   /** Declares exchanges, queues and bindings now, and again after every reconnect. */
-  async declare(topology: Topology, opts?: WaitOptions): Promise<void> {
+  declare(topology: Topology, opts?: WaitOptions): Promise<void> {
+    // Bad arguments throw synchronously (DESIGN §2); an aborted signal rejects.
     checkTopology(topology);
+    const refused = checkWaitOptions(opts);
+    return refused ?? this.#declare(topology, opts);
+  }
+
+  async #declare(topology: Topology, opts: WaitOptions | undefined): Promise<void> {
     const { signal, timeout } = readWaitOptions(opts, this.#opts.publishTimeout);
     const model = await this.#whenReady({ signal, timeout });
     await this.#pool.use(model, (channel) => applyTopology(channel, topology), signal);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
 import { ConnectionError, TimeoutError } from '../../src/errors.js';
-import { describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
+import { checkWaitOptions, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
 import { decodeBody, encodeBody } from './codec.js';
 import { BrokerClosedError, RemoteError, UnroutableError } from './errors.js';
 
@@ -89,12 +89,15 @@ export class RpcClient {
   }
 
   /** Publishes a request to `queue` and resolves with the decoded reply. */
-  async call<R>(queue: string, body: unknown, opts?: CallOptions): Promise<R> {
+  call<R>(queue: string, body: unknown, opts?: CallOptions): Promise<R> {
+    // Bad arguments throw synchronously (DESIGN §2); an aborted signal or a closed broker rejects.
     if (typeof queue !== 'string' || queue === '')
       throw new TypeError(`queue must be a non-empty string, got ${describeValue(queue)}`);
-    const { signal, timeout } = readWaitOptions(opts, this.#defaultTimeout);
+    const refused = checkWaitOptions(opts);
+    if (refused) return refused;
     const encoded = encodeBody(body);
-    if (this.#closed) throw new BrokerClosedError('Broker is closed: call refused');
+    if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: call refused'));
+    const { signal, timeout } = readWaitOptions(opts, this.#defaultTimeout);
     const call = new Call(this, randomUUID(), queue, signal);
     this.#calls.set(call.id, call);
     signal?.addEventListener('abort', call);

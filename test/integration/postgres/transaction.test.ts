@@ -100,12 +100,14 @@ describe('Database.transaction()', () => {
     const p = db.transaction(
       async (tx) => {
         await tx.query(`insert into ${t} values (5, 50)`);
+        // Abort only once the insert is done (under load it could otherwise land before it), while
+        // fn is busy waiting on something that is not a query.
+        setTimeout(() => ac.abort(new Error('gone')), 50);
         await new Promise((r) => setTimeout(r, 300));
         late(await tx.query('select 1').catch((e: unknown) => e));
       },
       { signal: ac.signal },
     );
-    setTimeout(() => ac.abort(new Error('gone')), 50);
     await expect(p).rejects.toThrow('gone');
     expect(await lateResult).toMatchObject({ code: 'INVALID_STATE' });
     expect(await count('id = 5')).toBe(0);
