@@ -24,6 +24,9 @@ export interface PipelineOptions {
   signal: AbortSignal;
 }
 
+/** Consumer retry delays (ms): attempts back off through these, the last one repeating. */
+const RETRY_DELAYS = [50, 200, 1000];
+
 interface OrderEvent {
   orderId: number;
   createdAt: number;
@@ -91,7 +94,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
       {
         concurrency: opts.concurrency,
         prefetch: opts.concurrency * 2,
-        retry: { attempts: 20, delay: [50, 200, 1000] },
+        retry: { attempts: 20, delay: RETRY_DELAYS },
       },
     );
     await consumer.ready;
@@ -194,6 +197,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
     await chaos?.close();
     await admin.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
     await admin.close();
-    await deleteQueues(opts.amqpUrl, [queue]).catch(() => undefined);
+    // The consumer's retries go through one delay queue per delay: they are the run's too.
+    const delayQueues = RETRY_DELAYS.map((ms) => `${queue}.connkit-delay.${ms}ms`);
+    await deleteQueues(opts.amqpUrl, [queue, ...delayQueues]).catch(() => undefined);
   }
 }
