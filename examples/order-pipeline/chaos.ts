@@ -16,7 +16,7 @@ export interface Chaos {
   close(): Promise<void>;
 }
 
-/** Puts proxies in front of both services; `run()` then injects faults every 0.3–1.5 s. */
+/** Puts proxies in front of both services; `run()` then injects faults every 0.3–1.5 s (the first sooner). */
 export async function createChaos(
   databaseUrl: string,
   amqpUrl: string,
@@ -50,8 +50,11 @@ export async function createChaos(
       return faults;
     },
     async run(signal) {
+      // The first fault comes early, so even a short run sees one.
+      let pause = 100 + Math.random() * 200;
       while (!signal.aborted) {
-        await sleep(300 + Math.random() * 1200, { signal }).catch(() => undefined);
+        await sleep(pause, { signal }).catch(() => undefined);
+        pause = 300 + Math.random() * 1200;
         if (signal.aborted) break;
         const action = actions[Math.floor(Math.random() * actions.length)]!;
         try {
