@@ -68,6 +68,8 @@ export interface Suite {
   maxTimeMs?: number;
   /** Extra measurements run after the rounds. */
   metrics?(): Promise<Metric[]>;
+  /** Extra text printed after the suite's tables (e.g. a chart of how throughput scales). */
+  report?(result: SuiteResult): string;
 }
 
 /** Options for {@link runSuite}. */

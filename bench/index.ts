@@ -52,6 +52,8 @@ async function main(): Promise<void> {
     const result = await runSuite(suite, { rounds, maxTimeMs });
     results.push(result);
     process.stdout.write(`${formatResult(result)}\n\n`);
+    const extra = suite.report?.(result);
+    if (extra) process.stdout.write(`${extra}\n\n`);
   }
   if (values.json !== undefined) {
     await writeFile(values.json, `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`);
