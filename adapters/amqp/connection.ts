@@ -284,6 +284,7 @@ export class Connection implements WaiterHost<ChannelModel> {
         // Nagle stays on (amqplib's default): a publish is one write, and measured on 2 cores
         // noDelay cost ~2x the socket-write CPU and some throughput under confirm streams.
         const model = await amqp.connect(url, {
+          ...(url.startsWith('amqps:') ? this.#opts.tls : undefined),
           timeout: this.#opts.connectTimeout,
           clientProperties: { connection_name: this.#opts.clientName },
         });

@@ -3,6 +3,7 @@
  * @module
  */
 import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import type { ConnectionOptions } from 'node:tls';
 import type { Topology } from './topology.js';
 
 /**
@@ -69,6 +70,11 @@ export interface BrokerOptions {
   clientName?: string;
   /** Where to report background problems. @default undefined (silent, except via 'error' listeners) */
   logger?: BrokerLogger;
+  /**
+   * TLS options for `amqps://` URLs, handed to `tls.connect` as they are (`ca`, `cert`, `key`,
+   * `servername`, `rejectUnauthorized` …); unused for `amqp://`. @default undefined (Node's defaults)
+   */
+  tls?: ConnectionOptions | undefined;
 }
 
 /**
@@ -90,6 +96,7 @@ export interface ResolvedBrokerOptions {
   topology: Topology | undefined;
   clientName: string;
   logger: BrokerLogger | undefined;
+  tls: ConnectionOptions | undefined;
 }
 
 /**
@@ -108,6 +115,14 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
   }
+}
+
+function checkTls(tls: unknown): ConnectionOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (tls === null || typeof tls !== 'object' || Array.isArray(tls)) {
+    throw new TypeError(`tls must be an object of TLS options, got ${describeValue(tls)}`);
+  }
+  return tls;
 }
 
 function checkUrl(url: unknown): string {
@@ -169,5 +184,6 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
     topology: options.topology,
     clientName,
     logger: options.logger,
+    tls: checkTls(options.tls),
   };
 }

@@ -15,6 +15,8 @@ import type { QueryInput } from './query-input.js';
 
 /** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
 const WATCHDOG_GRACE = 5_000;
+/** Milliseconds past `queryTimeout` after which the caller of a pipelined query stops waiting. */
+const CALLER_MARGIN = 1_000;
 
 /**
  * Shared pipelined connections, each replaced when it dies.
@@ -67,8 +69,38 @@ export class PipelineGroup {
   /** Runs `input` on the least loaded healthy connection (connecting one if none is up). */
   query(input: QueryInput): Promise<pg.QueryResult> {
     const conn = this.#pick();
-    if (conn !== undefined) return this.#send(conn, input);
-    return this.#waitForConnection().then((c) => this.#send(c, input));
+    const p =
+      conn !== undefined
+        ? this.#send(conn, input)
+        : this.#waitForConnection().then((c) => this.#send(c, input));
+    return this.#queryTimeout === Infinity ? p : this.#bounded(p);
+  }
+
+  /**
+   * The caller's own deadline, `queryTimeout` + a margin that lets the server's statement_timeout
+   * answer first when it can: a peer that went silent never answers, and the watchdog that then
+   * destroys the socket waits longer. A late answer is dropped.
+   */
+  #bounded(p: Promise<pg.QueryResult>): Promise<pg.QueryResult> {
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new TimeoutError(
+            `Query timed out after ${this.#queryTimeout} ms (queryTimeout): no answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`,
+          ),
+        );
+      }, this.#queryTimeout + CALLER_MARGIN);
+      p.then(
+        (res) => {
+          clearTimeout(timer);
+          resolve(res);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Ends every connection once its in-flight queries are answered. Idempotent. */

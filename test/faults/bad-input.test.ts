@@ -118,6 +118,7 @@ describe('invalid options', () => {
       /publishTimeout.*"1s"/,
     ],
     ['clientName: {}', { clientName: {} as unknown as string }, TypeError, /clientName/],
+    ['tls: "yes"', { tls: 'yes' as unknown as object }, TypeError, /tls.*"yes"/],
   ];
   it.each(brokerCases)('new Broker({ url, %s }) throws naming the option', (_, opts, cls, message) => {
     expect(() => new Broker({ url: validUrl(), ...opts })).toThrow(cls);

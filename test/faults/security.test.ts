@@ -288,6 +288,24 @@ describe('TLS options reach the drivers', () => {
     }
   });
 
+  it('Broker: the tls option reaches amqplib (the ClientHello carries its servername)', async () => {
+    const server = await recordingServer(false);
+    const servername = `mq-${randomBytes(4).toString('hex')}.connkit.test`;
+    const broker = new Broker({
+      url: `amqps://guest:guest@127.0.0.1:${server.port}`,
+      tls: { servername, rejectUnauthorized: true },
+      connectTimeout: 1_000,
+    });
+    broker.on('error', () => undefined);
+    try {
+      await expect(broker.connect()).rejects.toBeDefined();
+      expect(server.received.some((b) => b[0] === 0x16 && b.includes(Buffer.from(servername)))).toBe(true);
+    } finally {
+      await broker.close();
+      await server.close();
+    }
+  });
+
   it('Broker: an amqps:// URL makes amqplib speak TLS, not plain AMQP', async () => {
     const server = await recordingServer(false);
     const broker = new Broker({ url: `amqps://guest:guest@127.0.0.1:${server.port}`, connectTimeout: 1_000 });
