@@ -85,6 +85,8 @@ export class Relay {
         this.#running = false;
         signal?.removeEventListener('abort', onAbort);
       });
+    // stop() hands this promise to its caller; a relay nobody stops must not raise an unhandled rejection.
+    this.#done.catch(() => undefined);
   }
 
   /**
