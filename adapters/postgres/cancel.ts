@@ -49,7 +49,11 @@ export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promis
     socket.setTimeout(timeout, () =>
       socket.destroy(new Error(`CancelRequest timed out after ${timeout} ms`)),
     );
-    socket.once('connect', () => socket.end(packet));
+    // Write without our own FIN and wait for the server to close: the postmaster closes only after it
+    // has signalled the backend. Half-closing first lets a proxy that mirrors FINs report the cancel
+    // done before it was delivered, and a late cancel then hits the connection's next statement.
+    socket.once('connect', () => socket.write(packet));
+    socket.once('end', () => socket.end());
     socket.once('error', reject);
     socket.once('close', (hadError) => {
       if (!hadError) resolve();
