@@ -32,6 +32,17 @@ export async function withRaw<R>(fn: (ch: amqp.ConfirmChannel) => Promise<R>): P
   }
 }
 
+/** Publish properties of the raw-amqplib contenders; a fresh `messageId` per call. */
+export function publishProps(): amqp.Options.Publish {
+  return {
+    persistent: true,
+    mandatory: true,
+    contentType: 'application/octet-stream',
+    messageId: randomUUID(),
+    timestamp: Math.floor(Date.now() / 1000),
+  };
+}
+
 /** Declares transient queues. */
 export async function declareQueues(names: string[]): Promise<void> {
   await withRaw(async (ch) => {

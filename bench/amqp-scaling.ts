@@ -6,13 +6,20 @@
  * library and window follows the table.
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import amqp from 'amqplib';
 import { Broker } from '../adapters/amqp/index.js';
 import { scalingChart } from './_chart.js';
 import type { ScalingPoint } from './_chart.js';
-import { AMQP_URL, benchQueue, declareQueues, deleteQueues, PAYLOAD, purge } from './_amqp-common.js';
+import {
+  AMQP_URL,
+  benchQueue,
+  declareQueues,
+  deleteQueues,
+  PAYLOAD,
+  publishProps,
+  purge,
+} from './_amqp-common.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 /** Messages in flight, and messages per round at that window (~0.5–1 s a round). */
@@ -74,14 +81,6 @@ async function publish(
   return { ops: total, elapsedMs, latenciesMs };
 }
 
-const props = (): amqp.Options.Publish => ({
-  persistent: true,
-  mandatory: true,
-  contentType: 'application/octet-stream',
-  messageId: randomUUID(),
-  timestamp: Math.floor(Date.now() / 1000),
-});
-
 const contenders: Contender[] = [];
 const points: ScalingPoint[] = [];
 for (const [window, messages] of LEVELS) {
@@ -100,7 +99,7 @@ for (const [window, messages] of LEVELS) {
       window,
       () =>
         new Promise<void>((resolve, reject) =>
-          rawCh!.sendToQueue(queues.amqplib, PAYLOAD, props(), (err) =>
+          rawCh!.sendToQueue(queues.amqplib, PAYLOAD, publishProps(), (err) =>
             err ? reject(err as Error) : resolve(),
           ),
         ),

@@ -19,6 +19,7 @@ import {
   deleteQueues,
   MESSAGES,
   PAYLOAD,
+  publishProps,
   purge,
   WINDOW,
   windowed,
@@ -39,14 +40,6 @@ let rabbit: RabbitConnection | undefined;
 let rabbitPub: RabbitPublisher | undefined;
 let acm: ReturnType<typeof amqpcm.connect> | undefined;
 let acmCh: ReturnType<ReturnType<typeof amqpcm.connect>['createChannel']> | undefined;
-
-const props = (): amqp.Options.Publish => ({
-  persistent: true,
-  mandatory: true,
-  contentType: 'application/octet-stream',
-  messageId: randomUUID(),
-  timestamp: Math.floor(Date.now() / 1000),
-});
 
 export const suite: Suite = {
   name: 'amqp',
@@ -87,7 +80,7 @@ export const suite: Suite = {
           WINDOW,
           () =>
             new Promise<void>((resolve, reject) =>
-              ch.sendToQueue(q, PAYLOAD, props(), (err) => (err ? reject(err as Error) : resolve())),
+              ch.sendToQueue(q, PAYLOAD, publishProps(), (err) => (err ? reject(err as Error) : resolve())),
             ),
         );
         await purge(q);
@@ -139,7 +132,7 @@ export const suite: Suite = {
       async run() {
         const q = queues.acm;
         const ch = acmCh!;
-        const elapsedMs = await windowed(MESSAGES, WINDOW, () => ch.sendToQueue(q, PAYLOAD, props()));
+        const elapsedMs = await windowed(MESSAGES, WINDOW, () => ch.sendToQueue(q, PAYLOAD, publishProps()));
         await purge(q);
         return { ops: MESSAGES, elapsedMs };
       },
