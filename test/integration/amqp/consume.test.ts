@@ -1,18 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Broker, type Message } from '../../../adapters/amqp/index.js';
+import type { Message } from '../../../adapters/amqp/index.js';
 import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { testBrokers } from '../../support/brokers.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
 
 const queues: string[] = [];
-const brokers: Broker[] = [];
-
-function broker(): Broker {
-  const b = new Broker({ url: amqpUrl(), clientName: uniqueName('connkit_f') });
-  b.on('error', () => undefined);
-  brokers.push(b);
-  return b;
-}
+const { broker, closeAll: closeBrokers } = testBrokers();
 
 function queueName(): string {
   const name = uniqueName('q');
@@ -21,7 +15,7 @@ function queueName(): string {
 }
 
 afterEach(async () => {
-  await Promise.all(brokers.splice(0).map((b) => b.close({ timeout: 2000 })));
+  await closeBrokers();
   const names = queues.splice(0);
   // delay queues of the retry tests
   await deleteQueues(amqpUrl(), [

@@ -2,21 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, RemoteError, TimeoutError, UnroutableError } from '../../../adapters/amqp/index.js';
 import { ConnkitError } from '../../../src/errors.js';
 import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { testBrokers } from '../../support/brokers.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
 
 const queues: string[] = [];
-const brokers: Broker[] = [];
-
-function broker(): Broker {
-  const b = new Broker({ url: amqpUrl(), clientName: uniqueName('connkit_f') });
-  b.on('error', () => undefined);
-  brokers.push(b);
-  return b;
-}
+const { broker, closeAll: closeBrokers } = testBrokers();
 
 afterEach(async () => {
-  await Promise.all(brokers.splice(0).map((b) => b.close({ timeout: 2000 })));
+  await closeBrokers();
   await deleteQueues(amqpUrl(), queues.splice(0));
 });
 
