@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
 import { uniqueName } from '../support/names.js';
 import { ChaosProxy } from '../support/proxy.js';
+import { connectionPids, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl } from '../support/services.js';
 
-const run = promisify(execFile);
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -58,17 +56,7 @@ describe('Broker under connection cuts', () => {
     await consumer.ready;
 
     // the broker-side connection id, found by our connection name, for a broker-side close later
-    const { stdout } = await run('rabbitmqctl', [
-      'list_connections',
-      'pid',
-      'client_properties',
-      '--quiet',
-      '--no-table-headers',
-    ]);
-    const pid = stdout
-      .split('\n')
-      .find((line) => line.includes(clientName))
-      ?.split('\t')[0];
+    const [pid] = await connectionPids(clientName);
     expect(pid).toBeDefined();
 
     // a paced stream: 256 in flight, so the faults land mid-stream
@@ -96,7 +84,7 @@ describe('Broker under connection cuts', () => {
     })();
 
     await until(() => confirmed >= 500);
-    await run('rabbitmqctl', ['close_connection', pid!, 'connkit fault test']);
+    await rabbitmqctl('close_connection', pid!, 'connkit fault test');
     await producer;
     expect(cuts).toBe(2);
 

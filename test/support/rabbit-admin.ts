@@ -55,6 +55,21 @@ export async function rabbitmqctl(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** Broker-side pids of the connections whose client properties mention `clientName`, in `list_connections` order. */
+export async function connectionPids(clientName: string): Promise<string[]> {
+  const out = await rabbitmqctl(
+    'list_connections',
+    'pid',
+    'client_properties',
+    '--quiet',
+    '--no-table-headers',
+  );
+  return out
+    .split('\n')
+    .filter((line) => line.includes(clientName))
+    .map((line) => line.split('\t')[0]!);
+}
+
 function connsOf(connectionName: string): string {
   // The name goes into an Erlang binary literal: only plain names, never anything to escape.
   if (!/^[\w.-]+$/.test(connectionName))

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../../adapters/amqp/index.js';
 import { deleteExchanges, deleteQueues, withAmqpChannel } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
 import { ChaosProxy } from '../../support/proxy.js';
+import { connectionPids, rabbitmqctl } from '../../support/rabbit-admin.js';
 import { amqpUrl } from '../../support/services.js';
 
-const run = promisify(execFile);
 const queues: string[] = [];
 const exchanges: string[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -112,19 +110,9 @@ describe('Broker reconnect', () => {
     await consumer.ready;
     await broker.sendToQueue(q, 1);
     await until(() => seen.length === 1);
-    const { stdout } = await run('rabbitmqctl', [
-      'list_connections',
-      'pid',
-      'client_properties',
-      '--quiet',
-      '--no-table-headers',
-    ]);
-    const pids = stdout
-      .split('\n')
-      .filter((line) => line.includes(clientName))
-      .map((line) => line.split('\t')[0]!);
+    const pids = await connectionPids(clientName);
     expect(pids).toHaveLength(1);
-    await run('rabbitmqctl', ['close_connection', pids[0]!, 'connkit test']);
+    await rabbitmqctl('close_connection', pids[0]!, 'connkit test');
     await until(() => broker.stats().reconnects === 1);
     await broker.sendToQueue(q, 2);
     await until(() => seen.includes(2));
