@@ -3,13 +3,19 @@
  * acquire / abort / timeout / release / put / get, with invariants checked at every quiet point.
  * Fake timers make timeouts deterministic; "quiet" means every pending microtask has run.
  */
-import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
 import { Queue } from '../../src/queue.js';
 import { Semaphore } from '../../src/semaphore.js';
+import {
+  abortOnePending,
+  expectNoAbortListeners,
+  passTime,
+  quiet,
+  waitOptions,
+} from './helpers/property-model.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -17,11 +23,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** Runs every pending microtask (promise chains here are a few links long). */
-async function quiet(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-}
 
 const waitOpts = fc.record({
   signal: fc.boolean(),
@@ -84,9 +85,7 @@ async function checkPermits(make: (limit: number) => Permits, limit: number, ops
     const firstPending = pending[0]?.id ?? Infinity;
     for (const a of all)
       if (a.state === 'holding' && a.id > firstPending) errors.push(`#${a.id} overtook #${firstPending}`);
-    for (const a of all) {
-      if (a.ac && a.state !== 'pending') expect(getEventListeners(a.ac.signal, 'abort')).toHaveLength(0);
-    }
+    expectNoAbortListeners(all);
   };
 
   for (const op of ops) {
@@ -98,10 +97,7 @@ async function checkPermits(make: (limit: number) => Permits, limit: number, ops
           state: 'pending',
         };
         all.push(a);
-        const opts: { signal?: AbortSignal; timeout?: number } = {};
-        if (a.ac) opts.signal = a.ac.signal;
-        if (op.timeout !== undefined) opts.timeout = op.timeout;
-        sem.acquire(opts).then(
+        sem.acquire(waitOptions(a.ac, op.timeout)).then(
           () => grant(a),
           (err: unknown) => {
             a.state = 'rejected';
@@ -119,12 +115,10 @@ async function checkPermits(make: (limit: number) => Permits, limit: number, ops
         else a.state = 'rejected';
         break;
       }
-      case 'abort': {
+      case 'abort':
         // Pending in the model includes "woken but not resumed", which is where the hand-on rule bites.
-        const live = all.filter((a) => a.ac && !a.ac.signal.aborted && a.state === 'pending');
-        live[op.i % Math.max(1, live.length)]?.ac?.abort(new Error(`abort ${op.i}`));
+        abortOnePending(all, op.i);
         break;
-      }
       case 'release': {
         const holders = all.filter((a) => a.state === 'holding');
         const h = holders[op.i % Math.max(1, holders.length)];
@@ -136,12 +130,8 @@ async function checkPermits(make: (limit: number) => Permits, limit: number, ops
         break;
       }
       case 'tick':
-        await vi.advanceTimersByTimeAsync(op.ms);
-        checkQuiet();
-        break;
       case 'quiet':
-        await quiet();
-        checkQuiet();
+        await passTime(op, checkQuiet);
         break;
     }
     expect(holding).toBeLessThanOrEqual(limit);
@@ -292,9 +282,7 @@ async function checkQueue(maxsize: number, ops: QueueOp[], strictOrder: boolean)
       state: 'pending',
     };
     calls.push(c);
-    const opts: { signal?: AbortSignal; timeout?: number } = {};
-    if (c.ac) opts.signal = c.ac.signal;
-    if (timeout !== undefined) opts.timeout = timeout;
+    const opts = waitOptions(c.ac, timeout);
     void settle(c, kind === 'put' ? q.put(c.id, opts) : q.get(opts));
   };
   const checkQuiet = () => {
@@ -313,8 +301,7 @@ async function checkQueue(maxsize: number, ops: QueueOp[], strictOrder: boolean)
       expect(got).toEqual([...put].slice(0, got.length));
       if (maxsize > 0) expect(q.size).toBeLessThanOrEqual(maxsize);
     }
-    for (const c of calls)
-      if (c.ac && c.state !== 'pending') expect(getEventListeners(c.ac.signal, 'abort')).toHaveLength(0);
+    expectNoAbortListeners(calls);
   };
 
   for (const op of ops) {
@@ -323,18 +310,12 @@ async function checkQueue(maxsize: number, ops: QueueOp[], strictOrder: boolean)
       case 'get':
         start(op.t, op.signal, op.timeout);
         break;
-      case 'abort': {
-        const live = calls.filter((c) => c.ac && !c.ac.signal.aborted && c.state === 'pending');
-        live[op.i % Math.max(1, live.length)]?.ac?.abort(new Error(`abort ${op.i}`));
+      case 'abort':
+        abortOnePending(calls, op.i);
         break;
-      }
       case 'tick':
-        await vi.advanceTimersByTimeAsync(op.ms);
-        checkQuiet();
-        break;
       case 'quiet':
-        await quiet();
-        checkQuiet();
+        await passTime(op, checkQuiet);
         break;
     }
   }
