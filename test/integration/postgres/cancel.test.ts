@@ -5,15 +5,7 @@ import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, terminateBackends } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-
-async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitUntil } from '../../support/wait.js';
 
 const sleeping = (url: string, app: string) =>
   backendsOf(url, app).then((rows) =>

@@ -4,15 +4,7 @@ import { ConnectionError, Database, DatabaseError } from '../../../adapters/post
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-
-async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitUntil } from '../../support/wait.js';
 
 function pipelined(
   app: string,
