@@ -6,12 +6,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnkitError } from '../../src/errors.js';
-import { Semaphore } from '../../src/semaphore.js';
 import { sleep } from '../../src/timeout.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
 import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
 import { uniqueName } from '../support/names.js';
+import { pacedPublisher } from '../support/paced-publisher.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { canUseRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl } from '../support/services.js';
@@ -75,24 +75,16 @@ describe('Broker under broker-wide faults', () => {
     );
     const confirmed: string[] = [];
     let stop = false;
-    const window = new Semaphore(32);
-    const publisher = (async () => {
-      const running: Promise<unknown>[] = [];
-      for (let i = 0; !stop; i++) {
-        await window.acquire();
-        const messageId = `${q}-${i}`;
-        running.push(
-          tally
-            .track(PUBLISH_TIMEOUT, () => broker.sendToQueue(q, { i }, { messageId }))
-            .then((r) => {
-              if (r.ok) confirmed.push(messageId);
-              window.release();
-            }),
-        );
-        if (i % 8 === 0) await sleep(5);
-      }
-      await Promise.all(running);
-    })();
+    const publisher = pacedPublisher({
+      tally,
+      timeout: PUBLISH_TIMEOUT,
+      idPrefix: q,
+      send: (messageId, i) => broker.sendToQueue(q, { i }, { messageId }),
+      confirmed,
+      stopped: () => stop,
+      pauseEvery: 8,
+      pauseMs: 5,
+    });
 
     let outageEndedAt = 0;
     const reconnectedAt: number[] = [];

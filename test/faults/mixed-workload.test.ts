@@ -8,13 +8,13 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
-import { Semaphore } from '../../src/semaphore.js';
 import { sleep } from '../../src/timeout.js';
 import { ConnectionError, Database } from '../../adapters/postgres/index.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
 import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
 import { uniqueName } from '../support/names.js';
+import { pacedPublisher } from '../support/paced-publisher.js';
 import { createTestSchema, terminateBackends } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { closeConnectionsNamed, canUseRabbitmqctl } from '../support/rabbit-admin.js';
@@ -144,26 +144,17 @@ describe('Database and Broker under faults', () => {
         if (!r.ok) await sleep(20);
       }
     };
-    const window = new Semaphore(32);
-    const publisher = async (): Promise<void> => {
-      const running: Promise<unknown>[] = [];
-      for (let i = 0; !stop; i++) {
-        await window.acquire();
-        const messageId = `${q}-${i}`;
-        running.push(
-          tally
-            .track(PUBLISH_TIMEOUT, () =>
-              broker.sendToQueue(q, { i }, { messageId, timeout: PUBLISH_TIMEOUT }),
-            )
-            .then((r) => {
-              if (r.ok) confirmed.push(messageId);
-              window.release();
-            }),
-        );
-        if (i % 16 === 0) await sleep(10);
-      }
-      await Promise.all(running);
-    };
+    const publisher = (): Promise<void> =>
+      pacedPublisher({
+        tally,
+        timeout: PUBLISH_TIMEOUT,
+        idPrefix: q,
+        send: (messageId, i) => broker.sendToQueue(q, { i }, { messageId, timeout: PUBLISH_TIMEOUT }),
+        confirmed,
+        stopped: () => stop,
+        pauseEvery: 16,
+        pauseMs: 10,
+      });
     let notified = 0;
     const notifier = async (): Promise<void> => {
       while (!stop) {
