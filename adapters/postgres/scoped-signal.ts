@@ -5,6 +5,7 @@
  * @module
  */
 import { TimeoutError } from '../../src/errors.js';
+import { untilAborted } from './client-lease.js';
 
 /**
  * Internal scope signal with a deadline.
@@ -53,25 +54,7 @@ export class ScopedSignal {
 
   /** Settles like `promise`, or rejects with the abort reason as soon as the scope aborts. */
   race<T>(promise: Promise<T>): Promise<T> {
-    const signal = this.#controller.signal;
-    if (signal.aborted) {
-      promise.catch(() => undefined);
-      return Promise.reject(signal.reason as Error);
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      );
-    });
+    return untilAborted(promise, this.#controller.signal);
   }
 
   /** Removes the listener on the outer signal and the timer. */

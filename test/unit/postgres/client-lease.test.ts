@@ -1,8 +1,21 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { settleWithin, untilAborted } from '../../../adapters/postgres/client-lease.js';
+import { expectNoUnhandledRejection } from '../helpers/unhandled-rejections.js';
 
 describe('untilAborted()', () => {
+  it('with an already aborted signal rejects with its reason and lets the abandoned promise fail quietly', async () => {
+    const ac = new AbortController();
+    const reason = new Error('gone');
+    ac.abort(reason);
+    await expectNoUnhandledRejection(async () => {
+      let fail!: (err: Error) => void;
+      const abandoned = new Promise<never>((_, reject) => (fail = reject));
+      await expect(untilAborted(abandoned, ac.signal)).rejects.toBe(reason);
+      fail(new Error('late failure'));
+    });
+  });
+
   it('follows the promise and leaves no listener on a long-lived signal', async () => {
     const ac = new AbortController();
     for (let i = 0; i < 100; i++) await untilAborted(Promise.resolve(i), ac.signal);
