@@ -17,7 +17,7 @@ import { linkSignals } from './internal/link-signals.js';
 import { shutdown } from './internal/pool-close.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
 import { DONE, PoolCore } from './internal/pool-core.js';
-import { ensureMin, granted, withSlot } from './internal/pool-obtain.js';
+import { ensureMin, granted, tryLend, withSlot } from './internal/pool-obtain.js';
 import { SlotWaiter } from './internal/slot-queue.js';
 
 export { Lease };
@@ -77,6 +77,26 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
     const req = this.#request(opts, this.acquire);
     return req instanceof SlotWaiter ? req.promise.then(this.#granted) : req;
+  }
+
+  /**
+   * Borrows an idle resource at once, without waiting and without creating one — the pool's
+   * counterpart of `Semaphore.tryAcquire()`. `undefined` when none is idle, when callers are queued
+   * (they keep their turn), or when `factory.validate` answers asynchronously. Throws
+   * `PoolClosedError` once the pool is closing. Saves the promise and the turn of the microtask
+   * queue that `acquire()` costs, for hot paths that fall back to `acquire()`.
+   *
+   * @example
+   * ```ts
+   * const lease = pool.tryAcquire() ?? (await pool.acquire({ signal, timeout: 1000 }));
+   * try { await lease.resource.send(data); } finally { await lease.release(); }
+   * ```
+   */
+  tryAcquire(): Lease<T> | undefined {
+    const core = this.#core;
+    if (this.#closing) throw core.closedError();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+    return tryLend(core, core.cfg.leakTimeout === Infinity ? undefined : core.leakError(this.tryAcquire));
   }
 
   /**

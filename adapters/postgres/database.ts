@@ -123,6 +123,8 @@ export class Database extends Queryable {
    * use {@link Database.transaction}. A statement that changes session state (`SET`, `LISTEN`, temp
    * tables, advisory locks …) never runs on a shared pipelined connection; like with any pool, it
    * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
+   * Text of several statements (`;`-separated, without values) runs them in order and resolves with
+   * the last one's result.
    *
    * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
    * pipelined connections, so time spent queued behind other statements is not counted), and a

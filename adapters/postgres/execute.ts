@@ -49,18 +49,17 @@ export async function execute(
   for (const s of signals) s?.throwIfAborted();
   if (conn.busy) await conn.busy;
   if (conn.broken) throw toDatabaseError(conn.broken, ctx.settings.secrets);
-  const query = conn.client.query(
-    input.values === undefined ? input.text : { text: input.text, values: input.values },
-  );
   let abortable = deadline !== Infinity;
   for (const s of signals) if (s) abortable = true;
   if (!abortable) {
     try {
-      return await query;
+      return await submit(conn.client, input);
     } catch (err) {
+      // Made here, not in pg's callback: the stack then leads back to the caller (async frames).
       throw fail(conn, err, ctx);
     }
   }
+  const query = submit(conn.client, input);
   return new Promise<pg.QueryResult>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
@@ -103,6 +102,21 @@ export async function execute(
         cleanup();
         reject(fail(conn, err, ctx));
       },
+    );
+  });
+}
+
+/**
+ * `client.query` in its callback form, with the text and values as separate arguments: pg's promise
+ * form adds a second promise per query, and a config object is cloned property by property.
+ */
+function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    client.query(
+      input.text,
+      // Left undefined without values: pg then uses the simple protocol (multi-statement text).
+      input.values as unknown[],
+      (err: Error | null, res: pg.QueryResult) => (err ? reject(err) : resolve(res)),
     );
   });
 }

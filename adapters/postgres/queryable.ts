@@ -32,7 +32,11 @@ export interface QueryResult<R> {
  * const result = toResult<{ n: number }>(await client.query('select 1 as n'));
  * ```
  */
-export function toResult<R>(res: pg.QueryResult): QueryResult<R> {
+export function toResult<R>(result: pg.QueryResult | pg.QueryResult[]): QueryResult<R> {
+  // Text of several statements without values (simple protocol): pg answers one result per
+  // statement; like psql -c, the last one is the answer.
+  const res = Array.isArray(result) ? result[result.length - 1] : result;
+  if (res === undefined) return { rows: [], rowCount: 0, fields: [], command: '' };
   return {
     rows: res.rows as R[],
     rowCount: res.rowCount ?? res.rows.length,

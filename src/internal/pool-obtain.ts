@@ -67,6 +67,31 @@ export function withSlot<T>(
   return idle.then((r) => checkIdle(core, r, signal, ms, deadline, origin));
 }
 
+/**
+ * `Pool.tryAcquire()`: a slot and an idle resource that validates synchronously, both at once, or
+ * `undefined` with nothing held. Never creates and never waits; a queued caller keeps precedence.
+ *
+ * @example
+ * ```ts
+ * const lease = tryLend(core, undefined) ?? (await slowPath());
+ * ```
+ */
+export function tryLend<T>(core: PoolCore<T>, origin: Error | undefined): Lease<T> | undefined {
+  if (core.store.idle === 0 || core.queue.length > 0 || !core.sem.tryAcquire()) return undefined;
+  for (let r = core.store.borrowIdleNow(); r !== undefined; r = core.store.borrowIdleNow()) {
+    const valid = core.validate(r);
+    if (valid === true) return core.lend(r, origin);
+    if (valid === false) continue; // destroyed by validate(); try the next idle one
+    // An asynchronous validate cannot answer now: let it finish, then the resource and the slot go
+    // back (to a queued caller first), as if it had never been borrowed.
+    const resource = r;
+    void valid.then((ok) => (ok ? core.putBack(resource) : core.releaseSlot()));
+    return undefined;
+  }
+  core.releaseSlot();
+  return undefined;
+}
+
 /** Holding a slot and an idle resource: lend it if it validates, else look further. */
 function checkIdle<T>(
   core: PoolCore<T>,

@@ -159,6 +159,19 @@ export class ResourceStore<T> {
     return next !== undefined && this.#gp.isBorrowedResource(next) ? next : lent;
   }
 
+  /**
+   * Borrows an idle resource only if that can happen synchronously (one is idle and nobody waits
+   * inside generic-pool); `undefined` otherwise, with nothing borrowed.
+   */
+  borrowIdleNow(): T | undefined {
+    if (this.#gp.pending !== 0 || this.#gp.available === 0) return undefined;
+    const lent = this.borrowIdle();
+    if (!(lent instanceof Promise)) return lent;
+    // Not expected (see borrowIdle): give it straight back rather than hold it.
+    void lent.then((r) => this.release(r));
+    return undefined;
+  }
+
   /** Starts tracking a fresh resource (its lifetime starts now). */
   track(r: T): void {
     const { maxLifetime, lifetimeJitter } = this.#config;

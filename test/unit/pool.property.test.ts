@@ -15,7 +15,7 @@ const client = fc.record({
   timeout: fc.option(fc.nat(40), { nil: undefined }),
   abortAfter: fc.option(fc.nat(40), { nil: undefined }),
   hold: fc.nat(20),
-  end: fc.constantFrom('release', 'destroy', 'use', 'use-throw'),
+  end: fc.constantFrom('release', 'destroy', 'use', 'use-throw', 'try-release'),
 });
 const scenario = fc.record({
   max: fc.integer({ min: 1, max: 4 }),
@@ -149,7 +149,9 @@ describe('Pool (property)', () => {
                     }, opts)
                     .finally(mustBeGone);
                 } else {
-                  const lease = await pool.acquire(opts);
+                  // 'try-release': the hot-path idiom, a synchronous borrow before the queue.
+                  const lease =
+                    (c.end === 'try-release' ? pool.tryAcquire() : undefined) ?? (await pool.acquire(opts));
                   await hold(lease.resource, c.hold);
                   if (c.end === 'destroy') doomed = lease.resource;
                   await (c.end === 'destroy' ? lease.destroy() : lease.release());

@@ -81,6 +81,24 @@ describe('Database.query()', () => {
     expect(db.stats().errors).toBe(4);
   });
 
+  it("gives a DatabaseError a stack that leads back to the caller, not to pg's socket handler", async () => {
+    await using db = newDb();
+    async function callerOfTheFailingQuery(): Promise<unknown> {
+      return await db.query('select 1/0').catch((e: unknown) => e);
+    }
+    const err = await callerOfTheFailingQuery();
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect((err as Error).stack).toContain('callerOfTheFailingQuery');
+  });
+
+  it('runs text without values on the simple protocol, so several statements may go in one call', async () => {
+    await using db = newDb();
+    const res = await db.query('select 1 as a; select 2 as b');
+    expect(res).toMatchObject({ rows: [{ b: 2 }], rowCount: 1, command: 'SELECT' }); // the last result
+    await using piped = newDb({ pipeline: { connections: 1 } });
+    expect((await piped.query('select 1 as a; select 3 as c')).rows).toEqual([{ c: 3 }]);
+  });
+
   it('rejects bad input with TypeError/RangeError before reaching the server', async () => {
     await using db = newDb();
     expect(() => db.query('select $1', 5 as never)).toThrow(TypeError);
