@@ -138,6 +138,7 @@ export function postgresSuite(w: Workload): Suite {
     description: `${w.description}: ${w.callers ?? CALLERS} concurrent callers, ${CONNECTIONS} connections, ${w.perRound} queries/round`,
     rounds: 5,
     maxTimeMs: 90_000,
+    settleMs: 100,
     contenders: [
       clientContender(w, 'connkit Database (pipeline, 2 conns)', connkitClient({ connections: 2 })),
       clientContender(w, 'connkit Database (pipeline off)', connkitClient(false)),

@@ -48,6 +48,7 @@ export const suite: Suite = {
   name: 'amqp-consume',
   description: `consume + ack, ${MESSAGES} × 128 B per round, prefetch ${WINDOW}`,
   rounds: 5,
+  settleMs: 100,
   contenders: [
     {
       name: 'connkit Broker.consume',

@@ -112,6 +112,7 @@ export const suite: Suite = {
   description: `confirmed sendToQueue of 128 B at ${LEVELS.map(([w]) => w).join('/')} messages in flight (${LEVELS.map(([, m]) => m).join('/')} per round)`,
   rounds: 5,
   maxTimeMs: 90_000,
+  settleMs: 100,
   contenders,
   report: (result) => scalingChart(result, points, 'in flight'),
 };

@@ -45,6 +45,7 @@ export const suite: Suite = {
   name: 'amqp',
   description: `confirmed sendToQueue, ${MESSAGES} × 128 B per round, ${WINDOW} in flight`,
   rounds: 5,
+  settleMs: 100,
   contenders: [
     {
       name: 'connkit Broker.sendToQueue',

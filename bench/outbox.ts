@@ -90,4 +90,5 @@ export const suite: Suite = {
   contenders: [relay, direct],
   rounds: 3,
   maxTimeMs: 90_000,
+  settleMs: 100,
 };

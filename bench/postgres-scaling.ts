@@ -24,7 +24,7 @@ import type { Contender, Suite } from './harness.js';
 
 /** Concurrent callers, and queries per round at that concurrency (~0.5–1 s a round). */
 const LEVELS: ReadonlyArray<readonly [callers: number, perRound: number]> = [
-  [1, 1_500],
+  [1, 3_000],
   [8, 4_000],
   [64, 6_000],
   [256, 6_000],
@@ -71,8 +71,9 @@ if (missing) progress(`[postgres-scaling] ${missing}`);
 export const suite: Suite = {
   name: 'postgres-scaling',
   description: `select $1::int at ${LEVELS.map(([c]) => c).join('/')} concurrent callers, ${CONNECTIONS} connections${missing ? ' (no pgbench row)' : '; pgbench = C/libpq in a separate process, -M extended, -j 2'}`,
-  rounds: 3,
+  rounds: 5,
   maxTimeMs: 100_000,
+  settleMs: 100,
   contenders,
   report: (result) => {
     const chart = scalingChart(result, points, 'callers');

@@ -109,8 +109,15 @@ export async function execute(
 /**
  * `client.query` in its callback form, with the text and values as separate arguments: pg's promise
  * form adds a second promise per query, and a config object is cloned property by property.
+ * Rejects with pg's own error; map it (toDatabaseError) after an `await`, so its stack leads back
+ * to the caller.
+ *
+ * @example
+ * ```ts
+ * const res = await submit(conn.client, { text: 'select $1::int', values: [1] });
+ * ```
  */
-function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
+export function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
   return new Promise<pg.QueryResult>((resolve, reject) => {
     client.query(
       input.text,

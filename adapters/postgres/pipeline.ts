@@ -11,6 +11,7 @@ import { ConnectionError, PoolClosedError, TimeoutError } from '../../src/errors
 import { backoffDelay } from '../../src/retry.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
 import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
+import { submit } from './execute.js';
 import type { QueryInput } from './query-input.js';
 
 /** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
@@ -36,7 +37,6 @@ export class PipelineGroup {
   #failures = 0;
   #retryAt = 0;
   #lastError: unknown = undefined;
-  #next = 0;
   #spread = 0;
 
   readonly #queryTimeout: number;
@@ -122,9 +122,7 @@ export class PipelineGroup {
 
   #send(conn: PgConnection, input: QueryInput): Promise<pg.QueryResult> {
     conn.inFlight++;
-    const q = conn.client.query(
-      input.values === undefined ? input.text : { text: input.text, values: input.values },
-    );
+    const q = submit(conn.client, input);
     // The server ends a statement at statement_timeout; no answer well after that means a silently
     // dead peer: destroy the socket so every query in flight on it fails instead of hanging.
     const watchdog =
@@ -164,11 +162,9 @@ export class PipelineGroup {
   #pick(): PgConnection | undefined {
     const n = this.#slots.length;
     let best: PgConnection | undefined;
-    // Round-robin start so equally loaded connections take turns.
-    const start = this.#next;
-    this.#next = (start + 1) % n;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
+    // Ties go to the first connection, not round-robin: under light load one backend stays warm
+    // (alternating between backends cost ~10 % at one caller), and under load the least loaded wins.
+    for (let i = 0; i < n; i++) {
       const c = this.#slots[i];
       if (c === undefined || c.broken) {
         this.#fill(i);

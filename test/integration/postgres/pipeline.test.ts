@@ -37,6 +37,16 @@ describe('Database.query() in pipeline mode', () => {
     expect((await backendsOf(databaseUrl(), app)).length).toBe(2);
   });
 
+  it('keeps one caller at a time on one warm backend instead of alternating between connections', async () => {
+    await using db = pipelined(uniqueName('pipe'), 2);
+    await Promise.all(Array.from({ length: 50 }, () => db.query('select 1'))); // both connections up
+    expect(db.stats().pipeline.connections).toBe(2);
+    const pids = new Set<number>();
+    for (let i = 0; i < 20; i++)
+      pids.add((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid);
+    expect(pids.size).toBe(1);
+  });
+
   it('fails only the query that errors; its neighbours succeed', async () => {
     await using db = pipelined(uniqueName('pipe_err'), 1);
     const settled = await Promise.allSettled([
