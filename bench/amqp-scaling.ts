@@ -24,7 +24,7 @@ import type { Contender, RoundResult, Suite } from './harness.js';
 
 /** Messages in flight, and messages per round at that window (~0.5–1 s a round). */
 const LEVELS: ReadonlyArray<readonly [window: number, messages: number]> = [
-  [1, 1_000],
+  [1, 3_000],
   [64, 10_000],
   [256, 10_000],
 ];

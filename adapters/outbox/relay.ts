@@ -19,6 +19,12 @@ export interface RelayStartOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Most relay transactions open at once (each holds a connection and its batch's row locks): enough
+ * that reading and deleting overlap with publishing.
+ */
+const OPEN_BATCHES = 3;
+
 /** Counters and backlog of a relay (`pending` and `lagMs` are read from the table). */
 export interface RelayStats {
   /** Rows still waiting in the outbox (all relays). */
@@ -151,37 +157,82 @@ export class Relay {
     }
   }
 
+  /**
+   * Batches overlap: as soon as a full batch's publishes are on the channel, the next batch is read
+   * (SKIP LOCKED passes over the rows still locked) while the earlier ones' confirms come back, so
+   * the broker is not idle during the SELECT, DELETE and COMMIT. Publishes are still issued in id
+   * order (a batch is read only after the previous one has issued all of its), and at most
+   * OPEN_BATCHES transactions are open.
+   */
   async #loop(): Promise<void> {
     const signal = this.#stopping.signal;
+    const { batchSize, pollInterval } = this.#settings;
     let failures = 0;
-    while (!signal.aborted) {
-      // Clear before reading: a NOTIFY that lands while the batch runs keeps the event set.
-      this.#wake.clear();
-      let picked = 0;
-      let failedNow = 0;
-      try {
-        [picked, failedNow] = await this.#relayBatch();
-      } catch (err) {
-        failedNow = 1;
-        this.#lastError = String(err);
+    /** Full batches still awaiting their confirms, oldest first: each resolves with its failure count. */
+    const open: Promise<number>[] = [];
+    const settleOpen = async (keep: number): Promise<number> => {
+      let failed = 0;
+      while (open.length > keep) failed += await open.shift()!;
+      return failed;
+    };
+    try {
+      while (!signal.aborted) {
+        // Clear before reading: a NOTIFY that lands while the batch runs keeps the event set.
+        this.#wake.clear();
+        const batch = this.#startBatch();
+        const picked = await batch.issued;
+        const failedBefore = await settleOpen(OPEN_BATCHES - 2);
+        if (picked === batchSize && failedBefore === 0 && !signal.aborted) {
+          open.push(batch.done);
+          continue;
+        }
+        const failedNow = failedBefore + (await batch.done) + (await settleOpen(0));
+        if (failedNow > 0) {
+          failures += 1;
+          await sleep(backoffDelay(failures, { initialDelay: 100, maxDelay: 5000 }), { signal }).catch(
+            () => undefined,
+          );
+          continue;
+        }
+        failures = 0;
+        if (picked === batchSize) continue;
+        await this.#wake.wait({ signal, timeout: pollInterval }).catch((err: unknown) => {
+          if (!(err instanceof TimeoutError) && !signal.aborted) throw err;
+        });
       }
-      if (failedNow > 0) {
-        failures += 1;
-        await sleep(backoffDelay(failures, { initialDelay: 100, maxDelay: 5000 }), { signal }).catch(
-          () => undefined,
-        );
-        continue;
-      }
-      failures = 0;
-      if (picked === this.#settings.batchSize) continue;
-      await this.#wake.wait({ signal, timeout: this.#settings.pollInterval }).catch((err: unknown) => {
-        if (!(err instanceof TimeoutError) && !signal.aborted) throw err;
-      });
+    } finally {
+      // Stopping: the batches in hand are finished (confirmed and deleted, or rolled back), not dropped.
+      await settleOpen(0);
     }
   }
 
-  /** One round: lock a batch, publish it with confirms, delete what was confirmed. */
-  async #relayBatch(): Promise<[picked: number, failed: number]> {
+  /**
+   * Starts one batch. `issued` resolves with the number of rows picked once their publishes are on
+   * the channel (0 after a failure); `done` with the number of failed publishes once the batch's
+   * transaction is over (1 when the batch itself failed). Neither rejects.
+   */
+  #startBatch(): { issued: Promise<number>; done: Promise<number> } {
+    let markIssued!: (picked: number) => void;
+    const issued = new Promise<number>((resolve) => (markIssued = resolve));
+    const done = this.#relayBatch(markIssued).then(
+      ([picked, failed]) => {
+        markIssued(picked);
+        return failed;
+      },
+      (err: unknown) => {
+        this.#lastError = String(err);
+        markIssued(0);
+        return 1;
+      },
+    );
+    return { issued, done };
+  }
+
+  /**
+   * One round: lock a batch, publish it with confirms, delete what was confirmed. `issued(n)` is
+   * called once the publishes of its `n` rows are on the channel.
+   */
+  async #relayBatch(issued: (picked: number) => void): Promise<[picked: number, failed: number]> {
     const { table, batchSize, publishTimeout } = this.#settings;
     return this.#db.transaction(async (tx) => {
       const rows = await tx.rows<OutboxRow>(sql`
@@ -190,16 +241,16 @@ export class Relay {
       if (rows.length === 0) return [0, 0];
       this.#batches += 1;
       // Issued in id order on the broker's channel; confirms are awaited together.
-      const outcomes = await Promise.allSettled(
-        rows.map((row) =>
-          this.#broker.publish(row.exchange, row.routing_key, row.content, {
-            messageId: row.message_id,
-            contentType: row.content_type,
-            ...(row.headers ? { headers: row.headers } : {}),
-            timeout: publishTimeout,
-          }),
-        ),
+      const confirms = rows.map((row) =>
+        this.#broker.publish(row.exchange, row.routing_key, row.content, {
+          messageId: row.message_id,
+          contentType: row.content_type,
+          ...(row.headers ? { headers: row.headers } : {}),
+          timeout: publishTimeout,
+        }),
       );
+      issued(rows.length);
+      const outcomes = await Promise.allSettled(confirms);
       const sent: string[] = [];
       const failed: string[] = [];
       let error = '';

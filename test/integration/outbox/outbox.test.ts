@@ -9,7 +9,7 @@ import { Database } from '../../../adapters/postgres/index.js';
 import { sleep } from '../../../src/timeout.js';
 import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
-import { createTestSchema } from '../../support/pg.js';
+import { backendsOf, createTestSchema } from '../../support/pg.js';
 import { ChaosProxy } from '../../support/proxy.js';
 import { amqpUrl, databaseUrl } from '../../support/services.js';
 
@@ -198,6 +198,63 @@ describe('Outbox', () => {
     const got = (await drain(queue, 300)) as { id: string }[];
     expect(new Set(got.map((m) => m.id))).toEqual(new Set(ids));
     expect(got.length).toBe(300); // SKIP LOCKED: no row went out twice in the normal case
+  });
+});
+
+describe('Relay batches', () => {
+  async function filled(table: string, rows: number, batchSize: number) {
+    const relayApp = uniqueName('relay');
+    const relayDb = new Database({ url: databaseUrl(), applicationName: relayApp, pool: { max: 6 } });
+    const broker = await newBroker();
+    const queue = await newQueue(broker);
+    const outbox = new Outbox(relayDb, broker, {
+      table: `${schema.name}.${table}`,
+      batchSize,
+      pollInterval: 50,
+    });
+    await outbox.install();
+    await relayDb.transaction(async (tx) => {
+      for (let i = 0; i < rows; i++)
+        await outbox.enqueue(tx, { exchange: '', routingKey: queue, body: { i } });
+    });
+    return { relayApp, relayDb, queue, outbox };
+  }
+
+  it('overlaps batches (more than one batch transaction open) and still publishes in id order', async () => {
+    const { relayDb, queue, outbox } = await filled('overlap', 400, 20);
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, relayDb.stats().pool.borrowed)), 0);
+    const relay = outbox.start();
+    try {
+      expect(await untilDrained(outbox)).toBe(0);
+    } finally {
+      clearInterval(sampler);
+      await relay.stop();
+      await relayDb.close();
+    }
+    const got = (await drain(queue, 400)) as { body: { i: number } }[];
+    expect(got.map((m) => m.body.i)).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    expect(peak).toBeGreaterThanOrEqual(2); // the next batch was read while one awaited its confirms
+    expect(peak).toBeLessThanOrEqual(3); // at most three batch transactions at once
+  });
+
+  it('stop() in the middle of a drain finishes the open batches: every published row is deleted, none is left locked', async () => {
+    const { relayApp, relayDb, queue, outbox } = await filled('stop_mid', 2_000, 50);
+    const relay = outbox.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((await relay.stats()).published < 200 && Date.now() < deadline) await sleep(5);
+    } finally {
+      await relay.stop();
+    }
+    const { published, pending } = await relay.stats();
+    expect(published).toBeGreaterThanOrEqual(200);
+    expect(published + pending).toBe(2_000); // no row lost, none deleted without its confirm
+    expect((await backendsOf(databaseUrl(), relayApp)).filter((b) => b.state !== 'idle')).toEqual([]);
+    const got = (await drain(queue, published)) as { body: { i: number } }[];
+    expect(got.length).toBe(published); // exactly what was deleted reached the queue, once
+    expect(got.map((m) => m.body.i)).toEqual(Array.from({ length: published }, (_, i) => i));
+    await relayDb.close();
   });
 });
 
