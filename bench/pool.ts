@@ -8,10 +8,13 @@
 import genericPool from 'generic-pool';
 import { performance } from 'node:perf_hooks';
 import { Pool } from '../src/pool.js';
-import type { RoundResult, Suite } from './harness.js';
+import { scalingChart } from './_chart.js';
+import type { ScalingPoint } from './_chart.js';
+import type { Contender, RoundResult, Suite } from './harness.js';
 
 const OPS = 200_000;
-const WORKERS = 64;
+/** Concurrent workers: uncontended (1: a resource is always idle) and contended (64 for 10). */
+const WORKERS = [1, 64];
 const MAX = 10;
 // Latency (request → resource in hand → returned) is sampled on every 64th cycle.
 const SAMPLE_EVERY = 64;
@@ -32,8 +35,8 @@ const work = (c: Conn): Promise<void> => {
   return Promise.resolve();
 };
 
-/** Runs OPS cycles spread over WORKERS concurrent loops. */
-async function drive(cycle: () => Promise<void>): Promise<RoundResult> {
+/** Runs OPS cycles spread over `workers` concurrent loops. */
+async function drive(workers: number, cycle: () => Promise<void>): Promise<RoundResult> {
   const latenciesMs: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -49,65 +52,80 @@ async function drive(cycle: () => Promise<void>): Promise<RoundResult> {
     }
   };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: WORKERS }, worker));
+  await Promise.all(Array.from({ length: workers }, worker));
   return { ops: OPS, elapsedMs: performance.now() - t0, latenciesMs };
 }
 
-let ck: Pool<Conn> | undefined;
-let ckNoTimer: Pool<Conn> | undefined;
-let ckLease: Pool<Conn> | undefined;
-let gp: genericPool.Pool<Conn> | undefined;
+/** A pool under test, shared by its contenders at every level (opened once, closed once). */
+function shared<P>(open: () => P, close: (pool: P) => Promise<void>) {
+  let pool: P | undefined;
+  let users = 0;
+  return {
+    get: () => pool!,
+    setup: () => {
+      if (users++ === 0) pool = open();
+    },
+    teardown: async () => {
+      if (--users === 0 && pool !== undefined) await close(pool);
+    },
+  };
+}
+
+const ck = shared(
+  () => new Pool<Conn>(factory, { max: MAX }),
+  (p) => p.close(),
+);
+// Without a deadline queued callers arm no timer at all (with one, callers with the same timeout
+// share a single timer): shows what deadlines cost.
+const ckNoTimer = shared(
+  () => new Pool<Conn>(factory, { max: MAX, acquireTimeout: Infinity }),
+  (p) => p.close(),
+);
+const gp = shared(
+  () => genericPool.createPool<Conn>(factory, { max: MAX }),
+  async (p) => {
+    await p.drain();
+    await p.clear();
+  },
+);
+
+type Shared = ReturnType<typeof shared>;
+const libraries: [name: string, pool: Shared, cycle: () => Promise<void>][] = [
+  ['connkit Pool.use', ck, () => ck.get().use(work)],
+  ['connkit Pool.use, no timeout', ckNoTimer, () => ckNoTimer.get().use(work)],
+  [
+    'connkit acquire/release',
+    ck,
+    async () => {
+      const lease = await ck.get().acquire();
+      await work(lease.resource);
+      await lease.release();
+    },
+  ],
+  [
+    'generic-pool acquire/release',
+    gp,
+    async () => {
+      const c = await gp.get().acquire();
+      await work(c);
+      await gp.get().release(c);
+    },
+  ],
+];
+
+const contenders: Contender[] = [];
+const points: ScalingPoint[] = [];
+for (const workers of WORKERS) {
+  for (const [library, pool, cycle] of libraries) {
+    const name = `${library} · ${workers} worker${workers === 1 ? '' : 's'}`;
+    contenders.push({ name, setup: pool.setup, run: () => drive(workers, cycle), teardown: pool.teardown });
+    points.push({ library, level: workers, contender: name });
+  }
+}
 
 export const suite: Suite = {
   name: 'pool',
-  description: `${OPS} borrow/return cycles, ${WORKERS} concurrent workers, max ${MAX} (ops/s = cycles/s)`,
-  contenders: [
-    {
-      name: 'connkit Pool.use',
-      setup: () => {
-        ck = new Pool<Conn>(factory, { max: MAX });
-      },
-      run: () => drive(() => ck!.use(work)),
-      teardown: () => ck?.close(),
-    },
-    {
-      // Without a deadline queued callers arm no timer at all (with one, callers with the same timeout
-      // share a single timer): shows what deadlines cost.
-      name: 'connkit Pool.use, no timeout',
-      setup: () => {
-        ckNoTimer = new Pool<Conn>(factory, { max: MAX, acquireTimeout: Infinity });
-      },
-      run: () => drive(() => ckNoTimer!.use(work)),
-      teardown: () => ckNoTimer?.close(),
-    },
-    {
-      name: 'connkit acquire/release',
-      setup: () => {
-        ckLease = new Pool<Conn>(factory, { max: MAX });
-      },
-      run: () =>
-        drive(async () => {
-          const lease = await ckLease!.acquire();
-          await work(lease.resource);
-          await lease.release();
-        }),
-      teardown: () => ckLease?.close(),
-    },
-    {
-      name: 'generic-pool acquire/release',
-      setup: () => {
-        gp = genericPool.createPool<Conn>(factory, { max: MAX });
-      },
-      run: () =>
-        drive(async () => {
-          const c = await gp!.acquire();
-          await work(c);
-          await gp!.release(c);
-        }),
-      teardown: async () => {
-        await gp?.drain();
-        await gp?.clear();
-      },
-    },
-  ],
+  description: `${OPS} borrow/return cycles by ${WORKERS.join(' and ')} concurrent workers, max ${MAX} (ops/s = cycles/s)`,
+  contenders,
+  report: (result) => scalingChart(result, points, 'workers'),
 };
