@@ -95,6 +95,21 @@ export class ResourceStore<T> {
   readonly #config: StoreConfig;
   #handoff: T | undefined = undefined;
   #handing = false;
+  /**
+   * The last resource given back, held until the end of the current turn of the event loop (still
+   * on loan in generic-pool's books). A caller who borrows again within the same turn — a loop of
+   * use() calls, the next query after a result — takes it without a generic-pool return and borrow
+   * (two promises, two loan records, a dispense: half the cost of an uncontended borrow). Anything
+   * idle longer goes back to generic-pool, whose idle list and eviction sweep stay in charge.
+   */
+  #hot: T | undefined = undefined;
+  #flushScheduled = false;
+  readonly #flushHot = (): void => {
+    this.#flushScheduled = false;
+    const r = this.#hot;
+    this.#hot = undefined;
+    if (r !== undefined) void this.#gp.release(r);
+  };
 
   readonly #host: StoreHost<T>;
 
@@ -141,7 +156,7 @@ export class ResourceStore<T> {
   }
 
   get idle(): number {
-    return this.#gp.available;
+    return this.#gp.available + (this.#hot === undefined ? 0 : 1);
   }
 
   /**
@@ -151,6 +166,11 @@ export class ResourceStore<T> {
    * (A resource that is itself a native Promise would be mistaken for the latter: pool none.)
    */
   borrowIdle(): T | Promise<T> {
+    const hot = this.#hot;
+    if (hot !== undefined) {
+      this.#hot = undefined;
+      return hot;
+    }
     const next =
       this.#gp.pending === 0
         ? (this.#gp as unknown as GpInternals<T>)._availableObjects?.head?.obj
@@ -164,6 +184,11 @@ export class ResourceStore<T> {
    * inside generic-pool); `undefined` otherwise, with nothing borrowed.
    */
   borrowIdleNow(): T | undefined {
+    const hot = this.#hot;
+    if (hot !== undefined) {
+      this.#hot = undefined;
+      return hot;
+    }
     if (this.#gp.pending !== 0 || this.#gp.available === 0) return undefined;
     const lent = this.borrowIdle();
     if (!(lent instanceof Promise)) return lent;
@@ -212,8 +237,16 @@ export class ResourceStore<T> {
     return meta.expiresAt <= Date.now() ? EXPIRED : undefined;
   }
 
+  /** Takes back a lent resource as idle (held for the rest of this turn, then generic-pool's). */
   release(r: T): void {
-    void this.#gp.release(r);
+    // The newest is held, the one it displaces goes on generic-pool's LIFO list: lending order stays
+    // most recently released first.
+    if (this.#hot !== undefined) void this.#gp.release(this.#hot);
+    this.#hot = r;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushHot);
+    }
   }
 
   /** Destroys a lent resource (generic-pool calls back `host.dispose`). */
@@ -224,6 +257,7 @@ export class ResourceStore<T> {
 
   /** Destroys every idle resource and stops the eviction sweep. */
   async close(): Promise<void> {
+    this.#flushHot();
     // Not generic-pool's clear(): it destroys the idle resources but leaves them counted as available.
     const idle: Promise<T>[] = [];
     for (let n = this.#gp.available; n > 0; n--) idle.push(this.#gp.acquire());
