@@ -55,7 +55,12 @@ const relay: Contender = {
     const confirmedBefore = s.broker.stats().publisher.confirmed;
     const t0 = performance.now();
     const running = outbox.start();
-    while (s.broker.stats().publisher.confirmed - confirmedBefore < MESSAGES) await sleep(1);
+    const deadline = performance.now() + 120_000;
+    while (s.broker.stats().publisher.confirmed - confirmedBefore < MESSAGES) {
+      if (performance.now() > deadline)
+        throw new Error('outbox bench: the relay did not drain within 2 minutes');
+      await sleep(1);
+    }
     // Confirmed is not yet deleted: the last batch's DELETE and COMMIT are part of the drain.
     while ((await s.db.one<{ n: number }>(`select count(*)::int as n from ${TABLE}`)).n > 0) await sleep(1);
     const elapsedMs = performance.now() - t0;

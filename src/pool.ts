@@ -96,7 +96,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     const core = this.#core;
     if (this.#closing) throw core.closedError();
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return tryLend(core, core.cfg.leakTimeout === Infinity ? undefined : core.leakError(this.tryAcquire));
+    return tryLend(core, this.tryAcquire);
   }
 
   /**

@@ -20,10 +20,26 @@ export interface RelayStartOptions {
 }
 
 /**
- * Most relay transactions open at once (each holds a connection and its batch's row locks): enough
- * that reading and deleting overlap with publishing.
+ * Most relay transactions open at once (each holds a pooled connection and its batch's row locks):
+ * enough that reading and deleting overlap with publishing. Fewer when the pool is small (one
+ * connection is always left to the application) or the batches are big (see MAX_ROWS_IN_FLIGHT).
  */
-const OPEN_BATCHES = 3;
+const MAX_OPEN_BATCHES = 3;
+/**
+ * Rows the overlapping batches may have in flight together, well under the broker's default
+ * `maxPending` (10 000), so the relay never fills the publish buffer the application shares.
+ */
+const MAX_ROWS_IN_FLIGHT = 2_048;
+
+/** A relay round in progress. */
+interface Batch {
+  /** Rows picked, once their publishes are on the channel (0 after a failure). Never rejects. */
+  issued: Promise<number>;
+  /** Failed publishes, once the batch's transaction is over (1 when the batch itself failed). Never rejects. */
+  done: Promise<number>;
+  /** Set as soon as a publish of the batch (or the batch) fails. */
+  failing: boolean;
+}
 
 /** Counters and backlog of a relay (`pending` and `lagMs` are read from the table). */
 export interface RelayStats {
@@ -54,7 +70,7 @@ interface OutboxRow {
 
 /**
  * A running relay. Wakes on NOTIFY from committed `enqueue` calls and polls every `pollInterval`
- * as a fallback; backs off while publishing fails; `stop()` finishes the batch in hand.
+ * as a fallback; backs off while publishing fails; `stop()` finishes the batches in hand.
  *
  * @example
  * ```ts
@@ -96,7 +112,8 @@ export class Relay {
   }
 
   /**
-   * Stops the relay after the batch in hand and resolves when it has stopped. Idempotent.
+   * Stops the relay after the batches in hand (confirmed and deleted, or rolled back) and resolves
+   * when it has stopped. Idempotent.
    *
    * @example
    * ```ts
@@ -160,19 +177,24 @@ export class Relay {
   /**
    * Batches overlap: as soon as a full batch's publishes are on the channel, the next batch is read
    * (SKIP LOCKED passes over the rows still locked) while the earlier ones' confirms come back, so
-   * the broker is not idle during the SELECT, DELETE and COMMIT. Publishes are still issued in id
-   * order (a batch is read only after the previous one has issued all of its), and at most
-   * OPEN_BATCHES transactions are open.
+   * the broker is not idle during the SELECT, DELETE and COMMIT. Publishes are issued in id order (a
+   * batch is read only after the previous one has issued all of its). A failed publish stops the
+   * overlap at once: no batch is read until every open one is over, then the relay backs off — so a
+   * row that must be retried is overtaken at most by the batch already read when it failed.
    */
   async #loop(): Promise<void> {
     const signal = this.#stopping.signal;
     const { batchSize, pollInterval } = this.#settings;
+    const maxOpen = Math.max(
+      1,
+      Math.min(MAX_OPEN_BATCHES, this.#db.stats().pool.max - 1, Math.floor(MAX_ROWS_IN_FLIGHT / batchSize)),
+    );
     let failures = 0;
-    /** Full batches still awaiting their confirms, oldest first: each resolves with its failure count. */
-    const open: Promise<number>[] = [];
+    /** Full batches still awaiting their confirms, oldest first. */
+    const open: Batch[] = [];
     const settleOpen = async (keep: number): Promise<number> => {
       let failed = 0;
-      while (open.length > keep) failed += await open.shift()!;
+      while (open.length > keep) failed += await open.shift()!.done;
       return failed;
     };
     try {
@@ -181,9 +203,11 @@ export class Relay {
         this.#wake.clear();
         const batch = this.#startBatch();
         const picked = await batch.issued;
-        const failedBefore = await settleOpen(OPEN_BATCHES - 2);
-        if (picked === batchSize && failedBefore === 0 && !signal.aborted) {
-          open.push(batch.done);
+        const failedBefore = await settleOpen(maxOpen - 2);
+        const overlap =
+          maxOpen > 1 && picked === batchSize && failedBefore === 0 && !batch.failing && !signal.aborted;
+        if (overlap && !open.some((b) => b.failing)) {
+          open.push(batch);
           continue;
         }
         const failedNow = failedBefore + (await batch.done) + (await settleOpen(0));
@@ -206,33 +230,35 @@ export class Relay {
     }
   }
 
-  /**
-   * Starts one batch. `issued` resolves with the number of rows picked once their publishes are on
-   * the channel (0 after a failure); `done` with the number of failed publishes once the batch's
-   * transaction is over (1 when the batch itself failed). Neither rejects.
-   */
-  #startBatch(): { issued: Promise<number>; done: Promise<number> } {
+  /** Starts one batch (see {@link Batch}). */
+  #startBatch(): Batch {
     let markIssued!: (picked: number) => void;
     const issued = new Promise<number>((resolve) => (markIssued = resolve));
-    const done = this.#relayBatch(markIssued).then(
+    const batch: Batch = { issued, done: Promise.resolve(0), failing: false };
+    batch.done = this.#relayBatch(markIssued, () => (batch.failing = true)).then(
       ([picked, failed]) => {
         markIssued(picked);
         return failed;
       },
       (err: unknown) => {
         this.#lastError = String(err);
+        batch.failing = true;
         markIssued(0);
         return 1;
       },
     );
-    return { issued, done };
+    return batch;
   }
 
   /**
    * One round: lock a batch, publish it with confirms, delete what was confirmed. `issued(n)` is
-   * called once the publishes of its `n` rows are on the channel.
+   * called once the publishes of its `n` rows are on the channel, `failing()` as soon as one of them
+   * fails (before the others are confirmed).
    */
-  async #relayBatch(issued: (picked: number) => void): Promise<[picked: number, failed: number]> {
+  async #relayBatch(
+    issued: (picked: number) => void,
+    failing: () => void,
+  ): Promise<[picked: number, failed: number]> {
     const { table, batchSize, publishTimeout } = this.#settings;
     return this.#db.transaction(async (tx) => {
       const rows = await tx.rows<OutboxRow>(sql`
@@ -250,6 +276,7 @@ export class Relay {
         }),
       );
       issued(rows.length);
+      for (const confirm of confirms) confirm.catch(failing);
       const outcomes = await Promise.allSettled(confirms);
       const sent: string[] = [];
       const failed: string[] = [];

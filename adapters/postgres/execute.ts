@@ -60,51 +60,59 @@ export async function execute(
     }
   }
   const query = submit(conn.client, input);
-  return new Promise<pg.QueryResult>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const cleanup = (): void => {
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      for (const s of signals) s?.removeEventListener('abort', onAbort);
-    };
-    const interrupt = (reason: unknown): void => {
-      if (settled) return;
-      cleanup();
-      reject(reason);
-      ctx.onCancel?.();
-      conn.busy = cancelAndDrain(conn, query, ctx.settings);
-    };
-    function onAbort(this: AbortSignal): void {
-      interrupt(this.reason);
-    }
-    for (const s of signals) s?.addEventListener('abort', onAbort);
-    const remaining = deadline - performance.now();
-    if (deadline !== Infinity) {
-      timer = setTimeout(
-        () =>
-          interrupt(
-            new TimeoutError(
-              `Query timed out after ${Math.round(remaining)} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
-            ),
-          ),
-        Math.max(0, remaining),
+  const timeoutMs = Math.round(deadline - performance.now());
+  try {
+    return await new Promise<pg.QueryResult>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        for (const s of signals) s?.removeEventListener('abort', onAbort);
+      };
+      const interrupt = (reason: unknown): void => {
+        if (settled) return;
+        cleanup();
+        reject(reason);
+        ctx.onCancel?.();
+        conn.busy = cancelAndDrain(conn, query, ctx.settings);
+      };
+      function onAbort(this: AbortSignal): void {
+        interrupt(this.reason);
+      }
+      for (const s of signals) s?.addEventListener('abort', onAbort);
+      if (deadline !== Infinity) timer = setTimeout(() => interrupt(TIMED_OUT), Math.max(0, timeoutMs));
+      query.then(
+        (res) => {
+          if (settled) return;
+          cleanup();
+          resolve(res);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          cleanup();
+          reject(new Failed(err));
+        },
+      );
+    });
+  } catch (err) {
+    // Errors are made here, after an await, rather than in pg's or the timer's callback: their stack
+    // then leads back to the caller. An abort rejects with the signal's own reason, untouched.
+    if (err instanceof Failed) throw fail(conn, err.error, ctx);
+    if (err === TIMED_OUT) {
+      throw new TimeoutError(
+        `Query timed out after ${timeoutMs} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
       );
     }
-    query.then(
-      (res) => {
-        if (settled) return;
-        cleanup();
-        resolve(res);
-      },
-      (err: unknown) => {
-        if (settled) return;
-        cleanup();
-        reject(fail(conn, err, ctx));
-      },
-    );
-  });
+    throw err;
+  }
 }
+
+/** The query's own failure, told apart from an abort reason (which can be anything). */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+const TIMED_OUT = Symbol('timed out');
 
 /**
  * `client.query` in its callback form, with the text and values as separate arguments: pg's promise

@@ -120,7 +120,7 @@ export class PipelineGroup {
     ]);
   }
 
-  #send(conn: PgConnection, input: QueryInput): Promise<pg.QueryResult> {
+  async #send(conn: PgConnection, input: QueryInput): Promise<pg.QueryResult> {
     conn.inFlight++;
     const q = submit(conn.client, input);
     // The server ends a statement at statement_timeout; no answer well after that means a silently
@@ -129,34 +129,31 @@ export class PipelineGroup {
       this.#queryTimeout === Infinity
         ? undefined
         : setTimeout(() => this.#kill(conn), this.#queryTimeout + WATCHDOG_GRACE);
-    return q.then(
-      (res) => {
-        clearTimeout(watchdog);
-        conn.inFlight--;
-        return res;
-      },
-      (err: unknown) => {
-        clearTimeout(watchdog);
-        conn.inFlight--;
-        if (isConnectionError(err) && err instanceof Error) {
-          conn.markBroken(err);
-          this.#evict(conn);
-        }
-        const mapped = toDatabaseError(err, this.#settings.secrets);
-        if (
-          this.#queryTimeout !== Infinity &&
-          mapped instanceof DatabaseError &&
-          mapped.code === '57014' &&
-          mapped.message.includes('statement timeout')
-        ) {
-          throw new TimeoutError(
-            `Query timed out after ${this.#queryTimeout} ms (queryTimeout, enforced by the server on a pipelined connection)`,
-            { cause: mapped },
-          );
-        }
-        throw mapped;
-      },
-    );
+    try {
+      return await q;
+    } catch (err) {
+      // Mapped here, after the await, so the error's stack leads back to the caller.
+      if (isConnectionError(err) && err instanceof Error) {
+        conn.markBroken(err);
+        this.#evict(conn);
+      }
+      const mapped = toDatabaseError(err, this.#settings.secrets);
+      if (
+        this.#queryTimeout !== Infinity &&
+        mapped instanceof DatabaseError &&
+        mapped.code === '57014' &&
+        mapped.message.includes('statement timeout')
+      ) {
+        throw new TimeoutError(
+          `Query timed out after ${this.#queryTimeout} ms (queryTimeout, enforced by the server on a pipelined connection)`,
+          { cause: mapped },
+        );
+      }
+      throw mapped;
+    } finally {
+      clearTimeout(watchdog);
+      conn.inFlight--;
+    }
   }
 
   #pick(): PgConnection | undefined {

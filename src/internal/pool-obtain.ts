@@ -70,17 +70,21 @@ export function withSlot<T>(
 /**
  * `Pool.tryAcquire()`: a slot and an idle resource that validates synchronously, both at once, or
  * `undefined` with nothing held. Never creates and never waits; a queued caller keeps precedence.
+ * `marker` starts the stack of the leak warning.
  *
  * @example
  * ```ts
- * const lease = tryLend(core, undefined) ?? (await slowPath());
+ * const lease = tryLend(core, pool.tryAcquire) ?? (await slowPath());
  * ```
  */
-export function tryLend<T>(core: PoolCore<T>, origin: Error | undefined): Lease<T> | undefined {
+export function tryLend<T>(core: PoolCore<T>, marker: (...args: never[]) => unknown): Lease<T> | undefined {
   if (core.store.idle === 0 || core.queue.length > 0 || !core.sem.tryAcquire()) return undefined;
   for (let r = core.store.borrowIdleNow(); r !== undefined; r = core.store.borrowIdleNow()) {
     const valid = core.validate(r);
-    if (valid === true) return core.lend(r, origin);
+    if (valid === true) {
+      // The leak-warning stack is taken only for a lease actually lent.
+      return core.lend(r, core.cfg.leakTimeout === Infinity ? undefined : core.leakError(marker));
+    }
     if (valid === false) continue; // destroyed by validate(); try the next idle one
     // An asynchronous validate cannot answer now: let it finish, then the resource and the slot go
     // back (to a queued caller first), as if it had never been borrowed.

@@ -193,7 +193,10 @@ export class ResourceStore<T> {
     const lent = this.borrowIdle();
     if (!(lent instanceof Promise)) return lent;
     // Not expected (see borrowIdle): give it straight back rather than hold it.
-    void lent.then((r) => this.release(r));
+    lent.then(
+      (r) => this.release(r),
+      () => undefined, // generic-pool draining: nothing to give back
+    );
     return undefined;
   }
 

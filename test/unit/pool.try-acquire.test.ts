@@ -98,6 +98,23 @@ describe('Pool.tryAcquire()', () => {
     await pool.close();
   });
 
+  it('close() while a validate started by tryAcquire() runs: waits for it, then destroys the resource', async () => {
+    vi.useFakeTimers();
+    const f = new FakeFactory();
+    f.validate = (r) => new Promise<boolean>((resolve) => setTimeout(() => resolve(r.valid), 50));
+    const pool = new Pool(f, { max: 1 });
+    await (await pool.acquire()).release();
+    expect(pool.tryAcquire()).toBeUndefined(); // validating in the background, holding the slot
+    let closed = false;
+    const closing = pool.close({ timeout: 1_000 }).then(() => (closed = true));
+    await vi.advanceTimersByTimeAsync(49);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await closing;
+    expect(f.live.size).toBe(0);
+    expect(pool.stats()).toMatchObject({ size: 0, idle: 0, borrowed: 0 });
+  });
+
   it('throws PoolClosedError once the pool is closing', async () => {
     const pool = new Pool(new FakeFactory());
     await (await pool.acquire()).release();

@@ -201,7 +201,7 @@ describe('Outbox', () => {
   });
 });
 
-describe('Relay batches', () => {
+describe('Outbox relay (overlapping batches)', () => {
   async function filled(table: string, rows: number, batchSize: number) {
     const relayApp = uniqueName('relay');
     const relayDb = new Database({ url: databaseUrl(), applicationName: relayApp, pool: { max: 6 } });
@@ -236,6 +236,35 @@ describe('Relay batches', () => {
     expect(got.map((m) => m.body.i)).toEqual(Array.from({ length: 400 }, (_, i) => i));
     expect(peak).toBeGreaterThanOrEqual(2); // the next batch was read while one awaited its confirms
     expect(peak).toBeLessThanOrEqual(3); // at most three batch transactions at once
+  });
+
+  it('a publish that fails in an open batch stops the overlap, backs off, and loses nothing else', async () => {
+    const { relayDb, queue, outbox } = await filled('failing', 200, 20);
+    // Row 30 (second batch) goes to an exchange that does not exist: the broker closes the channel.
+    await relayDb.query(`update ${outbox.table} set exchange = 'connkit-no-such-exchange' where id = (
+      select id from ${outbox.table} order by id offset 29 limit 1)`);
+    const relay = outbox.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((await relay.stats()).published < 199 && Date.now() < deadline) await sleep(20);
+    } finally {
+      await relay.stop();
+    }
+    const stats = await relay.stats();
+    expect(stats).toMatchObject({ published: 199, pending: 1 });
+    expect(stats.failed).toBeGreaterThanOrEqual(1);
+    expect(stats.lastError).toMatch(/no-such-exchange/);
+    const left = await relayDb.one<{ attempts: number; last_error: string }>(
+      `select attempts, last_error from ${outbox.table}`,
+    );
+    expect(left.attempts).toBeGreaterThanOrEqual(1);
+    const got = (await drain(queue, 199)) as { body: { i: number } }[];
+    expect(got.length).toBeLessThan(199 + 3 * 20); // duplicates only from the batches in flight
+    const expected = Array.from({ length: 200 }, (_, i) => i).filter((i) => i !== 29);
+    // The channel error also cost the confirms of the neighbours in flight, which the broker
+    // re-publishes (same messageId): at least once, exactly what the Inbox deduplicates.
+    expect([...new Set(got.map((m) => m.body.i))].sort((a, b) => a - b)).toEqual(expected);
+    await relayDb.close();
   });
 
   it('stop() in the middle of a drain finishes the open batches: every published row is deleted, none is left locked', async () => {

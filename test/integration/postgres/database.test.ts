@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionError, PoolClosedError } from '../../../src/errors.js';
+import { ConnectionError, PoolClosedError, TimeoutError } from '../../../src/errors.js';
 import { Database, DatabaseError, NoRowsError, TooManyRowsError } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema, withPgClient } from '../../support/pg.js';
@@ -81,20 +81,34 @@ describe('Database.query()', () => {
     expect(db.stats().errors).toBe(4);
   });
 
-  it("gives a DatabaseError a stack that leads back to the caller, not to pg's socket handler", async () => {
+  it('gives errors a stack that leads back to the caller, not to a socket or timer callback', async () => {
     await using db = newDb();
-    async function callerOfTheFailingQuery(): Promise<unknown> {
-      return await db.query('select 1/0').catch((e: unknown) => e);
+    await using piped = newDb({ pipeline: { connections: 1 } });
+    async function callerOfTheFailingQuery(on: Database, opts?: { timeout: number }): Promise<unknown> {
+      return await on.query('select 1/0', undefined, opts).catch((e: unknown) => e);
     }
-    const err = await callerOfTheFailingQuery();
-    expect(err).toBeInstanceOf(DatabaseError);
-    expect((err as Error).stack).toContain('callerOfTheFailingQuery');
+    // default path, abortable path (a timeout), pipelined path
+    for (const err of [
+      await callerOfTheFailingQuery(db),
+      await callerOfTheFailingQuery(db, { timeout: 5_000 }),
+      await callerOfTheFailingQuery(piped),
+    ]) {
+      expect(err).toBeInstanceOf(DatabaseError);
+      expect((err as Error).stack).toContain('callerOfTheFailingQuery');
+    }
+    async function callerOfTheSlowQuery(): Promise<unknown> {
+      return await db.query('select pg_sleep(5)', undefined, { timeout: 50 }).catch((e: unknown) => e);
+    }
+    const timedOut = await callerOfTheSlowQuery();
+    expect(timedOut).toBeInstanceOf(TimeoutError);
+    expect((timedOut as Error).stack).toContain('callerOfTheSlowQuery');
   });
 
   it('runs text without values on the simple protocol, so several statements may go in one call', async () => {
     await using db = newDb();
     const res = await db.query('select 1 as a; select 2 as b');
     expect(res).toMatchObject({ rows: [{ b: 2 }], rowCount: 1, command: 'SELECT' }); // the last result
+    // In pipeline mode text of several statements is routed to a dedicated connection: same answer.
     await using piped = newDb({ pipeline: { connections: 1 } });
     expect((await piped.query('select 1 as a; select 3 as c')).rows).toEqual([{ c: 3 }]);
   });
