@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
+import { startClock } from './harness.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 /** Messages in flight (publish) and prefetch (consume), the same for every contender. */
@@ -74,8 +75,12 @@ export async function fill(q: string, n: number): Promise<void> {
   });
 }
 
-/** Runs `total` operations with at most `window` in flight; resolves with elapsed ms. */
-export async function windowed(total: number, window: number, op: () => Promise<unknown>): Promise<number> {
+/** Runs `total` operations with at most `window` in flight; resolves with wall and CPU time. */
+export async function windowed(
+  total: number,
+  window: number,
+  op: () => Promise<unknown>,
+): Promise<{ elapsedMs: number; cpuMicros: number }> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < total) {
@@ -83,7 +88,7 @@ export async function windowed(total: number, window: number, op: () => Promise<
       await op();
     }
   };
-  const t0 = performance.now();
+  const clock = startClock();
   await Promise.all(Array.from({ length: window }, worker));
-  return performance.now() - t0;
+  return clock.read();
 }

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import postgres from 'postgres';
 import { Database } from '../adapters/postgres/index.js';
+import { startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 export const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -37,7 +38,7 @@ export async function drive(
 ): Promise<RoundResult> {
   let next = 0;
   const latenciesMs: number[] = [];
-  const t0 = performance.now();
+  const clock = startClock();
   const worker = async (): Promise<void> => {
     for (let i = next++; i < perRound; i = next++) {
       if (i % SAMPLE_EVERY === 0) {
@@ -48,7 +49,7 @@ export async function drive(
     }
   };
   await Promise.all(Array.from({ length: callers }, worker));
-  return { ops: perRound, elapsedMs: performance.now() - t0, latenciesMs };
+  return { ops: perRound, ...clock.read(), latenciesMs };
 }
 
 /** A client library under test: opened in a contender's setup, closed in its teardown. */

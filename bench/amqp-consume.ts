@@ -11,6 +11,7 @@ import amqpcm from 'amqp-connection-manager';
 import { Connection as RabbitConnection } from 'rabbitmq-client';
 import { Broker } from '../adapters/amqp/index.js';
 import { AMQP_URL, benchQueue, declareQueues, deleteQueues, fill, MESSAGES, WINDOW } from './_amqp-common.js';
+import { startClock } from './harness.js';
 import type { RoundResult, Suite } from './harness.js';
 
 const queues = {
@@ -29,14 +30,14 @@ async function round(
   let n = 0;
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
-  const t0 = performance.now();
+  const clock = startClock();
   const stop = await consume(() => {
     if (++n === MESSAGES) finish();
   });
   await finished;
-  const elapsedMs = performance.now() - t0;
+  const timed = clock.read();
   await stop();
-  return { ops: MESSAGES, elapsedMs };
+  return { ops: MESSAGES, ...timed };
 }
 
 let broker: Broker | undefined;

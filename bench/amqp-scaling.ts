@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import amqp from 'amqplib';
 import { Broker } from '../adapters/amqp/index.js';
 import { scalingChart } from './_chart.js';
+import { startClock } from './harness.js';
 import type { ScalingPoint } from './_chart.js';
 import {
   AMQP_URL,
@@ -74,11 +75,11 @@ async function publish(
       } else await op();
     }
   };
-  const t0 = performance.now();
+  const clock = startClock();
   await Promise.all(Array.from({ length: window }, worker));
-  const elapsedMs = performance.now() - t0;
+  const timed = clock.read();
   await purge(q);
-  return { ops: total, elapsedMs, latenciesMs };
+  return { ops: total, ...timed, latenciesMs };
 }
 
 const contenders: Contender[] = [];

@@ -57,9 +57,9 @@ export const suite: Suite = {
       },
       async run() {
         const q = queues.connkit;
-        const elapsedMs = await windowed(MESSAGES, WINDOW, () => broker!.sendToQueue(q, PAYLOAD));
+        const timed = await windowed(MESSAGES, WINDOW, () => broker!.sendToQueue(q, PAYLOAD));
         await purge(q);
-        return { ops: MESSAGES, elapsedMs };
+        return { ops: MESSAGES, ...timed };
       },
       async teardown() {
         await broker?.close();
@@ -76,7 +76,7 @@ export const suite: Suite = {
       async run() {
         const q = queues.amqplib;
         const ch = rawCh!;
-        const elapsedMs = await windowed(
+        const timed = await windowed(
           MESSAGES,
           WINDOW,
           () =>
@@ -85,7 +85,7 @@ export const suite: Suite = {
             ),
         );
         await purge(q);
-        return { ops: MESSAGES, elapsedMs };
+        return { ops: MESSAGES, ...timed };
       },
       async teardown() {
         await rawConn?.close();
@@ -101,7 +101,7 @@ export const suite: Suite = {
       async run() {
         const q = queues.rabbit;
         const pub = rabbitPub!;
-        const elapsedMs = await windowed(MESSAGES, WINDOW, () =>
+        const timed = await windowed(MESSAGES, WINDOW, () =>
           pub.send(
             {
               routingKey: q,
@@ -115,7 +115,7 @@ export const suite: Suite = {
           ),
         );
         await purge(q);
-        return { ops: MESSAGES, elapsedMs };
+        return { ops: MESSAGES, ...timed };
       },
       async teardown() {
         await rabbitPub?.close();
@@ -133,9 +133,9 @@ export const suite: Suite = {
       async run() {
         const q = queues.acm;
         const ch = acmCh!;
-        const elapsedMs = await windowed(MESSAGES, WINDOW, () => ch.sendToQueue(q, PAYLOAD, publishProps()));
+        const timed = await windowed(MESSAGES, WINDOW, () => ch.sendToQueue(q, PAYLOAD, publishProps()));
         await purge(q);
-        return { ops: MESSAGES, elapsedMs };
+        return { ops: MESSAGES, ...timed };
       },
       async teardown() {
         await acmCh?.close();

@@ -32,6 +32,34 @@ export interface RoundResult {
   elapsedMs?: number;
   /** Latency samples of single operations, in ms (optional). */
   latenciesMs?: number[];
+  /**
+   * CPU time of this Node process (user + system, µs) during the timed part, from {@link startClock}.
+   * Omitted where the work runs elsewhere (pgbench): the table then shows `—`.
+   */
+  cpuMicros?: number;
+}
+
+/**
+ * Starts timing a round: `read()` gives the wall time and the CPU time this process spent since.
+ * CPU per operation is far less noisy than throughput on a shared machine, and it is exactly the
+ * cost a library adds in the application's process.
+ *
+ * @example
+ * ```ts
+ * const clock = startClock();
+ * await work();
+ * return { ops: n, ...clock.read() };
+ * ```
+ */
+export function startClock(): { read(): { elapsedMs: number; cpuMicros: number } } {
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  return {
+    read: () => {
+      const cpu = process.cpuUsage(cpu0);
+      return { elapsedMs: performance.now() - t0, cpuMicros: cpu.user + cpu.system };
+    },
+  };
 }
 
 /** One library (or one way of using a library) in a suite. */
@@ -95,6 +123,8 @@ export interface ContenderResult {
   samples: number[];
   p50Ms: number | undefined;
   p99Ms: number | undefined;
+  /** Median over the rounds of this process's CPU µs per operation (undefined when not measured). */
+  cpuUsPerOp: number | undefined;
   /** connkit throughput / this contender's (1 for connkit itself). */
   ratio: number;
 }
@@ -189,6 +219,7 @@ export async function runSuite(suite: Suite, opts: RunOptions = {}): Promise<Sui
   const started = performance.now();
   const { contenders } = suite;
   const samples = contenders.map(() => [] as number[]);
+  const cpu = contenders.map(() => [] as number[]);
   const latencies = contenders.map(() => [] as number[]);
   for (const c of contenders) await c.setup?.();
   try {
@@ -214,6 +245,7 @@ export async function runSuite(suite: Suite, opts: RunOptions = {}): Promise<Sui
         const elapsed = result.elapsedMs ?? performance.now() - t0;
         if (warmup) continue;
         samples[idx]!.push((result.ops / elapsed) * 1000);
+        if (result.cpuMicros !== undefined) cpu[idx]!.push(result.cpuMicros / result.ops);
         if (result.latenciesMs) for (const l of result.latenciesMs) latencies[idx]!.push(l);
       }
     }
@@ -237,6 +269,7 @@ export async function runSuite(suite: Suite, opts: RunOptions = {}): Promise<Sui
         samples: samples[i]!,
         p50Ms: percentile(sorted, 50),
         p99Ms: percentile(sorted, 99),
+        cpuUsPerOp: cpu[i]!.length === 0 ? undefined : median(cpu[i]!),
         ratio: subject / medians[i]!,
       };
     }),
@@ -261,13 +294,14 @@ function table(rows: string[][]): string {
 /** Renders a suite result as plain-text tables. */
 export function formatResult(result: SuiteResult): string {
   const subject = result.contenders[0]?.name ?? 'connkit';
-  const rows = [['library', 'ops/s (median)', 'p50 ms', 'p99 ms', `${subject}/lib`, 'rounds']];
+  const rows = [['library', 'ops/s (median)', 'p50 ms', 'p99 ms', 'CPU µs/op', `${subject}/lib`, 'rounds']];
   for (const c of result.contenders) {
     rows.push([
       c.name,
       fmt(c.opsPerSec),
       fmt(c.p50Ms, 3),
       fmt(c.p99Ms, 3),
+      fmt(c.cpuUsPerOp, 2),
       `${fmt(c.ratio, 2)}×`,
       String(c.rounds),
     ]);

@@ -9,6 +9,7 @@ import { Broker } from '../adapters/amqp/index.js';
 import { Outbox } from '../adapters/outbox/index.js';
 import { Database } from '../adapters/postgres/index.js';
 import { sleep } from '../src/timeout.js';
+import { startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -53,7 +54,7 @@ const relay: Contender = {
     // Progress is read from the broker's confirm counter (no query): a count(*) of the table every
     // few ms was a seq scan over the churning table that cost PostgreSQL CPU during the round.
     const confirmedBefore = s.broker.stats().publisher.confirmed;
-    const t0 = performance.now();
+    const clock = startClock();
     const running = outbox.start();
     const deadline = performance.now() + 120_000;
     while (s.broker.stats().publisher.confirmed - confirmedBefore < MESSAGES) {
@@ -63,9 +64,9 @@ const relay: Contender = {
     }
     // Confirmed is not yet deleted: the last batch's DELETE and COMMIT are part of the drain.
     while ((await s.db.one<{ n: number }>(`select count(*)::int as n from ${TABLE}`)).n > 0) await sleep(1);
-    const elapsedMs = performance.now() - t0;
+    const timed = clock.read();
     await running.stop();
-    return { ops: MESSAGES, elapsedMs };
+    return { ops: MESSAGES, ...timed };
   },
   async teardown() {
     await db?.query(`drop table if exists ${TABLE}`);
@@ -77,12 +78,12 @@ const direct: Contender = {
   async run(): Promise<RoundResult> {
     const s = await shared();
     let next = 0;
-    const t0 = performance.now();
+    const clock = startClock();
     const worker = async (): Promise<void> => {
       while (next++ < MESSAGES) await s.broker.publish('', QUEUE, body);
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-    return { ops: MESSAGES, elapsedMs: performance.now() - t0 };
+    return { ops: MESSAGES, ...clock.read() };
   },
   async teardown() {
     await broker?.close();

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from '../src/pool.js';
 import { scalingChart } from './_chart.js';
 import type { ScalingPoint } from './_chart.js';
+import { startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 const OPS = 200_000;
@@ -51,9 +52,9 @@ async function drive(workers: number, cycle: () => Promise<void>): Promise<Round
       }
     }
   };
-  const t0 = performance.now();
+  const clock = startClock();
   await Promise.all(Array.from({ length: workers }, worker));
-  return { ops: OPS, elapsedMs: performance.now() - t0, latenciesMs };
+  return { ops: OPS, ...clock.read(), latenciesMs };
 }
 
 /** A pool under test, shared by its contenders at every level (opened once, closed once). */

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { performance } from 'node:perf_hooks';
 import { Semaphore } from '../src/semaphore.js';
 import { heapBytesPer } from './harness.js';
+import { startClock } from './harness.js';
 import type { Metric, RoundResult, Suite } from './harness.js';
 
 const TASKS = 200_000;
@@ -26,7 +27,7 @@ const noop = async (): Promise<void> => {};
 async function burst(submit: () => Promise<unknown>, tasks = TASKS): Promise<RoundResult> {
   const pending = new Array<Promise<unknown>>(tasks);
   const latenciesMs: number[] = [];
-  const t0 = performance.now();
+  const clock = startClock();
   for (let i = 0; i < tasks; i++) {
     if (i % SAMPLE_EVERY === 0) {
       const start = performance.now();
@@ -38,7 +39,7 @@ async function burst(submit: () => Promise<unknown>, tasks = TASKS): Promise<Rou
     }
   }
   await Promise.all(pending);
-  return { ops: tasks, elapsedMs: performance.now() - t0, latenciesMs };
+  return { ops: tasks, ...clock.read(), latenciesMs };
 }
 
 async function memory(): Promise<Metric[]> {
