@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import postgres from 'postgres';
 import { Database } from '../adapters/postgres/index.js';
-import { startClock } from './harness.js';
+import { refCounted, startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 export const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -54,7 +54,7 @@ export async function drive(
 
 /** A client library under test: opened in a contender's setup, closed in its teardown. */
 export interface Client {
-  open(): void;
+  open(): void | Promise<void>;
   query(text: string, value: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -110,16 +110,11 @@ export function postgresJsClient(): Client {
  * the last teardown.
  */
 export function sharedClient(client: Client): Client {
-  let users = 0;
-  return {
-    open: () => {
-      if (users++ === 0) client.open();
-    },
-    query: (text, value) => client.query(text, value),
-    close: async () => {
-      if (--users === 0) await client.close();
-    },
-  };
+  const shared = refCounted(
+    () => client.open(),
+    () => client.close(),
+  );
+  return { open: shared.setup, query: (text, value) => client.query(text, value), close: shared.teardown };
 }
 
 /** A contender running workload `w` through `client`. */

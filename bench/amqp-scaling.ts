@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import amqp from 'amqplib';
 import { Broker } from '../adapters/amqp/index.js';
 import { scalingChart } from './_chart.js';
-import { startClock } from './harness.js';
+import { refCounted, startClock } from './harness.js';
 import type { ScalingPoint } from './_chart.js';
 import {
   AMQP_URL,
@@ -35,11 +35,9 @@ const queues = { connkit: benchQueue('scale_ck'), amqplib: benchQueue('scale_raw
 let broker: Broker | undefined;
 let rawConn: amqp.ChannelModel | undefined;
 let rawCh: amqp.ConfirmChannel | undefined;
-let users = 0;
 
-/** Opens both libraries' connections for the first contender, closes them after the last. */
+/** Opens both libraries' connections. */
 async function open(): Promise<void> {
-  if (users++ > 0) return;
   await declareQueues(Object.values(queues));
   broker = new Broker({ url: AMQP_URL, clientName: 'connkit-bench' });
   broker.on('error', () => undefined);
@@ -51,11 +49,13 @@ async function open(): Promise<void> {
 }
 
 async function close(): Promise<void> {
-  if (--users > 0) return;
   await broker?.close();
   await rawConn?.close();
   await deleteQueues(Object.values(queues));
 }
+
+/** Both libraries' connections, opened for the first contender and closed after the last. */
+const connections = refCounted(open, close);
 
 /** `total` publishes with at most `window` in flight, one latency in 16 sampled; then purges `q`. */
 async function publish(
@@ -87,7 +87,7 @@ const points: ScalingPoint[] = [];
 for (const [window, messages] of LEVELS) {
   const add = (library: string, run: () => Promise<RoundResult>): void => {
     const name = `${library} · ${window} in flight`;
-    contenders.push({ name, setup: open, run, teardown: close });
+    contenders.push({ name, setup: connections.setup, run, teardown: connections.teardown });
     points.push({ library, level: window, contender: name });
   };
   add('connkit Broker.sendToQueue', () =>

@@ -40,6 +40,30 @@ export interface RoundResult {
 }
 
 /**
+ * Setup and teardown shared by several contenders (one pool or connection for every load level of a
+ * library, so the server sees one per library): `setup` opens on the first call, `teardown` closes
+ * after the last.
+ *
+ * @example
+ * ```ts
+ * const conn = refCounted(() => client.open(), () => client.close());
+ * contenders.push({ name: 'pg · 1', setup: conn.setup, run, teardown: conn.teardown });
+ * ```
+ */
+export function refCounted(
+  open: () => void | Promise<void>,
+  close: () => void | Promise<void>,
+): { setup(): void | Promise<void>; teardown(): Promise<void> } {
+  let users = 0;
+  return {
+    setup: () => (users++ === 0 ? open() : undefined),
+    teardown: async () => {
+      if (--users === 0) await close();
+    },
+  };
+}
+
+/**
  * Starts timing a round: `read()` gives the wall time and the CPU time this process spent since.
  * CPU per operation is far less noisy than throughput on a shared machine, and it is exactly the
  * cost a library adds in the application's process.

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from '../src/pool.js';
 import { scalingChart } from './_chart.js';
 import type { ScalingPoint } from './_chart.js';
-import { startClock } from './harness.js';
+import { refCounted, startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
 const OPS = 200_000;
@@ -60,16 +60,11 @@ async function drive(workers: number, cycle: () => Promise<void>): Promise<Round
 /** A pool under test, shared by its contenders at every level (opened once, closed once). */
 function shared<P>(open: () => P, close: (pool: P) => Promise<void>) {
   let pool: P | undefined;
-  let users = 0;
-  return {
-    get: () => pool!,
-    setup: () => {
-      if (users++ === 0) pool = open();
-    },
-    teardown: async () => {
-      if (--users === 0 && pool !== undefined) await close(pool);
-    },
-  };
+  const rc = refCounted(
+    () => void (pool = open()),
+    () => close(pool!),
+  );
+  return { get: () => pool!, ...rc };
 }
 
 const ck = shared(

@@ -205,8 +205,13 @@ export class Relay {
         const picked = await batch.issued;
         const failedBefore = await settleOpen(maxOpen - 2);
         const overlap =
-          maxOpen > 1 && picked === batchSize && failedBefore === 0 && !batch.failing && !signal.aborted;
-        if (overlap && !open.some((b) => b.failing)) {
+          maxOpen > 1 &&
+          picked === batchSize &&
+          failedBefore === 0 &&
+          !batch.failing &&
+          !open.some((b) => b.failing) &&
+          !signal.aborted;
+        if (overlap) {
           open.push(batch);
           continue;
         }

@@ -184,12 +184,7 @@ export class ResourceStore<T> {
    * inside generic-pool); `undefined` otherwise, with nothing borrowed.
    */
   borrowIdleNow(): T | undefined {
-    const hot = this.#hot;
-    if (hot !== undefined) {
-      this.#hot = undefined;
-      return hot;
-    }
-    if (this.#gp.pending !== 0 || this.#gp.available === 0) return undefined;
+    if (this.#hot === undefined && (this.#gp.pending !== 0 || this.#gp.available === 0)) return undefined;
     const lent = this.borrowIdle();
     if (!(lent instanceof Promise)) return lent;
     // Not expected (see borrowIdle): give it straight back rather than hold it.
