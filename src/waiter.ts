@@ -69,13 +69,14 @@ export class Waiter<T> implements AbortWatcher {
       this.#timer =
         timeout <= MAX_TIMEOUT
           ? setTimeout(onTimer, timeout, this)
-          : Waiter.#armLong(this, Date.now() + timeout);
+          : Waiter.#armLong(this, performance.now() + timeout);
     }
   }
 
-  // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps.
+  // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps
+  // (checked against performance.now(), the one clock of connkit's deadlines).
   static #armLong<U>(waiter: Waiter<U>, deadline: number): NodeJS.Timeout {
-    const left = deadline - Date.now();
+    const left = deadline - performance.now();
     return left > MAX_TIMEOUT
       ? setTimeout(() => (waiter.#timer = Waiter.#armLong(waiter, deadline)), MAX_TIMEOUT)
       : setTimeout(onTimer, Math.max(0, left), waiter);

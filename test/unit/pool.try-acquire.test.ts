@@ -12,7 +12,7 @@ describe('Pool.tryAcquire()', () => {
     expect(pool.tryAcquire()).toBeUndefined();
     expect(f.createCalls).toBe(0);
     expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, pending: 0 });
-    const lease = await pool.acquire({ timeout: 0 }); // the only slot is still free
+    const lease = await pool.acquire(); // the only slot is still free
     await lease.release();
     await pool.close();
   });
@@ -78,8 +78,9 @@ describe('Pool.tryAcquire()', () => {
     expect(pool.tryAcquire()).toBeUndefined();
     await flush();
     expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 0, size: 1 });
-    const again = await pool.acquire({ timeout: 0 });
+    const again = await pool.acquire();
     expect(again.resource).toBe(first.resource);
+    expect(f.createCalls).toBe(1);
     await again.release();
     await pool.close();
   });
