@@ -177,6 +177,7 @@ export class ResourceStore<T> {
 
   /** Takes back a lent resource as idle: hot for the rest of this turn, then generic-pool's. */
   release(r: T): void {
+    if (this.#closed) return this.destroy(r, CLOSED); // generic-pool's idle list was cleared for good
     this.#hot.push(r);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;

@@ -47,6 +47,25 @@ describe('Pool.tryAcquire()', () => {
     await pool.close();
   });
 
+  it('lends synchronously a resource given back in an earlier turn (idle in generic-pool by now)', async () => {
+    const f = new FakeFactory({ validate: true });
+    const pool = new Pool(f, { max: 2 });
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    await a.release();
+    await b.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    const lease = pool.tryAcquire();
+    expect(lease?.resource).toBe(b.resource); // the most recently released
+    expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 1 });
+    const other = await pool.acquire({ timeout: 0 }); // timeout 0: lent at once as well
+    expect(other.resource).toBe(a.resource);
+    expect(f.createCalls).toBe(2);
+    await lease!.release();
+    await other.release();
+    await pool.close();
+    expect(f.live.size).toBe(0);
+  });
+
   it('destroys idle resources that fail a synchronous validate and lends the next valid one', async () => {
     const f = new FakeFactory({ validate: true });
     const pool = new Pool(f, { max: 3 });
