@@ -126,7 +126,8 @@ export class ResourceStore<T> {
    */
   borrowIdle(): T | Promise<T> | undefined {
     const hot = this.#hot.pop();
-    if (hot !== undefined) return hot; // its lifetime was checked when it came back, this turn
+    // Never past its lifetime: the lifetime timer retires idle ones, and a lent one it marked never comes back.
+    if (hot !== undefined) return hot;
     for (;;) {
       const r = this.#takeIdle();
       if (r === undefined || r instanceof Promise || this.#meta.get(r)?.expired !== true) return r;
