@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import { checkDuration, checkInteger, describeValue } from '../../src/internal/index.js';
 import { encodeBody } from './codec.js';
 import { BrokerClosedError } from './errors.js';
 import { ATTEMPT_HEADER, toMessage, type Message } from './message.js';

@@ -9,9 +9,9 @@
  * ```
  * @module
  */
-import { ConnkitError, type ConnkitErrorOptions } from '../../src/errors.js';
+import { ClosedError, ConnkitError, type ConnkitErrorOptions } from '../../src/internal/index.js';
 
-export { ConnectionError, TimeoutError } from '../../src/errors.js';
+export { ConnectionError, TimeoutError } from '../../src/internal/index.js';
 
 /**
  * A `mandatory` message was returned by the broker: no queue was bound to take it.
@@ -63,9 +63,9 @@ export class NackError extends ConnkitError {
  * await broker.publish('ex', 'k', 1).catch((e) => e instanceof BrokerClosedError); // true
  * ```
  */
-export class BrokerClosedError extends ConnkitError {
+export class BrokerClosedError extends ClosedError {
   constructor(message = 'Broker is closed', options?: ConnkitErrorOptions) {
-    super(message, 'BROKER_CLOSED', options);
+    super(message, options, 'BROKER_CLOSED');
   }
 }
 

@@ -5,8 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
-import { ConnectionError, TimeoutError } from '../../src/errors.js';
-import { checkWaitOptions, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
+import {
+  checkWaitOptions,
+  ConnectionError,
+  describeValue,
+  readWaitOptions,
+  TimeoutError,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { decodeBody, encodeBody } from './codec.js';
 import { BrokerClosedError, RemoteError, UnroutableError } from './errors.js';
 

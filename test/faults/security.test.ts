@@ -33,14 +33,14 @@ function render(value: unknown): string {
 function recorder(): {
   out: string[];
   logger: {
-    info(m: string, d?: unknown): void;
-    warn(m: string, d?: unknown): void;
-    error(m: string, d?: unknown): void;
-    debug(m: string, d?: unknown): void;
+    info(d: Record<string, unknown>, m: string): void;
+    warn(d: Record<string, unknown>, m: string): void;
+    error(d: Record<string, unknown>, m: string): void;
+    debug(d: Record<string, unknown>, m: string): void;
   };
 } {
   const out: string[] = [];
-  const log = (m: string, d?: unknown): void => void out.push(`${m} ${render(d)}`);
+  const log = (d: Record<string, unknown>, m: string): void => void out.push(`${m} ${render(d)}`);
   return { out, logger: { info: log, warn: log, error: log, debug: log } };
 }
 
