@@ -14,7 +14,7 @@ import {
 } from './cluster.js';
 import type { ExternalClusterDescriptor, PgNode } from './descriptor.js';
 import { pollUntil, run } from './processes.js';
-import { nodeRole, queryOnce, waitAcceptsWrites, waitCaughtUp, type NodeRole } from './sql.js';
+import { nodeRole, queryOnce, streamsFrom, waitAcceptsWrites, waitCaughtUp, type NodeRole } from './sql.js';
 
 const DEFAULT_WAIT = 30_000;
 /** Recreating the containers (initdb, base backup) takes far longer than a local reset. */
@@ -102,13 +102,13 @@ export class ComposePgCluster implements PgCluster {
   async reset(opts: WaitOptions = {}): Promise<void> {
     await this.resume('a');
     await this.resume('b');
-    if ((await this.role('a')) === 'primary' && (await this.role('b')) === 'standby') {
-      try {
-        await this.waitCaughtUp('b', { timeout: opts.timeout ?? DEFAULT_WAIT });
-        return;
-      } catch {
-        // Not following `a` (e.g. a restarted old primary): recreate below.
-      }
+    if (
+      (await this.role('a')) === 'primary' &&
+      (await this.role('b')) === 'standby' &&
+      (await streamsFrom(this.url('a', 'postgres'), this.descriptor.services.b))
+    ) {
+      await this.waitCaughtUp('b', { timeout: opts.timeout ?? DEFAULT_WAIT });
+      return;
     }
     const { a, b, bouncer } = this.descriptor.services;
     await this.#compose(['up', '-d', '--force-recreate', '--renew-anon-volumes', '--wait', a, b, bouncer]);

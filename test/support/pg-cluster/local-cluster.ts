@@ -16,7 +16,7 @@ import {
 import { writeNodeConf } from './config-files.js';
 import type { LocalClusterDescriptor, PgNode } from './descriptor.js';
 import { alive, childrenOf, commandLine, recordPid, run, signal } from './processes.js';
-import { dropSlot, nodeRole, queryOnce, waitAcceptsWrites, waitCaughtUp, type NodeRole } from './sql.js';
+import { dropSlot, nodeRole, streamsFrom, waitAcceptsWrites, waitCaughtUp, type NodeRole } from './sql.js';
 
 const DEFAULT_WAIT = 30_000;
 
@@ -194,15 +194,10 @@ export class LocalPgCluster implements PgCluster {
     return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: this.descriptor.root, LC_ALL: 'C' };
   }
 
-  /** True when the other node lists `standby` as streaming (so it follows, on the right timeline). */
+  /** True when `standby` is in recovery and the other node lists it as streaming. */
   async #streams(standby: PgNode): Promise<boolean> {
     if ((await this.role(standby)) !== 'standby') return false;
-    const rows = await queryOnce(
-      this.url(otherNode(standby), 'postgres'),
-      "select 1 from pg_stat_replication where application_name = $1 and state = 'streaming'",
-      [this.descriptor.nodes[standby].clusterName],
-    ).catch(() => []);
-    return rows.length > 0;
+    return streamsFrom(this.url(otherNode(standby), 'postgres'), this.descriptor.nodes[standby].clusterName);
   }
 
   async #makePrimary(node: PgNode, timeout: number): Promise<void> {

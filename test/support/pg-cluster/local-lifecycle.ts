@@ -42,8 +42,7 @@ export interface StartedLocalCluster {
   stop(): Promise<number[]>;
 }
 
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -52,6 +51,18 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A port nobody listens on right now (the OS picks it), other than those in `taken`.
+ * @example
+ * const port = await freePort([5432]);
+ */
+export async function freePort(taken: readonly number[] = []): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!taken.includes(port)) return port;
+  }
 }
 
 const PORT_CLASH = /Address already in use|could not bind/i;
@@ -86,7 +97,12 @@ export async function startLocalCluster(
   const log = opts.log ?? (() => undefined);
   const root = mkdtempSync(path.join(opts.tempRoot ?? tmpdir(), 'connkit-ha-'));
   const tag = path.basename(root);
-  const port = async (name: PgNode | 'bouncer') => opts.ports?.[name] ?? (await freePort());
+  const ports: number[] = Object.values(opts.ports ?? {});
+  const port = async (name: PgNode | 'bouncer') => {
+    const chosen = opts.ports?.[name] ?? (await freePort(ports));
+    ports.push(chosen);
+    return chosen;
+  };
   const node = async (name: PgNode) => ({
     port: await port(name),
     dataDir: path.join(root, name),
@@ -145,7 +161,7 @@ export async function startLocalCluster(
     await timed('primary', () =>
       withPortRetry(
         opts.ports?.a !== undefined,
-        async () => void (d.nodes.a.port = await freePort()),
+        async () => void (d.nodes.a.port = await port('a')),
         async () => {
           writeNodeConf(d, 'a');
           await cluster.start('a');
@@ -158,7 +174,7 @@ export async function startLocalCluster(
     await timed('standby', () =>
       withPortRetry(
         opts.ports?.b !== undefined,
-        async () => void (d.nodes.b.port = await freePort()),
+        async () => void (d.nodes.b.port = await port('b')),
         async () => {
           await cluster.cloneStandby('b');
           await cluster.start('b');
@@ -168,7 +184,7 @@ export async function startLocalCluster(
     await timed('bouncer', () =>
       withPortRetry(
         opts.ports?.bouncer !== undefined,
-        async () => void (d.bouncer.port = await freePort()),
+        async () => void (d.bouncer.port = await port('bouncer')),
         () => startBouncer(d, cluster),
       ),
     );

@@ -64,6 +64,21 @@ export async function waitAcceptsWrites(url: string, ms: number): Promise<void> 
   if (!ok) throw new Error(`${url} did not accept writes within ${ms} ms: ${String(last)}`);
 }
 
+/**
+ * True when the primary at `primaryUrl` lists the standby `standbyName` (its application_name) as
+ * streaming — it follows this primary, on its timeline.
+ * @example
+ * if (await streamsFrom(urlOfA, 'connkit-ha-x-b')) await waitCaughtUp(urlOfA, 'connkit-ha-x-b', 30_000);
+ */
+export async function streamsFrom(primaryUrl: string, standbyName: string): Promise<boolean> {
+  const rows = await queryOnce(
+    primaryUrl,
+    "select 1 from pg_stat_replication where application_name = $1 and state = 'streaming'",
+    [standbyName],
+  ).catch(() => []);
+  return rows.length > 0;
+}
+
 /** The primary's view of one standby, for error messages. */
 async function replicationRow(primaryUrl: string, standbyName: string): Promise<string> {
   const rows = await queryOnce(
