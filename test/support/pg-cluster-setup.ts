@@ -19,7 +19,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const resolved = await resolvePgCluster(log);
   if (resolved.descriptor.kind === 'unavailable') log(`HA tests will skip: ${resolved.descriptor.reason}`);
   project.provide('pgCluster', resolved.descriptor);
+  // Vitest exits on Ctrl-C/SIGTERM without running global teardowns: end the servers on the way out.
+  const onExit = () => resolved.stopNow();
+  process.once('exit', onExit);
   return async () => {
+    process.off('exit', onExit);
     const started = performance.now();
     const left = await resolved.stop();
     if (left.length > 0) {

@@ -13,6 +13,7 @@ import type { LocalClusterDescriptor, PgNode } from './descriptor.js';
 import { LocalPgCluster, logTail } from './local-cluster.js';
 import {
   alive,
+  childrenOf,
   commandLine,
   ledgerPids,
   pidsMatching,
@@ -272,6 +273,39 @@ export async function stopLocalCluster(d: LocalClusterDescriptor): Promise<numbe
   }
   rmSync(d.root, { recursive: true, force: true });
   return pidsMatching(d.tag);
+}
+
+/**
+ * The synchronous last resort for a vitest process that exits without running teardowns (Ctrl-C,
+ * SIGTERM): SIGQUIT to each postmaster (immediate shutdown; it ends its own children), SIGTERM to
+ * PgBouncer, SIGKILL to any other live ledger pid of this run, then the temp dir goes.
+ * @example
+ * process.once('exit', () => stopLocalClusterNow(descriptor));
+ */
+export function stopLocalClusterNow(d: LocalClusterDescriptor): void {
+  const cluster = new LocalPgCluster(d);
+  const asked = new Set<number>();
+  for (const name of ['b', 'a'] as const) {
+    const pid = cluster.postmasterPid(name);
+    if (pid === undefined) continue;
+    for (const child of childrenOf(pid)) signal(child, 'SIGCONT');
+    signal(pid, 'SIGCONT');
+    signal(pid, 'SIGQUIT');
+    asked.add(pid);
+  }
+  const bouncer = bouncerPid(d);
+  if (bouncer !== undefined) {
+    signal(bouncer, 'SIGTERM');
+    asked.add(bouncer);
+  }
+  for (const pid of ledgerPids(d.ledger)) {
+    if (!asked.has(pid) && alive(pid) && commandLine(pid).includes(d.root)) killNow(pid);
+  }
+  try {
+    rmSync(d.root, { recursive: true, force: true });
+  } catch {
+    // A server still removing its own files races with us; the directory is in the temp dir.
+  }
 }
 
 function killNow(pid: number): void {

@@ -7,12 +7,14 @@
 import { fileURLToPath } from 'node:url';
 import { findPgPrograms } from './binaries.js';
 import type { ClusterDescriptor, ExternalClusterDescriptor } from './descriptor.js';
-import { startLocalCluster } from './local-lifecycle.js';
+import { startLocalCluster, stopLocalClusterNow } from './local-lifecycle.js';
 
 export interface ResolvedCluster {
   descriptor: ClusterDescriptor;
   /** Ends what was started here (nothing for URLs); resolves with pids left behind (none, normally). */
   stop(): Promise<number[]>;
+  /** Synchronous, best-effort {@link stop} for a process that is exiting. */
+  stopNow(): void;
 }
 
 const ENV = ['PG_HA_PRIMARY_URL', 'PG_HA_REPLICA_URL', 'PG_HA_BOUNCER_URL'] as const;
@@ -44,13 +46,17 @@ export async function resolvePgCluster(log: (line: string) => void): Promise<Res
   const external = fromEnv();
   if (external) {
     log(`using ${ENV.join(', ')} (docker compose --profile ha)`);
-    return { descriptor: external, stop: async () => [] };
+    return { descriptor: external, stop: async () => [], stopNow: () => undefined };
   }
   const programs = findPgPrograms();
   if (typeof programs === 'string') {
     const reason = `${programs}; or start the docker-compose \`ha\` profile and set ${ENV.join(', ')}`;
-    return { descriptor: { kind: 'unavailable', reason }, stop: async () => [] };
+    return { descriptor: { kind: 'unavailable', reason }, stop: async () => [], stopNow: () => undefined };
   }
   const started = await startLocalCluster(programs, { log });
-  return { descriptor: started.descriptor, stop: () => started.stop() };
+  return {
+    descriptor: started.descriptor,
+    stop: () => started.stop(),
+    stopNow: () => stopLocalClusterNow(started.descriptor),
+  };
 }
