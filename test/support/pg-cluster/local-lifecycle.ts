@@ -1,9 +1,8 @@
 /**
- * Starting and stopping a local HA pair + PgBouncer: one temp directory per run, ports of its own,
- * every server pid in a ledger, and a teardown that ends them by pid — also when the start failed
- * halfway — then checks that nothing carrying the run's tag is left.
+ * Starting a local HA pair + PgBouncer: one temp directory per run, ports of its own, every server
+ * pid in a ledger (local-teardown.ts ends them by pid, also when the start fails halfway).
  */
-import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,17 +10,8 @@ import type { PgPrograms } from './binaries.js';
 import { sharedServerConf, writeBouncerConf, writeNodeConf } from './config-files.js';
 import type { LocalClusterDescriptor, PgNode } from './descriptor.js';
 import { LocalPgCluster, logTail } from './local-cluster.js';
-import {
-  alive,
-  childrenOf,
-  commandLine,
-  ledgerPids,
-  pidsMatching,
-  pollUntil,
-  recordPid,
-  run,
-  signal,
-} from './processes.js';
+import { bouncerPid, stopLocalCluster } from './local-teardown.js';
+import { alive, pollUntil, recordPid, run } from './processes.js';
 import { queryOnce } from './sql.js';
 
 export interface StartLocalOptions {
@@ -230,85 +220,4 @@ async function startBouncer(d: LocalClusterDescriptor, cluster: LocalPgCluster):
   }, 10_000);
   if (!alive(pid)) throw new Error(`PgBouncer exited${hint()}`);
   if (!answers) throw new Error(`PgBouncer does not answer: ${String(last)}${hint()}`);
-}
-
-function bouncerPid(d: LocalClusterDescriptor): number | undefined {
-  try {
-    const pid = Number(readFileSync(d.bouncer.pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && commandLine(pid).includes(d.bouncer.ini) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Stops both nodes (pg_ctl immediate; SIGKILL by pid if that fails) and PgBouncer (SIGTERM, then
- * SIGKILL), ends any other pid of the ledger that still runs from this directory, removes the temp
- * directory, and resolves with the pids that still carry the run's tag (none, normally).
- * @example
- * const left = await stopLocalCluster(descriptor); // [] when everything is gone
- */
-export async function stopLocalCluster(d: LocalClusterDescriptor): Promise<number[]> {
-  const cluster = new LocalPgCluster(d);
-  for (const name of ['b', 'a'] as const) {
-    try {
-      await cluster.stop(name);
-    } catch {
-      const pid = cluster.postmasterPid(name);
-      if (pid !== undefined) killNow(pid);
-    }
-  }
-  const bouncer = bouncerPid(d);
-  if (bouncer !== undefined) {
-    signal(bouncer, 'SIGTERM');
-    if (!(await pollUntil(() => !alive(bouncer), 5000))) killNow(bouncer);
-  }
-  for (const pid of ledgerPids(d.ledger)) {
-    if (alive(pid) && commandLine(pid).includes(d.root)) killNow(pid);
-  }
-  // Backends of a SIGKILLed postmaster outlive it briefly; they carry the tag in their titles.
-  if (!(await pollUntil(() => pidsMatching(d.tag).length === 0, 5000))) {
-    for (const pid of pidsMatching(d.tag)) killNow(pid);
-    await pollUntil(() => pidsMatching(d.tag).length === 0, 2000);
-  }
-  rmSync(d.root, { recursive: true, force: true });
-  return pidsMatching(d.tag);
-}
-
-/**
- * The synchronous last resort for a vitest process that exits without running teardowns (Ctrl-C,
- * SIGTERM): SIGQUIT to each postmaster (immediate shutdown; it ends its own children), SIGTERM to
- * PgBouncer, SIGKILL to any other live ledger pid of this run, then the temp dir goes.
- * @example
- * process.once('exit', () => stopLocalClusterNow(descriptor));
- */
-export function stopLocalClusterNow(d: LocalClusterDescriptor): void {
-  const cluster = new LocalPgCluster(d);
-  const asked = new Set<number>();
-  for (const name of ['b', 'a'] as const) {
-    const pid = cluster.postmasterPid(name);
-    if (pid === undefined) continue;
-    for (const child of childrenOf(pid)) signal(child, 'SIGCONT');
-    signal(pid, 'SIGCONT');
-    signal(pid, 'SIGQUIT');
-    asked.add(pid);
-  }
-  const bouncer = bouncerPid(d);
-  if (bouncer !== undefined) {
-    signal(bouncer, 'SIGTERM');
-    asked.add(bouncer);
-  }
-  for (const pid of ledgerPids(d.ledger)) {
-    if (!asked.has(pid) && alive(pid) && commandLine(pid).includes(d.root)) killNow(pid);
-  }
-  try {
-    rmSync(d.root, { recursive: true, force: true });
-  } catch {
-    // A server still removing its own files races with us; the directory is in the temp dir.
-  }
-}
-
-function killNow(pid: number): void {
-  signal(pid, 'SIGCONT');
-  signal(pid, 'SIGKILL');
 }

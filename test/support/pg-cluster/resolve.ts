@@ -7,7 +7,8 @@
 import { fileURLToPath } from 'node:url';
 import { findPgPrograms } from './binaries.js';
 import type { ClusterDescriptor, ExternalClusterDescriptor } from './descriptor.js';
-import { startLocalCluster, stopLocalClusterNow } from './local-lifecycle.js';
+import { startLocalCluster } from './local-lifecycle.js';
+import { stopLocalClusterNow } from './local-teardown.js';
 
 export interface ResolvedCluster {
   descriptor: ClusterDescriptor;
