@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, RemoteError, TimeoutError, UnroutableError } from '../../../adapters/amqp/index.js';
 import { ConnkitError } from '../../../src/errors.js';
-import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { deleteQueues, getMessage } from '../../support/amqp.js';
 import { testBrokers } from '../../support/brokers.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
+import { rejectionOf } from '../../support/async.js';
 
 const queues: string[] = [];
 const { broker, closeAll: closeBrokers } = testBrokers();
@@ -49,7 +50,7 @@ describe('Broker.call()', () => {
       throw new ConnkitError('no such order', 'NOT_FOUND');
     });
     await consumer.ready;
-    const err = await b.call(q, { id: 1 }).catch((e: unknown) => e);
+    const err = await rejectionOf(b.call(q, { id: 1 }));
     expect(err).toBeInstanceOf(RemoteError);
     expect(err).toBeInstanceOf(ConnkitError);
     expect((err as RemoteError).code).toBe('REMOTE');
@@ -61,21 +62,14 @@ describe('Broker.call()', () => {
   it('sends reply_to, correlation_id and an expiration equal to the timeout', async () => {
     const b = broker();
     const q = await rpcQueue(b);
-    const call = b.call(q, 'ping', { timeout: 300 }).catch((e: unknown) => e);
-    const request = await withAmqpChannel(amqpUrl(), async (ch) => {
-      for (let i = 0; i < 100; i++) {
-        const msg = await ch.get(q, { noAck: true });
-        if (msg) return msg;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error('no request');
-    });
+    const timedOut = expect(b.call(q, 'ping', { timeout: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    const request = await getMessage(amqpUrl(), q);
     expect(request.properties.replyTo).toMatch(/^amq\.rabbitmq\.reply-to/); // the broker appends the channel's key
     expect(request.properties.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number(request.properties.expiration)).toBeGreaterThan(0);
     expect(Number(request.properties.expiration)).toBeLessThanOrEqual(300);
     expect(request.content.toString()).toBe('ping');
-    expect(await call).toBeInstanceOf(TimeoutError);
+    await timedOut;
   });
 
   it('rejects with UnroutableError when no queue takes the request', async () => {
