@@ -186,7 +186,7 @@ export class RpcClient {
             typeof e?.name === 'string' ? e.name : 'Error',
             typeof e?.code === 'string' ? e.code : undefined,
           ),
-          false,
+          true, // the remote handler failed: the call rejects
         );
       } else this.finish(call, body, false);
     } catch (err) {
