@@ -184,7 +184,7 @@ export class RpcClient {
           new RemoteError(
             message,
             typeof e?.name === 'string' ? e.name : 'Error',
-            typeof e?.code === 'string' ? e.code : undefined,
+            typeof e?.code === 'string' || typeof e?.code === 'number' ? e.code : undefined,
           ),
           true, // the remote handler failed: the call rejects
         );
