@@ -95,10 +95,15 @@ export class BufferFullError extends ConnkitError {
 export class RemoteError extends ConnkitError {
   /** `name` of the error the remote handler threw (e.g. `'TypeError'`). */
   readonly remoteName: string;
-  /** `code` of the remote error, when it had one. */
-  readonly remoteCode: string | undefined;
+  /** `code` of the remote error, when it had one: a string (`'ENOENT'`) or a number (`404`). */
+  readonly remoteCode: string | number | undefined;
 
-  constructor(message: string, remoteName = 'Error', remoteCode?: string, options?: ConnkitErrorOptions) {
+  constructor(
+    message: string,
+    remoteName = 'Error',
+    remoteCode?: string | number,
+    options?: ConnkitErrorOptions,
+  ) {
     super(message, 'REMOTE', options);
     this.remoteName = remoteName;
     this.remoteCode = remoteCode;

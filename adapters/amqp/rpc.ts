@@ -190,9 +190,9 @@ export class RpcClient {
           new RemoteError(
             message,
             typeof e?.name === 'string' ? e.name : 'Error',
-            typeof e?.code === 'string' ? e.code : undefined,
+            typeof e?.code === 'string' || typeof e?.code === 'number' ? e.code : undefined,
           ),
-          false,
+          true, // the remote handler failed: the call rejects
         );
       } else this.finish(call, body, false);
     } catch (err) {
