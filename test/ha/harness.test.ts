@@ -15,7 +15,7 @@ import { pgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { findPgPrograms, type PgPrograms } from '../support/pg-cluster/binaries.js';
 import { startLocalCluster } from '../support/pg-cluster/local-lifecycle.js';
 import { pidsMatching } from '../support/pg-cluster/processes.js';
-import { waitUntil } from '../support/wait.js';
+import { until } from '../support/async.js';
 
 const cluster = pgCluster();
 
@@ -70,8 +70,9 @@ describe.skipIf(!cluster)('pg-cluster harness (a primary, b streaming standby, P
   it('a row written on a is visible on b within 10 s, and b refuses writes (25006)', async () => {
     const table = await tableWithRow(c);
     await timed('replication visible', () =>
-      waitUntil(
+      until(
         async () => (await rowsOf(c.url('b'), table).catch(() => [])).length === 1,
+        10_000,
         `row of ${table} on b`,
       ),
     );

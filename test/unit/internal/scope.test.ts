@@ -2,8 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../../src/errors.js';
 import { Deadline } from '../../../src/internal/deadline.js';
 import { Scope } from '../../../src/internal/scope.js';
-import { maxListenersWarnings } from '../helpers/async.js';
-import { expectNoUnhandledRejection, trackListeners } from '../helpers/unhandled-rejections.js';
+import {
+  expectNoUnhandledRejection,
+  maxListenersWarnings,
+  trackListeners,
+} from '../helpers/unhandled-rejections.js';
 
 describe('Scope', () => {
   beforeEach(() => vi.useFakeTimers());
