@@ -22,6 +22,24 @@ export default tseslint.config(
     },
   },
   {
+    // The adapters reach the core through one seam (src/internal/index.ts), so each shared mechanism
+    // (timers, deadlines, backoff, logging) exists once and a fix lands everywhere.
+    files: ['adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./\\.\\./src/(?!internal/index\\.js$)',
+              message: "Import the core through '../../src/internal/index.js' (the seam), not a deep path.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'examples/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

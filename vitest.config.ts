@@ -26,10 +26,25 @@ export default defineConfig({
       },
       {
         test: {
+          // A PostgreSQL primary + streaming standby + PgBouncer started once per run by the global
+          // setup (only when files of this project run) and shared by the files: one file at a time,
+          // since they stop, promote and reset the shared pair.
+          name: 'ha',
+          sequence: { groupOrder: 2 },
+          include: ['test/ha/**/*.test.ts'],
+          globalSetup: ['test/support/pg-cluster-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           // Faults that disturb the whole broker (close_all_connections, stop_app/start_app): alone,
           // one file at a time, after every other test.
           name: 'faults-exclusive',
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           include: ['test/faults-exclusive/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 240_000,

@@ -5,9 +5,11 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
+import { benchServices } from './_services.js';
 import { startClock } from './harness.js';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** RabbitMQ of this run (see `_services.ts`). */
+export const AMQP_URL = (await benchServices()).amqpUrl;
 /** Messages in flight (publish) and prefetch (consume), the same for every contender. */
 export const WINDOW = 256;
 /** Messages per round. */

@@ -8,10 +8,12 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import postgres from 'postgres';
 import { Database } from '../adapters/postgres/index.js';
+import { benchServices } from './_services.js';
 import { refCounted, startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
-export const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** PostgreSQL of this run (see `_services.ts`). */
+export const DATABASE_URL = (await benchServices()).databaseUrl;
 /** Concurrent callers of the `postgres` and `postgres-rows` suites. */
 export const CALLERS = 64;
 /** Pooled connections of every library (connkit's pipeline mode uses 2). */

@@ -9,7 +9,9 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stopBenchServices } from './_services.js';
 import { formatResult, runSuite } from './harness.js';
+import { ServicesUnavailableError } from '../test/support/service-resolution.js';
 import type { Suite, SuiteResult } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -61,7 +63,16 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    // Missing services: the message alone says what to do.
+    const text =
+      err instanceof ServicesUnavailableError
+        ? err.message
+        : err instanceof Error
+          ? (err.stack ?? err.message)
+          : String(err);
+    process.stderr.write(`${text}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => stopBenchServices());

@@ -9,11 +9,11 @@ import { Broker } from '../adapters/amqp/index.js';
 import { Outbox } from '../adapters/outbox/index.js';
 import { Database } from '../adapters/postgres/index.js';
 import { sleep } from '../src/timeout.js';
+import { benchServices } from './_services.js';
 import { startClock } from './harness.js';
 import type { Contender, RoundResult, Suite } from './harness.js';
 
-const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const AMQP_URL = process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const { databaseUrl: DATABASE_URL, amqpUrl: AMQP_URL } = await benchServices();
 const MESSAGES = 20_000;
 const IN_FLIGHT = 256;
 const TABLE = `connkit_bench_outbox_${process.pid}`;

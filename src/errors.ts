@@ -149,16 +149,34 @@ export class QueueShutDownError extends ConnkitError {
 }
 
 /**
- * The pool was closed: pending and new acquirers reject with this.
+ * Base of every "this resource is closed" error: new work is refused, and work still pending when
+ * the resource closed rejects with it. Each resource has its own subclass and code
+ * (`<RESOURCE>_CLOSED`: `POOL_CLOSED`, `BROKER_CLOSED` …), so `err instanceof ClosedError` catches
+ * them all and `err.code` tells which.
+ *
+ * @example
+ * ```ts
+ * await work().catch((e) => { if (!(e instanceof ClosedError)) throw e; }); // shutting down: fine
+ * ```
+ */
+export class ClosedError extends ConnkitError {
+  constructor(message = 'Resource is closed', options?: ConnkitErrorOptions, code = 'CLOSED') {
+    super(message, code, options);
+  }
+}
+
+/**
+ * The pool was closed: pending and new acquirers reject with this. A closed `Database` (a pool of
+ * connections) rejects with it too.
  *
  * @example
  * ```ts
  * await pool.close(); await pool.acquire(); // rejects with PoolClosedError
  * ```
  */
-export class PoolClosedError extends ConnkitError {
+export class PoolClosedError extends ClosedError {
   constructor(message = 'Pool is closed', options?: ConnkitErrorOptions) {
-    super(message, 'POOL_CLOSED', options);
+    super(message, options, 'POOL_CLOSED');
   }
 }
 

@@ -24,3 +24,4 @@ export * from './run-main.js';
 export * from './process.js';
 export * from './loop-monitor.js';
 export type { WaitOptions, SignalOptions } from './options.js';
+export type { Logger } from './logger.js';

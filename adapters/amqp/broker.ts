@@ -9,9 +9,10 @@ import {
   checkDuration,
   checkWaitOptions,
   readWaitOptions,
+  reportBackground,
   type SignalOptions,
   type WaitOptions,
-} from '../../src/options.js';
+} from '../../src/internal/index.js';
 import { ChannelPool } from './channel-pool.js';
 import { Connection } from './connection.js';
 import { Consumer, type ConsumeOptions, type ConsumerStats, type MessageHandler } from './consumer.js';
@@ -255,7 +256,6 @@ export class Broker extends EventEmitter {
 
   #reportError(err: Error): void {
     // No 'error' event without a listener: an unheard 'error' would crash the process.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    else this.#opts.logger?.warn(`connkit/amqp: ${err.message}`, { error: err });
+    reportBackground({ emitter: this, logger: this.#opts.logger }, `connkit/amqp: ${err.message}`, err);
   }
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Channel, ChannelModel } from 'amqplib';
-import { Pool } from '../../src/pool.js';
+import { Pool } from '../../src/internal/index.js';
 
 const noop = (): void => undefined;
 const closedChannels = new WeakSet<Channel>();

@@ -3,7 +3,7 @@
  * (librabbitmq, aio-pika, Java) read what connkit writes and the other way round.
  * @module
  */
-import { describeValue } from '../../src/options.js';
+import { describeValue } from '../../src/internal/index.js';
 
 /**
  * An encoded body: the bytes to send and the content type to declare.

@@ -5,10 +5,18 @@
  * @module
  */
 import amqp, { type ChannelModel } from 'amqplib';
-import { ConnectionError, TimeoutError } from '../../src/errors.js';
-import { backoffDelay } from '../../src/retry.js';
-import { describeValue, readWaitOptions, type SignalOptions, type WaitOptions } from '../../src/options.js';
-import { Waiter, WaiterQueue, type WaiterHost } from '../../src/waiter.js';
+import {
+  backoffDelay,
+  ConnectionError,
+  describeValue,
+  readWaitOptions,
+  type SignalOptions,
+  TimeoutError,
+  Waiter,
+  type WaiterHost,
+  WaiterQueue,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { redactUrl, type ResolvedBrokerOptions } from './options.js';
 
 /**

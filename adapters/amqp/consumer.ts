@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import { checkDuration, checkInteger, describeValue } from '../../src/internal/index.js';
 import { encodeBody } from './codec.js';
 import { BrokerClosedError } from './errors.js';
 import { ATTEMPT_HEADER, toMessage, type Message } from './message.js';
@@ -424,7 +424,9 @@ export class Consumer {
       const { name, message } = errorText(err);
       const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
       options.headers = { 'x-error': message };
-      encoded = encodeBody({ error: { name, message, code: typeof code === 'string' ? code : undefined } });
+      // A string or a (JSON-representable) number travels; anything else has no portable form.
+      const portable = typeof code === 'string' || (typeof code === 'number' && Number.isFinite(code));
+      encoded = encodeBody({ error: { name, message, code: portable ? code : undefined } });
     }
     options.contentType = encoded.contentType;
     try {

@@ -9,9 +9,9 @@
  * ```
  * @module
  */
-import { ConnkitError, type ConnkitErrorOptions } from '../../src/errors.js';
+import { ClosedError, ConnkitError, type ConnkitErrorOptions } from '../../src/internal/index.js';
 
-export { ConnectionError, TimeoutError } from '../../src/errors.js';
+export { ConnectionError, TimeoutError } from '../../src/internal/index.js';
 
 /**
  * A `mandatory` message was returned by the broker: no queue was bound to take it.
@@ -63,9 +63,9 @@ export class NackError extends ConnkitError {
  * await broker.publish('ex', 'k', 1).catch((e) => e instanceof BrokerClosedError); // true
  * ```
  */
-export class BrokerClosedError extends ConnkitError {
+export class BrokerClosedError extends ClosedError {
   constructor(message = 'Broker is closed', options?: ConnkitErrorOptions) {
-    super(message, 'BROKER_CLOSED', options);
+    super(message, options, 'BROKER_CLOSED');
   }
 }
 
@@ -95,10 +95,15 @@ export class BufferFullError extends ConnkitError {
 export class RemoteError extends ConnkitError {
   /** `name` of the error the remote handler threw (e.g. `'TypeError'`). */
   readonly remoteName: string;
-  /** `code` of the remote error, when it had one. */
-  readonly remoteCode: string | undefined;
+  /** `code` of the remote error, when it had one: a string (`'ENOENT'`) or a number (`404`). */
+  readonly remoteCode: string | number | undefined;
 
-  constructor(message: string, remoteName = 'Error', remoteCode?: string, options?: ConnkitErrorOptions) {
+  constructor(
+    message: string,
+    remoteName = 'Error',
+    remoteCode?: string | number,
+    options?: ConnkitErrorOptions,
+  ) {
     super(message, 'REMOTE', options);
     this.remoteName = remoteName;
     this.remoteCode = remoteCode;

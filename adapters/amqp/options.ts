@@ -2,24 +2,21 @@
  * Options of the {@link Broker}: documented, defaulted and validated in one place.
  * @module
  */
-import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import { checkDuration, checkInteger, describeValue, type Logger } from '../../src/internal/index.js';
 import type { ConnectionOptions } from 'node:tls';
 import type { Topology } from './topology.js';
 
 /**
- * Where the broker reports what it cannot throw (reconnects, consumer failures) when nobody listens
- * to its `'error'` event.
+ * The kit's {@link Logger} (details first, then the message — pino's signature). Where the broker
+ * reports background failures (a lost connection, a consumer that could not subscribe) when nobody
+ * listens to its `'error'` event, and reconnects (`info`).
  *
  * @example
  * ```ts
- * new Broker({ url, logger: console });
+ * new Broker({ url, logger: pino() }); // or console
  * ```
  */
-export interface BrokerLogger {
-  info?(message: string, meta?: Record<string, unknown>): void;
-  warn(message: string, meta?: Record<string, unknown>): void;
-  error(message: string, meta?: Record<string, unknown>): void;
-}
+export type BrokerLogger = Logger;
 
 /**
  * Reconnect backoff: `min(maxDelay, initialDelay * factor ** (attempt - 1))`, with equal jitter

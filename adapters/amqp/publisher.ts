@@ -7,8 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
-import { ConnkitError, TimeoutError } from '../../src/errors.js';
-import { checkDuration, checkSignal, describeValue, type WaitOptions } from '../../src/options.js';
+import {
+  checkDuration,
+  checkSignal,
+  ConnkitError,
+  describeValue,
+  TimeoutError,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { encodeBody } from './codec.js';
 import { BrokerClosedError, BufferFullError, NackError, UnroutableError } from './errors.js';
 

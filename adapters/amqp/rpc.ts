@@ -5,8 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
-import { ConnectionError, TimeoutError } from '../../src/errors.js';
-import { checkWaitOptions, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
+import {
+  checkWaitOptions,
+  ConnectionError,
+  describeValue,
+  readWaitOptions,
+  TimeoutError,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { decodeBody, encodeBody } from './codec.js';
 import { BrokerClosedError, RemoteError, UnroutableError } from './errors.js';
 
@@ -184,9 +190,9 @@ export class RpcClient {
           new RemoteError(
             message,
             typeof e?.name === 'string' ? e.name : 'Error',
-            typeof e?.code === 'string' ? e.code : undefined,
+            typeof e?.code === 'string' || typeof e?.code === 'number' ? e.code : undefined,
           ),
-          false,
+          true, // the remote handler failed: the call rejects
         );
       } else this.finish(call, body, false);
     } catch (err) {

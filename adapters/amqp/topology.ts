@@ -4,7 +4,7 @@
  * @module
  */
 import type { Channel, Options } from 'amqplib';
-import { describeValue } from '../../src/options.js';
+import { describeValue } from '../../src/internal/index.js';
 
 /**
  * An exchange to declare.

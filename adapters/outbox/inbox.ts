@@ -2,8 +2,7 @@
  * Idempotent consumer: applies each message once, however often the broker delivers it.
  * @module
  */
-import { ConnkitError } from '../../src/errors.js';
-import { describeValue } from '../../src/options.js';
+import { ConnkitError, describeValue } from '../../src/internal/index.js';
 import type { Message } from '../amqp/message.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { checkDuration, checkInteger, describeValue } from '../../src/options.js';
+import { checkDuration, checkInteger, describeValue } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import { encodeBody } from '../amqp/codec.js';
 import type { Database } from '../postgres/database.js';

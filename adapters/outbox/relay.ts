@@ -2,11 +2,7 @@
  * The outbox relay: publishes committed outbox rows with confirms, in id order, and deletes them.
  * @module
  */
-import { Event } from '../../src/event.js';
-import { TimeoutError } from '../../src/errors.js';
-import { checkSignal } from '../../src/options.js';
-import { backoffDelay } from '../../src/retry.js';
-import { sleep } from '../../src/timeout.js';
+import { backoffDelay, checkSignal, Event, sleep, TimeoutError } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';

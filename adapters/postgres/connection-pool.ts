@@ -6,8 +6,13 @@
  * @module
  */
 import type pg from 'pg';
-import { Pool, type Lease } from '../../src/pool.js';
-import type { PoolOptions, PoolStats } from '../../src/pool-options.js';
+import {
+  type Lease,
+  Pool,
+  type PoolOptions,
+  type PoolStats,
+  reportBackground,
+} from '../../src/internal/index.js';
 import { settleWithin } from './client-lease.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
 import { cancelActive, execute, type ExecuteContext } from './execute.js';
@@ -56,7 +61,9 @@ export class ConnectionPool {
       { name: 'postgres', ...options },
     );
     this.#pool.on('error', (err: unknown) =>
-      settings.logger?.warn('connkit/postgres: pool error', { error: err }),
+      reportBackground({ logger: settings.logger }, 'connkit/postgres: pool error', err, {
+        target: settings.target,
+      }),
     );
   }
 
@@ -146,6 +153,7 @@ export class ConnectionPool {
       if (conn.busy) await conn.busy;
       if (conn.broken === undefined && !isIdle(conn)) {
         this.#settings.logger?.warn(
+          { target: this.#settings.target, pid: conn.processID },
           'connkit/postgres: connection returned inside a transaction; rolling back',
         );
         const deadline = performance.now() + RELEASE_ROLLBACK_MS;

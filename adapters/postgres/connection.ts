@@ -5,7 +5,7 @@
  * @module
  */
 import pg from 'pg';
-import { ConnectionError, TimeoutError } from '../../src/errors.js';
+import { ConnectionError, type Logger, TimeoutError } from '../../src/internal/index.js';
 import { sendCancelRequest } from './cancel.js';
 import { isConnectionError, redact } from './errors.js';
 
@@ -28,7 +28,7 @@ export interface ConnectSettings {
   /** Called once when the connection breaks (socket error, server terminated it). */
   onBroken?: ((conn: PgConnection, err: Error) => void) | undefined;
   /** Receives warnings that cannot be thrown. */
-  logger?: { warn(message: string, details?: Record<string, unknown>): void } | undefined;
+  logger?: Logger | undefined;
 }
 
 /**

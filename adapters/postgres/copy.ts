@@ -6,14 +6,15 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
-import { InvalidStateError, TimeoutError } from '../../src/errors.js';
 import {
   checkDuration,
   checkSignal,
   describeValue,
+  InvalidStateError,
   type SignalOptions,
+  TimeoutError,
   type WaitOptions,
-} from '../../src/options.js';
+} from '../../src/internal/index.js';
 import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';

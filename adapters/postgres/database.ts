@@ -5,9 +5,16 @@
  * @module
  */
 import type pg from 'pg';
-import { InvalidStateError, PoolClosedError } from '../../src/errors.js';
-import { checkDuration, describeValue, readWaitOptions, type WaitOptions } from '../../src/options.js';
-import type { PoolStats } from '../../src/pool-options.js';
+import {
+  checkDuration,
+  describeValue,
+  InvalidStateError,
+  PoolClosedError,
+  type PoolStats,
+  readWaitOptions,
+  reportBackground,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { connect, type ConnectSettings } from './connection.js';
 import { ConnectionPool, type LentClient } from './connection-pool.js';
 import type { ExecuteContext } from './execute.js';
@@ -99,7 +106,10 @@ export class Database extends Queryable {
       target: o.target,
       secrets: o.secrets,
       logger: o.logger,
-      onBroken: (_conn, err) => o.logger?.warn('connkit/postgres: connection lost', { error: err.message }),
+      onBroken: (_conn, err) =>
+        reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, {
+          target: o.target,
+        }),
     };
     this.#ctx = { settings: this.#settings, onCancel: () => this.#counts.cancellations++ };
     const settings = this.#settings;

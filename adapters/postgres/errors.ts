@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { ConnectionError, ConnkitError } from '../../src/errors.js';
+import { ConnectionError, ConnkitError } from '../../src/internal/index.js';
 
 export { ConnectionError };
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type pg from 'pg';
-import { TimeoutError } from '../../src/errors.js';
+import { TimeoutError } from '../../src/internal/index.js';
 import { cancelBackend } from './cancel.js';
 import type { ConnectSettings, PgConnection } from './connection.js';
 import { isConnectionError, toDatabaseError } from './errors.js';

@@ -3,7 +3,7 @@
  * @module
  */
 import type pg from 'pg';
-import type { BackoffOptions } from '../../src/retry.js';
+import type { BackoffOptions } from '../../src/internal/index.js';
 
 /**
  * One NOTIFY as received.

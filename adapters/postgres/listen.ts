@@ -4,9 +4,14 @@
  * @module
  */
 import type pg from 'pg';
-import { checkDuration, checkInteger, checkSignal } from '../../src/options.js';
-import { backoffDelay, type BackoffOptions } from '../../src/retry.js';
-import { sleep } from '../../src/timeout.js';
+import {
+  backoffDelay,
+  type BackoffOptions,
+  checkDuration,
+  checkInteger,
+  checkSignal,
+  sleep,
+} from '../../src/internal/index.js';
 import { endClient, socketOf } from './client-lease.js';
 import { toDatabaseError } from './errors.js';
 import { checkChannel } from './notify.js';

@@ -2,7 +2,7 @@
  * NOTIFY through any queryable (`pg.Client`, a transaction, `Database`).
  * @module
  */
-import { describeValue } from '../../src/options.js';
+import { describeValue } from '../../src/internal/index.js';
 
 /**
  * Anything that runs a parameterised query: a `pg.Client`, `pg.Pool`, or an adapter wrapper.

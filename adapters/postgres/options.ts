@@ -4,22 +4,27 @@
  * @module
  */
 import type pg from 'pg';
-import { checkDuration, checkInteger, describeValue, type WaitOptions } from '../../src/options.js';
-import type { PoolOptions } from '../../src/pool-options.js';
+import {
+  checkDuration,
+  checkInteger,
+  describeValue,
+  type Logger,
+  type PoolOptions,
+  type WaitOptions,
+} from '../../src/internal/index.js';
 import { redact } from './errors.js';
 
 /**
- * Where the adapter reports what it cannot throw (a connection dropped while idle, a failed cleanup).
+ * The kit's {@link Logger} (details first, then the message — pino's signature). Where the adapter
+ * reports what it cannot throw: a connection dropped while idle, a pipelined connection that failed,
+ * a cleanup that could not finish (`warn`); connections opened and replaced (`debug`).
  *
  * @example
  * ```ts
- * new Database({ url, logger: { warn: (msg, details) => console.warn(msg, details) } });
+ * new Database({ url, logger: pino() }); // or console
  * ```
  */
-export interface DatabaseLogger {
-  warn(message: string, details?: Record<string, unknown>): void;
-  debug?(message: string, details?: Record<string, unknown>): void;
-}
+export type DatabaseLogger = Logger;
 
 /**
  * Pipeline mode: many standalone queries in flight on each of a few shared connections.

@@ -7,8 +7,13 @@
  * @module
  */
 import type pg from 'pg';
-import { ConnectionError, PoolClosedError, TimeoutError } from '../../src/errors.js';
-import { backoffDelay } from '../../src/retry.js';
+import {
+  backoffDelay,
+  ConnectionError,
+  PoolClosedError,
+  reportBackground,
+  TimeoutError,
+} from '../../src/internal/index.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
 import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import { submit } from './execute.js';
@@ -190,7 +195,14 @@ export class PipelineGroup {
         this.#lastError = err;
         this.#retryAt =
           performance.now() + backoffDelay(++this.#failures, { initialDelay: 100, maxDelay: 5_000 });
-        this.#settings.logger?.warn('connkit/postgres: pipelined connection failed', { error: err });
+        reportBackground(
+          { logger: this.#settings.logger },
+          'connkit/postgres: pipelined connection failed',
+          err,
+          {
+            target: this.#settings.target,
+          },
+        );
       },
     );
   }

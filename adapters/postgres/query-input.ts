@@ -3,7 +3,7 @@
  * synchronously, before anything reaches the server.
  * @module
  */
-import { describeValue } from '../../src/options.js';
+import { describeValue } from '../../src/internal/index.js';
 
 /**
  * Anything with a string `text` and an array `values` — what the `sql` tag produces.

@@ -3,11 +3,14 @@
  * and re-run on serialization failures and deadlocks when `retries` allows.
  * @module
  */
-import { InvalidStateError, PoolClosedError } from '../../src/errors.js';
-import { readWaitOptions } from '../../src/options.js';
-import type { Lease } from '../../src/pool.js';
-import { backoffDelay } from '../../src/retry.js';
-import { sleep } from '../../src/timeout.js';
+import {
+  backoffDelay,
+  InvalidStateError,
+  type Lease,
+  PoolClosedError,
+  readWaitOptions,
+  sleep,
+} from '../../src/internal/index.js';
 import type { PgConnection } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { execute, type ExecuteContext } from './execute.js';

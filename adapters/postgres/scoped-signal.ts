@@ -4,7 +4,7 @@
  * listeners leak on long-lived signals in Node 20.
  * @module
  */
-import { TimeoutError } from '../../src/errors.js';
+import { TimeoutError } from '../../src/internal/index.js';
 import { untilAborted } from './client-lease.js';
 
 /**

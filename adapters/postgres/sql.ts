@@ -2,7 +2,7 @@
  * The `sql` tagged template: builds parameterised queries whose values never enter the SQL text.
  * @module
  */
-import { describeValue } from '../../src/options.js';
+import { describeValue } from '../../src/internal/index.js';
 
 let appendFragment: (query: SqlQuery, builder: Builder) => void;
 

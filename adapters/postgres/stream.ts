@@ -3,8 +3,7 @@
  * @module
  */
 import Cursor from 'pg-cursor';
-import { InvalidStateError } from '../../src/errors.js';
-import { checkInteger, checkSignal } from '../../src/options.js';
+import { checkInteger, checkSignal, InvalidStateError } from '../../src/internal/index.js';
 import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import { readQuery, type QueryLike } from './query-input.js';

@@ -3,8 +3,13 @@
  * on the transaction's own connection; `tx.transaction(fn)` nests with a SAVEPOINT.
  * @module
  */
-import { InvalidStateError } from '../../src/errors.js';
-import { checkDuration, checkSignal, describeValue, type SignalOptions } from '../../src/options.js';
+import {
+  checkDuration,
+  checkSignal,
+  describeValue,
+  InvalidStateError,
+  type SignalOptions,
+} from '../../src/internal/index.js';
 import type { PgConnection } from './connection.js';
 import { execute, type ExecuteContext } from './execute.js';
 import type { QueryOptions } from './options.js';

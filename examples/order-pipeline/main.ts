@@ -40,16 +40,14 @@ await runMain(async (signal) => {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   let services;
   try {
-    services = await resolveServices({ localDefaults: true, log });
+    services = await resolveServices({ log: (line) => log(`[services] ${line}`) });
   } catch (err) {
     // runMain turns a rejection into exit code 1; the message alone says what to do.
     if (err instanceof ServicesUnavailableError) throw new Error(err.message);
     throw err;
   }
   try {
-    log(
-      `services: ${services.source}; orders ${values.orders}, concurrency ${values.concurrency}${values.chaos ? ', chaos on' : ''}`,
-    );
+    log(`orders ${values.orders}, concurrency ${values.concurrency}${values.chaos ? ', chaos on' : ''}`);
     const summary = await runPipeline({
       databaseUrl: services.databaseUrl,
       amqpUrl: services.amqpUrl,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
-import { until } from '../support/fault-tally.js';
+import { until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
 import { canUseRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl } from '../support/services.js';

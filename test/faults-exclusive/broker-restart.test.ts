@@ -9,7 +9,8 @@ import { ConnkitError } from '../../src/errors.js';
 import { sleep } from '../../src/timeout.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
-import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
+import { FaultTally, settlesWithin } from '../support/fault-tally.js';
+import { rejectionOf, until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
 import { pacedPublisher } from '../support/paced-publisher.js';
 import { ChaosProxy } from '../support/proxy.js';
@@ -170,9 +171,7 @@ describe('Broker under broker-wide faults', () => {
     broker.on('error', () => undefined);
     cleanups.push(() => broker.close({ timeout: 5_000 }));
     await broker.connect();
-    const err = await broker
-      .sendToQueue(q, Buffer.alloc(limit + 1), { timeout: 60_000 })
-      .catch((e: unknown) => e);
+    const err = await rejectionOf(broker.sendToQueue(q, Buffer.alloc(limit + 1), { timeout: 60_000 }));
     expect(err).toBeInstanceOf(ConnkitError);
     expect((err as Error).message).toMatch(/larger than configured max size/);
     await broker.sendToQueue(q, 'small', { timeout: 30_000 });

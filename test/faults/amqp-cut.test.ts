@@ -5,20 +5,13 @@ import { uniqueName } from '../support/names.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { connectionPids, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl } from '../support/services.js';
+import { flush, until } from '../support/async.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-async function until(predicate: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Broker under connection cuts', () => {
   it('settles every publish, delivers every confirmed message and resumes consuming', async () => {
@@ -49,7 +42,7 @@ describe('Broker under connection cuts', () => {
       async (msg) => {
         total++;
         deliveries.set(msg.body.i, (deliveries.get(msg.body.i) ?? 0) + 1);
-        if (total % 7 === 0) await new Promise((r) => setImmediate(r));
+        if (total % 7 === 0) await flush();
       },
       { concurrency: 8, prefetch: 64 },
     );
@@ -78,12 +71,22 @@ describe('Broker under connection cuts', () => {
         inFlight.add(p);
         void p.then(() => inFlight.delete(p));
         outcomes.push(p);
-        // cut right after a write, with up to 256 messages in flight
-        if (i === 2500 || i === 4000) cuts += proxy.cutAll();
+        // Cut right after a write, with up to 256 messages in flight — once the broker is connected
+        // through the proxy: the broker-side close below lands whenever rabbitmqctl gets to it
+        // (1–3 s, longer on a busy machine), and a cut made while the broker is still reconnecting
+        // from it would find nothing to cut.
+        if (i === 2500 || i === 4000) {
+          await until(
+            () => broker.stats().connected && proxy.connections === 1,
+            30_000,
+            'the broker connected through the proxy',
+          );
+          cuts += proxy.cutAll();
+        }
       }
     })();
 
-    await until(() => confirmed >= 500);
+    await until(() => confirmed >= 500, 60_000);
     await rabbitmqctl('close_connection', pid!, 'connkit fault test');
     await producer;
     expect(cuts).toBe(2);
@@ -93,21 +96,21 @@ describe('Broker under connection cuts', () => {
     expect(failures).toEqual([]);
 
     // every confirmed message is delivered at least once
-    await until(() => deliveries.size === N);
+    await until(() => deliveries.size === N, 60_000);
     const duplicates = total - deliveries.size;
     console.log(
       `[amqp fault] ${N} publishes, ${broker.stats().reconnects} reconnects, ` +
         `${broker.stats().publisher.republished} re-published, ${cuts} proxy cuts + 1 broker-side close, ${total} deliveries, ${duplicates} duplicates`,
     );
     // the broker-side close may land on a connection a proxy cut already replaced
-    await until(() => broker.stats().reconnects >= 2);
+    await until(() => broker.stats().reconnects >= 2, 60_000);
     expect(errors.length).toBeGreaterThan(0); // the cuts were reported, not thrown
     // no delivery of a dead channel was acked on a new one (that closes the channel with 406)
     expect(errors.filter((e) => /unknown delivery tag|PRECONDITION/i.test(e.message))).toEqual([]);
 
     // the consumer resumed by itself
     await broker.sendToQueue(q, { i: N });
-    await until(() => deliveries.has(N));
+    await until(() => deliveries.has(N), 60_000);
     expect(consumer.stats().consuming).toBe(true);
   }, 120_000);
 });

@@ -7,7 +7,8 @@ import { PoolClosedError } from '../../src/errors.js';
 import { Database } from '../../adapters/postgres/index.js';
 import { Broker, BrokerClosedError, BufferFullError } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
-import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
+import { FaultTally, settlesWithin } from '../support/fault-tally.js';
+import { flush, until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
 import { backendsOf } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
@@ -64,7 +65,7 @@ describe('Broker.close() under load', () => {
     const calls = Array.from({ length: 5_000 }, (_, i) =>
       tally.track(30_000, () => broker.sendToQueue(q, { i })),
     );
-    await new Promise((r) => setImmediate(r));
+    await flush();
     await settlesWithin(broker.close({ timeout: 2_000 }), 10_000, 'broker.close()');
     const outcomes = await settlesWithin(Promise.all(calls), 10_000, 'publishes');
     expect(outcomes.filter((o) => !o.ok && !(o.error instanceof BrokerClosedError))).toEqual([]);

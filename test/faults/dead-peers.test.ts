@@ -8,7 +8,8 @@ import { TimeoutError } from '../../src/errors.js';
 import { Database } from '../../adapters/postgres/index.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
-import { FaultTally, settlesWithin, until } from '../support/fault-tally.js';
+import { FaultTally, settlesWithin } from '../support/fault-tally.js';
+import { rejectionOf, until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
 import { backendsOf } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
@@ -80,7 +81,7 @@ describe('Database.query() behind a stalled peer', () => {
     const { pid: before } = await db.one<{ pid: number }>('select pg_backend_pid() as pid');
     proxy.stall(true);
     const started = performance.now();
-    const err = await db.query('select 1', [], { timeout: 300 }).catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 1', [], { timeout: 300 }));
     const settledMs = performance.now() - started;
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/timed out after \d+ ms/);

@@ -4,6 +4,7 @@ import { ConnectionError, Database } from '../../adapters/postgres/index.js';
 import { uniqueName } from '../support/names.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { databaseUrl } from '../support/services.js';
+import { rejectionOf } from '../support/async.js';
 
 let proxy: ChaosProxy | undefined;
 afterEach(async () => {
@@ -22,7 +23,7 @@ describe('Database faults', () => {
     await db.query('select 1');
     proxy.stall(true);
     const started = performance.now();
-    const err = await db.query('select 2 as n', [], { timeout: 300 }).catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 2 as n', [], { timeout: 300 }));
     expect(err).toBeInstanceOf(TimeoutError);
     expect(performance.now() - started).toBeLessThan(3_000);
     proxy.cutAll();
@@ -38,10 +39,10 @@ describe('Database faults', () => {
       pool: { max: 2 },
     });
     await db.query('select 1');
-    const busy = db.query('select pg_sleep(5)').catch((e: unknown) => e);
+    const busy = expect(db.query('select pg_sleep(5)')).rejects.toBeInstanceOf(ConnectionError);
     await new Promise((r) => setTimeout(r, 200));
     expect(proxy.cutAll()).toBeGreaterThan(0);
-    expect(await busy).toBeInstanceOf(ConnectionError);
+    await busy;
     expect(await db.one('select 4 as n')).toEqual({ n: 4 });
   });
 
@@ -65,7 +66,7 @@ describe('Database faults', () => {
     proxy = await ChaosProxy.forUrl(databaseUrl(), 5432);
     proxy.refuse(true);
     await using db = new Database({ url: proxy.rewrite(databaseUrl()), pool: { acquireTimeout: 3_000 } });
-    const err = await db.query('select 1').catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 1'));
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toMatch(/Cannot connect to PostgreSQL|Connection refused by/);
   });

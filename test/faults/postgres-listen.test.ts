@@ -6,6 +6,7 @@ import { uniqueName } from '../support/names.js';
 import { withPgClient } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { databaseUrl } from '../support/services.js';
+import { until } from '../support/async.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -57,7 +58,7 @@ describe('Subscription (faults)', () => {
     const { proxy, sub, channel, errors } = await viaProxy();
     proxy.refuse(true);
     proxy.cutAll();
-    for (let i = 0; i < 200 && errors.length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => errors.length >= 3, 5_000, 'the loss and two failed attempts');
     expect(errors.length).toBeGreaterThanOrEqual(3); // the loss, then failed attempts
     expect(sub.reconnects).toBe(0);
     proxy.refuse(false);
@@ -68,7 +69,7 @@ describe('Subscription (faults)', () => {
   it('detects a silently dead peer with the heartbeat and reconnects', async () => {
     const { proxy, sub, channel, errors } = await viaProxy({ heartbeat: 150 });
     proxy.stall(true);
-    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => errors.length > 0, 5_000, 'the heartbeat to report the dead peer');
     expect(String(errors[0])).toMatch(/heartbeat/);
     proxy.stall(false);
     expect(await receivesAgain(sub, channel)).toMatch(/^n\d+$/);

@@ -10,7 +10,7 @@ import { Database, sql } from '../../adapters/postgres/index.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { Outbox, Inbox } from '../../adapters/outbox/index.js';
 import { deleteQueues } from '../support/amqp.js';
-import { until } from '../support/fault-tally.js';
+import { rejectionOf, until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
 import { createTestSchema } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
@@ -33,14 +33,14 @@ function render(value: unknown): string {
 function recorder(): {
   out: string[];
   logger: {
-    info(m: string, d?: unknown): void;
-    warn(m: string, d?: unknown): void;
-    error(m: string, d?: unknown): void;
-    debug(m: string, d?: unknown): void;
+    info(d: Record<string, unknown>, m: string): void;
+    warn(d: Record<string, unknown>, m: string): void;
+    error(d: Record<string, unknown>, m: string): void;
+    debug(d: Record<string, unknown>, m: string): void;
   };
 } {
   const out: string[] = [];
-  const log = (m: string, d?: unknown): void => void out.push(`${m} ${render(d)}`);
+  const log = (d: Record<string, unknown>, m: string): void => void out.push(`${m} ${render(d)}`);
   return { out, logger: { info: log, warn: log, error: log, debug: log } };
 }
 
@@ -67,14 +67,14 @@ describe('passwords never leak: PostgreSQL', () => {
         reconnect: { initialDelay: 20, maxDelay: 100 },
         onError: (e) => seen.push(e),
       });
-      seen.push(await db.query('selec nonsense').catch((e: unknown) => e)); // SQL error
-      seen.push(await db.query('select pg_sleep(5)', [], { timeout: 50 }).catch((e: unknown) => e)); // timeout
-      const busy = db.query('select pg_sleep(5)').catch((e: unknown) => e);
+      seen.push(await rejectionOf(db.query('selec nonsense'))); // SQL error
+      seen.push(await rejectionOf(db.query('select pg_sleep(5)', [], { timeout: 50 }))); // timeout
+      const busy = rejectionOf(db.query('select pg_sleep(5)'));
       await new Promise((r) => setTimeout(r, 100));
       proxy.cutAll();
       seen.push(await busy); // connection lost mid-statement
       proxy.refuse(true);
-      seen.push(await db.query('select 1').catch((e: unknown) => e)); // cannot connect
+      seen.push(await rejectionOf(db.query('select 1'))); // cannot connect
       proxy.refuse(false);
       await until(() => seen.length >= 5, 5_000, 'listener errors');
       seen.push(db.stats(), db, sub);
@@ -84,7 +84,7 @@ describe('passwords never leak: PostgreSQL', () => {
       bad.username = uniqueName('nobody');
       bad.password = secret;
       const other = new Database({ url: bad.toString(), logger });
-      seen.push(await other.query('select 1').catch((e: unknown) => e), other);
+      seen.push(await rejectionOf(other.query('select 1')), other);
       await other.close();
       // Bad options quote the URL: redacted.
       seen.push(
@@ -159,9 +159,9 @@ describe('passwords never leak: RabbitMQ', () => {
     try {
       await broker.connect();
       seen.push(broker.stats(), broker);
-      seen.push(await broker.publish('', uniqueName('nowhere'), 'x').catch((e: unknown) => e)); // unroutable
-      seen.push(await broker.publish(uniqueName('no_exchange'), 'k', 'x').catch((e: unknown) => e)); // channel error
-      seen.push(await broker.call(q, 'x', { timeout: 50 }).catch((e: unknown) => e)); // rpc timeout
+      seen.push(await rejectionOf(broker.publish('', uniqueName('nowhere'), 'x'))); // unroutable
+      seen.push(await rejectionOf(broker.publish(uniqueName('no_exchange'), 'k', 'x'))); // channel error
+      seen.push(await rejectionOf(broker.call(q, 'x', { timeout: 50 }))); // rpc timeout
       proxy.cutAll();
       await until(() => broker.stats().reconnects >= 1 && broker.stats().connected, 10_000, 'reconnected');
       seen.push(broker.stats(), broker);
@@ -175,8 +175,8 @@ describe('passwords never leak: RabbitMQ', () => {
       bad.username = 'guest';
       bad.password = encodeURIComponent(password);
       const refused = new Broker({ url: bad.toString(), logger });
-      seen.push(await refused.connect().catch((e: unknown) => e), refused.stats(), refused);
-      seen.push(await refused.sendToQueue(q, 'x').catch((e: unknown) => e));
+      seen.push(await rejectionOf(refused.connect()), refused.stats(), refused);
+      seen.push(await rejectionOf(refused.sendToQueue(q, 'x')));
       await refused.close();
     }
     const text = [...seen.map(render), ...out].join('\n');

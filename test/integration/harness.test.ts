@@ -10,6 +10,7 @@ import { uniqueName } from '../support/names.js';
 import { createTestSchema, terminateBackends, withPgClient } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { amqpUrl, databaseUrl } from '../support/services.js';
+import { until } from '../support/async.js';
 
 describe('harness: PostgreSQL', () => {
   it('runs a parameterised query on the real server', async () => {
@@ -118,11 +119,7 @@ describe('harness: RabbitMQ', () => {
       ch.sendToQueue(queue, Buffer.from('a'));
       ch.sendToQueue(queue, Buffer.from('b'));
       // checkQueue reflects published messages once the broker has routed them
-      for (let i = 0; i < 50; i++) {
-        const { messageCount } = await ch.checkQueue(queue);
-        if (messageCount === 2) return messageCount;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(async () => (await ch.checkQueue(queue)).messageCount === 2, 1_000, 'both messages routed');
       return (await ch.checkQueue(queue)).messageCount;
     });
     expect(depth).toBe(2);

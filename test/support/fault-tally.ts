@@ -86,20 +86,6 @@ export class FaultTally {
   }
 }
 
-/** Polls `predicate` every 20 ms until true; throws `what` after `ms`. */
-export async function until(
-  predicate: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<number> {
-  const started = performance.now();
-  while (!(await predicate())) {
-    if (performance.now() - started > ms) throw new Error(`${what}: not reached within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - started;
-}
-
 /** Rejects with a clear message when `p` does not settle within `ms` (a hang, not a slow op). */
 export function settlesWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

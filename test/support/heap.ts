@@ -1,6 +1,7 @@
 /** Heap measurements for leak tests: a forced GC (without needing `--expose-gc`) and settled heap figures. */
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { flush } from './async.js';
 
 let collect: (() => void) | undefined;
 
@@ -20,7 +21,7 @@ export function forceGc(): void {
 /** Heap used after pending callbacks ran and a few full collections (bytes). */
 export async function settledHeap(): Promise<number> {
   for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await flush();
     await new Promise((resolve) => setTimeout(resolve, 10));
     forceGc();
   }

@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Barrier } from '../../src/barrier.js';
 import { BrokenBarrierError, TimeoutError } from '../../src/errors.js';
-import { flush } from './helpers/async.js';
+import { flush, rejectionOf } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -64,13 +64,13 @@ describe('Barrier.wait()', () => {
   it('breaks when a waiter times out', async () => {
     vi.useFakeTimers();
     const b = new Barrier(3);
-    const other = b.wait().catch((e: unknown) => e);
-    const timed = b.wait({ timeout: 20 }).catch((e: unknown) => e);
+    const other = expect(b.wait()).rejects.toBeInstanceOf(BrokenBarrierError);
+    const timed = rejectionOf(b.wait({ timeout: 20 }));
     await vi.advanceTimersByTimeAsync(20);
     const err = await timed;
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toBe('Barrier.wait() timed out after 20 ms (2 of 3 parties waiting)');
-    expect(await other).toBeInstanceOf(BrokenBarrierError);
+    await other;
     expect(b.broken).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Condition } from '../../src/condition.js';
 import { InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
-import { flush, track } from './helpers/async.js';
+import { flush, rejectionOf, track } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -102,7 +102,7 @@ describe('Condition.wait()', () => {
     vi.useFakeTimers();
     const cond = new Condition();
     await cond.acquire();
-    const p = cond.wait({ timeout: 30 }).catch((e: unknown) => e);
+    const p = rejectionOf(cond.wait({ timeout: 30 }));
     await vi.advanceTimersByTimeAsync(30);
     const err = await p;
     expect(err).toBeInstanceOf(TimeoutError);
@@ -208,7 +208,7 @@ describe('Condition.waitFor()', () => {
     vi.useFakeTimers();
     const cond = new Condition();
     await cond.acquire();
-    const p = cond.waitFor(() => false, { timeout: 100 }).catch((e: unknown) => e);
+    const p = rejectionOf(cond.waitFor(() => false, { timeout: 100 }));
     await vi.advanceTimersByTimeAsync(60);
     await cond.acquire();
     cond.notify();

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { Event } from '../../src/event.js';
+import { rejectionOf } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -26,7 +27,7 @@ describe('Event.wait()', () => {
     ev.clear();
     expect(ev.isSet()).toBe(false);
     await expect(ev.wait({ timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
-    const p = ev.wait({ timeout: 100 }).catch((e: unknown) => e);
+    const p = rejectionOf(ev.wait({ timeout: 100 }));
     await vi.advanceTimersByTimeAsync(100);
     const err = await p;
     expect(err).toBeInstanceOf(TimeoutError);

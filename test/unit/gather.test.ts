@@ -1,13 +1,8 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { CancelledError } from '../../src/errors.js';
 import { gather } from '../../src/gather.js';
-import {
-  deferred,
-  expectNoUnhandledRejection,
-  realTicks,
-  trackListeners,
-} from './helpers/unhandled-rejections.js';
-import { untilAborted } from './helpers/async.js';
+import { expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
+import { deferred, flush, untilAborted } from '../support/async.js';
 
 describe('gather()', () => {
   it('resolves with results in input order whatever order they settle in', async () => {
@@ -19,7 +14,7 @@ describe('gather()', () => {
       'plain',
     ]);
     b.resolve(2);
-    await realTicks(1);
+    await flush();
     a.resolve('a');
     expect(await all).toEqual(['a', 2, 'plain']);
   });

@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
-import { flush } from './helpers/async.js';
+import { flush, rejectionOf } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -108,7 +108,7 @@ describe('Lock.acquire()', () => {
     const lock = new Lock();
     await lock.acquire();
     const other = lock.acquire();
-    const p = lock.acquire({ timeout: 50 }).catch((e: unknown) => e);
+    const p = rejectionOf(lock.acquire({ timeout: 50 }));
     await vi.advanceTimersByTimeAsync(50);
     const err = await p;
     expect(err).toBeInstanceOf(TimeoutError);

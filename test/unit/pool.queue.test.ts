@@ -1,24 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { Pool } from '../../src/pool.js';
-import { FakeFactory, flush } from './helpers/pool-factory.js';
+import { FakeFactory } from './helpers/pool-factory.js';
+import { flush, track } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** Tracks whether a promise settled, without an unhandled rejection. */
-function track<T>(p: Promise<T>): { settled: () => boolean; p: Promise<T> } {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return { settled: () => done, p };
-}
-
-/** The next turn of the event loop (resources given back earlier are generic-pool's by then). */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function refedTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -35,19 +23,19 @@ describe('Pool.acquire() (queued callers)', () => {
     const c = track(pool.acquire({ timeout: 100 }));
     const d = track(pool.acquire()); // the default acquireTimeout (10 s)
     await vi.advanceTimersByTimeAsync(19);
-    expect([a.settled(), b.settled(), c.settled()]).toEqual([false, false, false]);
+    expect([a.status, b.status, c.status]).toEqual(['pending', 'pending', 'pending']);
     await vi.advanceTimersByTimeAsync(1); // t = 30
-    await expect(b.p).rejects.toThrow('Pool "q" acquire timed out after 30 ms (1 borrowed, 4 waiting)');
+    await expect(b.promise).rejects.toThrow('Pool "q" acquire timed out after 30 ms (1 borrowed, 4 waiting)');
     await vi.advanceTimersByTimeAsync(69); // t = 99
-    expect([a.settled(), c.settled()]).toEqual([false, false]);
+    expect([a.status, c.status]).toEqual(['pending', 'pending']);
     await vi.advanceTimersByTimeAsync(1); // t = 100
-    await expect(a.p).rejects.toThrow('after 100 ms (1 borrowed, 3 waiting)');
-    expect(c.settled()).toBe(false);
+    await expect(a.promise).rejects.toThrow('after 100 ms (1 borrowed, 3 waiting)');
+    expect(c.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(10); // t = 110
-    await expect(c.p).rejects.toBeInstanceOf(TimeoutError);
-    expect(d.settled()).toBe(false);
+    await expect(c.promise).rejects.toBeInstanceOf(TimeoutError);
+    expect(d.status).toBe('pending');
     await held.release();
-    const lease = await d.p;
+    const lease = await d.promise;
     expect(lease.resource).toBe(held.resource);
     expect(pool.stats()).toMatchObject({ timeouts: 3, pending: 0 });
     await lease.release();
@@ -65,9 +53,9 @@ describe('Pool.acquire() (queued callers)', () => {
     await held.release(); // t = 60: `first` is served; the shared timer was armed for it (t = 100)
     const lease = await first;
     await vi.advanceTimersByTimeAsync(89); // t = 149
-    expect(second.settled()).toBe(false);
+    expect(second.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(1); // t = 150
-    await expect(second.p).rejects.toThrow('after 100 ms');
+    await expect(second.promise).rejects.toThrow('after 100 ms');
     await lease.release();
     await pool.close();
   });
@@ -79,9 +67,9 @@ describe('Pool.acquire() (queued callers)', () => {
     const held = await pool.acquire();
     const long = track(pool.acquire({ timeout: 3_000_000_000 }));
     await vi.advanceTimersByTimeAsync(2_999_999_999);
-    expect(long.settled()).toBe(false);
+    expect(long.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
-    await expect(long.p).rejects.toThrow('after 3000000000 ms');
+    await expect(long.promise).rejects.toThrow('after 3000000000 ms');
     await held.release();
     await pool.close();
   });
@@ -96,9 +84,9 @@ describe('Pool.acquire() (queued callers)', () => {
     await vi.advanceTimersByTimeAsync(40);
     await held.destroy(); // the slot goes to `p`, which has to create (slow)
     await vi.advanceTimersByTimeAsync(59); // t = 99
-    expect(p.settled()).toBe(false);
+    expect(p.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(1); // t = 100
-    await expect(p.p).rejects.toThrow('acquire timed out after 100 ms');
+    await expect(p.promise).rejects.toThrow('acquire timed out after 100 ms');
     expect(f.signals.at(-1)?.aborted).toBe(true);
     await pool.close();
   });
@@ -176,11 +164,11 @@ describe('Pool.acquire() (idle resources)', () => {
     const pool = new Pool(f, { max: 3 });
     const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
     await a.release();
-    await nextTurn();
+    await flush(); // a turn later: generic-pool's
     await c.release();
-    await nextTurn();
+    await flush(); // a turn later: generic-pool's
     await b.release();
-    await nextTurn();
+    await flush(); // a turn later: generic-pool's
     expect(pool.stats()).toMatchObject({ idle: 3, borrowed: 0 });
     const order: number[] = [];
     for (let i = 0; i < 3; i++) order.push((await pool.acquire()).resource.id);

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PoolClosedError, QueueFullError, TimeoutError } from '../../src/errors.js';
 import { Pool } from '../../src/pool.js';
-import { FakeFactory, flush } from './helpers/pool-factory.js';
+import { FakeFactory } from './helpers/pool-factory.js';
 import type { Res } from './helpers/pool-factory.js';
+import { flush } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

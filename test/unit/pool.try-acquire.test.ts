@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PoolClosedError } from '../../src/errors.js';
 import { Pool } from '../../src/pool.js';
-import { FakeFactory, flush } from './helpers/pool-factory.js';
+import { FakeFactory } from './helpers/pool-factory.js';
+import { flush } from '../support/async.js';
 
 afterEach(() => vi.useRealTimers());
 

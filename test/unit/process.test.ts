@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { runProcess } from '../../src/process.js';
 import { trackListeners } from './helpers/unhandled-rejections.js';
+import { rejectionOf, until } from '../support/async.js';
 
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'connkit-process-'));
@@ -20,7 +21,7 @@ function alive(pid: number): boolean {
 }
 
 async function waitForFile(path: string): Promise<void> {
-  while (!existsSync(path)) await new Promise((r) => setTimeout(r, 20));
+  await until(() => existsSync(path), 15_000, path);
 }
 
 describe('runProcess()', () => {
@@ -66,9 +67,7 @@ describe('runProcess()', () => {
   });
 
   it('kills the child and rejects with TimeoutError on timeout', async () => {
-    const err = await runProcess(node, ['-e', 'setInterval(() => {}, 1000)'], { timeout: 300 }).catch(
-      (e: unknown) => e,
-    );
+    const err = await rejectionOf(runProcess(node, ['-e', 'setInterval(() => {}, 1000)'], { timeout: 300 }));
     expect(err).toBeInstanceOf(TimeoutError);
     const message = (err as TimeoutError).message;
     expect(message).toMatch(/^runProcess\(".*node.*"\) timed out after 300 ms \(pid \d+\)$/);
@@ -86,15 +85,15 @@ describe('runProcess()', () => {
       fs.renameSync(${JSON.stringify(ready)} + '.tmp', ${JSON.stringify(ready)});
       setInterval(() => {}, 1000);`;
     const ac = new AbortController();
-    const running = runProcess(node, ['-e', script], { signal: ac.signal, killTimeout: 200 }).catch(
-      (e: unknown) => e,
-    );
+    const reason = new Error('user pressed stop');
+    const stopped = expect(
+      runProcess(node, ['-e', script], { signal: ac.signal, killTimeout: 200 }),
+    ).rejects.toBe(reason);
     await waitForFile(ready);
     const pid = Number(readFileSync(ready, 'utf8'));
     expect(alive(pid)).toBe(true);
-    const reason = new Error('user pressed stop');
     ac.abort(reason);
-    expect(await running).toBe(reason);
+    await stopped;
     expect(readFileSync(term, 'utf8')).toBe('got SIGTERM'); // it survived TERM…
     expect(alive(pid)).toBe(false); // …and KILL ended it
   });

@@ -8,7 +8,7 @@ import {
   TimeoutError,
 } from '../../src/errors.js';
 import { Queue } from '../../src/queue.js';
-import { flush, track } from './helpers/async.js';
+import { flush, rejectionOf, track } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -92,7 +92,7 @@ describe('Queue.get()', () => {
     vi.useFakeTimers();
     const q = new Queue<number>({ maxsize: 2 });
     await expect(q.get({ timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
-    const p = q.get({ timeout: 25 }).catch((e: unknown) => e);
+    const p = rejectionOf(q.get({ timeout: 25 }));
     await vi.advanceTimersByTimeAsync(25);
     const err = await p;
     expect(err).toBeInstanceOf(TimeoutError);
@@ -185,9 +185,12 @@ describe('Queue.put()', () => {
     const q = new Queue<number>({ maxsize: 1 });
     q.putNowait(0);
     await expect(q.put(1, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
-    const p = q.put(1, { timeout: 10 }).catch((e: unknown) => e);
+    const timedOut = expect(q.put(1, { timeout: 10 })).rejects.toHaveProperty(
+      'message',
+      'Queue.put() timed out after 10 ms (1 of 1 items, 1 waiting)',
+    );
     await vi.advanceTimersByTimeAsync(10);
-    expect(((await p) as Error).message).toBe('Queue.put() timed out after 10 ms (1 of 1 items, 1 waiting)');
+    await timedOut;
     expect(q.size).toBe(1);
   });
 });
@@ -238,9 +241,12 @@ describe('Queue.join()', () => {
     const q = new Queue<number>();
     q.putNowait(1);
     await expect(q.join({ timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
-    const p = q.join({ timeout: 5 }).catch((e: unknown) => e);
+    const timedOut = expect(q.join({ timeout: 5 })).rejects.toHaveProperty(
+      'message',
+      'Queue.join() timed out after 5 ms (1 unfinished tasks)',
+    );
     await vi.advanceTimersByTimeAsync(5);
-    expect(((await p) as Error).message).toBe('Queue.join() timed out after 5 ms (1 unfinished tasks)');
+    await timedOut;
   });
 
   it('rejects with the reason when aborted after the last taskDone() but before it resumed', async () => {

@@ -28,9 +28,9 @@ describe('retry()', () => {
     const fn = vi.fn(async (attempt: number) => {
       throw errors[attempt - 1];
     });
-    const p = retry(fn, { attempts: 3 }).catch((e: unknown) => e);
+    const failed = expect(retry(fn, { attempts: 3 })).rejects.toBe(errors[2]);
     await vi.runAllTimersAsync();
-    expect(await p).toBe(errors[2]);
+    await failed;
     expect(fn).toHaveBeenCalledTimes(3);
   });
 
@@ -38,9 +38,9 @@ describe('retry()', () => {
     const fn = vi.fn(async () => {
       throw new Error('down');
     });
-    const p = retry(fn, { attempts: 4, initialDelay: 100, factor: 3, jitter: false }).catch(
-      (e: unknown) => e,
-    );
+    const failed = expect(
+      retry(fn, { attempts: 4, initialDelay: 100, factor: 3, jitter: false }),
+    ).rejects.toBeInstanceOf(Error);
     await vi.advanceTimersByTimeAsync(0);
     expect(fn).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(99);
@@ -53,7 +53,7 @@ describe('retry()', () => {
     expect(fn).toHaveBeenCalledTimes(3);
     await vi.advanceTimersByTimeAsync(900);
     expect(fn).toHaveBeenCalledTimes(4);
-    expect(await p).toBeInstanceOf(Error);
+    await failed;
   });
 
   it('rejects at once when retryIf says the error is not worth retrying', async () => {
@@ -72,11 +72,11 @@ describe('retry()', () => {
     const fn = vi.fn(async () => {
       throw new Error('down');
     });
-    const p = retry(fn, { attempts: 5, signal: ac.signal, jitter: false }).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(50);
     const reason = new Error('shutdown');
+    const aborted = expect(retry(fn, { attempts: 5, signal: ac.signal, jitter: false })).rejects.toBe(reason);
+    await vi.advanceTimersByTimeAsync(50);
     ac.abort(reason);
-    expect(await p).toBe(reason);
+    await aborted;
     await vi.runAllTimersAsync();
     expect(fn).toHaveBeenCalledOnce();
     expect(vi.getTimerCount()).toBe(0);

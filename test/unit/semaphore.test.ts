@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { Semaphore } from '../../src/semaphore.js';
-import { flush, track } from './helpers/async.js';
+import { flush, rejectionOf, track } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -133,7 +133,7 @@ describe('Semaphore.acquire()', () => {
     for (let i = 0; i < 3; i++) await sem.acquire();
     const others = [sem.acquire(), sem.acquire(), sem.acquire()];
     const p = sem.acquire({ timeout: 50 });
-    const caught = p.catch((e: unknown) => e);
+    const caught = rejectionOf(p);
     await vi.advanceTimersByTimeAsync(50);
     const err = await caught;
     expect(err).toBeInstanceOf(TimeoutError);
@@ -229,9 +229,9 @@ describe('Semaphore.acquire()', () => {
   it('does not leave a timer or a waiter behind after a timeout', async () => {
     vi.useFakeTimers();
     const sem = new Semaphore(0);
-    const p = sem.acquire({ timeout: 10 }).catch((e: unknown) => e);
+    const timedOut = expect(sem.acquire({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError);
     await vi.advanceTimersByTimeAsync(10);
-    expect(await p).toBeInstanceOf(TimeoutError);
+    await timedOut;
     expect(vi.getTimerCount()).toBe(0);
     expect(sem.waiting).toBe(0);
   });

@@ -3,19 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { CancelledError, InvalidStateError } from '../../src/errors.js';
 import { TaskGroup } from '../../src/task-group.js';
 import {
-  deferred,
   expectNoUnhandledRejection,
-  realTicks,
+  maxListenersWarnings,
   trackListeners,
 } from './helpers/unhandled-rejections.js';
-import { maxListenersWarnings, untilAborted } from './helpers/async.js';
-
-async function settle(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => 'resolved',
-    (e: unknown) => e,
-  );
-}
+import { deferred, flush, rejectionOf, untilAborted } from '../support/async.js';
 
 describe('TaskGroup.wait()', () => {
   it('resolves once every child has finished', async () => {
@@ -25,7 +17,7 @@ describe('TaskGroup.wait()', () => {
     const b = tg.spawn(() => gate.promise);
     let waited = false;
     const waiting = tg.wait().then(() => (waited = true));
-    await realTicks(1);
+    await flush();
     expect(waited).toBe(false);
     expect(tg.size).toBe(1);
     gate.resolve(2);
@@ -48,7 +40,7 @@ describe('TaskGroup.wait()', () => {
       await Promise.resolve();
       throw boom;
     });
-    const err = await settle(tg.wait().finally(() => order.push('wait settled')));
+    const err = await rejectionOf(tg.wait().finally(() => order.push('wait settled')));
     expect(err).toBeInstanceOf(AggregateError);
     expect((err as AggregateError).errors).toEqual([boom]);
     expect(order).toEqual(['sibling cleaned up', 'wait settled']);
@@ -67,7 +59,7 @@ describe('TaskGroup.wait()', () => {
     tg.spawn(async () => {
       throw first;
     });
-    const err = (await settle(tg.wait())) as AggregateError;
+    const err = (await rejectionOf(tg.wait())) as AggregateError;
     expect(err.errors).toEqual([first, second]);
     expect(err.message).toMatch(/2 tasks failed/);
   });
@@ -114,10 +106,10 @@ describe('TaskGroup.spawn()', () => {
       expect(getEventListeners(tg.signal, 'abort')).toHaveLength(0);
       const boom = new Error('boom');
       tg.spawn(() => Promise.reject(boom));
-      const err = (await settle(tg.wait())) as AggregateError;
+      const err = (await rejectionOf(tg.wait())) as AggregateError;
       expect(err.errors).toEqual([boom]);
       expect(children.every((c) => c.cancelled())).toBe(true);
-      const cancelled = (await settle(Promise.resolve(children[49]))) as Error;
+      const cancelled = (await rejectionOf(Promise.resolve(children[49]))) as Error;
       expect(cancelled).toBeInstanceOf(CancelledError);
       expect(cancelled.cause).toBe(boom);
     });
@@ -210,7 +202,7 @@ describe('TaskGroup.run()', () => {
   it('aborts the body signal when a child fails and does not count the body rethrowing that abort', async () => {
     const boom = new Error('child failed');
     let bodySignal!: AbortSignal;
-    const err = await settle(
+    const err = await rejectionOf(
       TaskGroup.run(async (tg, signal) => {
         bodySignal = signal;
         tg.spawn(async () => {
@@ -228,7 +220,7 @@ describe('TaskGroup.run()', () => {
     const bodyError = new Error('body failed');
     const order: string[] = [];
     let child!: { cancelled(): boolean };
-    const err = await settle(
+    const err = await rejectionOf(
       TaskGroup.run(async (tg) => {
         child = tg.spawn(async (signal) => {
           await untilAborted(signal).catch(() => {});
@@ -262,7 +254,7 @@ describe('TaskGroup.run() body awaiting wait()', () => {
   it("passes on wait()'s AggregateError when the body rethrows it, without nesting it", async () => {
     const boom = new Error('boom');
     let waitError: unknown;
-    const err = await settle(
+    const err = await rejectionOf(
       TaskGroup.run(async (tg) => {
         tg.spawn(async () => {
           throw boom;
@@ -281,7 +273,7 @@ describe('TaskGroup.run() body awaiting wait()', () => {
 
   it('wraps an error the body throws after the group finished in an AggregateError', async () => {
     const late = new Error('after wait');
-    const err = await settle(
+    const err = await rejectionOf(
       TaskGroup.run(async (tg) => {
         tg.spawn(async () => 1);
         await tg.wait();

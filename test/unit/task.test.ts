@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CancelledError, InvalidStateError } from '../../src/errors.js';
 import { createTask, Task } from '../../src/task.js';
-import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
-import { untilAborted } from './helpers/async.js';
+import { expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
+import { deferred, rejectionOf, untilAborted } from '../support/async.js';
 
 describe('createTask()', () => {
   it('starts fn synchronously with an AbortSignal and resolves with its value', async () => {
@@ -78,13 +78,10 @@ describe('Task.cancel()', () => {
     const reason = new Error('user left');
     const task = createTask(untilAborted);
     task.cancel(reason);
-    const err = await task.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await rejectionOf(task);
     expect(err).toBeInstanceOf(CancelledError);
     expect((err as CancelledError).cause).toBe(reason);
-    expect(err).toBe(await task.catch((e: unknown) => e)); // the same error on every await
+    await expect(task).rejects.toBe(err); // the same error on every await
   });
 
   it('lets a value returned despite the cancel win', async () => {
@@ -156,7 +153,7 @@ describe('createTask() opts.signal', () => {
     const reason = new Error('shutdown');
     outer.abort(reason);
     expect(inner.reason).toBe(reason);
-    const err = await task.catch((e: unknown) => e);
+    const err = await rejectionOf(task);
     expect(err).toBeInstanceOf(CancelledError);
     expect((err as CancelledError).cause).toBe(reason);
   });

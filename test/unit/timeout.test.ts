@@ -2,8 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import { createTask } from '../../src/task.js';
 import { sleep, waitFor } from '../../src/timeout.js';
-import { maxListenersWarnings } from './helpers/async.js';
-import { deferred, expectNoUnhandledRejection, trackListeners } from './helpers/unhandled-rejections.js';
+
+import {
+  expectNoUnhandledRejection,
+  maxListenersWarnings,
+  trackListeners,
+} from './helpers/unhandled-rejections.js';
+import { deferred, rejectionOf, track } from '../support/async.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -11,15 +16,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-function state(p: Promise<unknown>): { value: string } {
-  const s = { value: 'pending' };
-  p.then(
-    () => (s.value = 'resolved'),
-    () => (s.value = 'rejected'),
-  );
-  return s;
-}
 
 describe('sleep()', () => {
   it('shares one listener among many sleeps on a long-lived signal, all rejected by its abort', async () => {
@@ -41,11 +37,11 @@ describe('sleep()', () => {
   });
 
   it('resolves after ms and not before', async () => {
-    const s = state(sleep(100));
+    const s = track(sleep(100));
     await vi.advanceTimersByTimeAsync(99);
-    expect(s.value).toBe('pending');
+    expect(s.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
-    expect(s.value).toBe('resolved');
+    expect(s.status).toBe('fulfilled');
   });
 
   it('rejects with signal.reason on abort and clears its timer', async () => {
@@ -76,16 +72,16 @@ describe('sleep()', () => {
 
   it('waits forever for Infinity (until aborted) and correctly for delays beyond 2^31-1 ms', async () => {
     const ac = new AbortController();
-    const forever = state(sleep(Infinity, { signal: ac.signal }).catch(() => {}));
-    const long = state(sleep(2 ** 31 + 1000));
+    const forever = track(sleep(Infinity, { signal: ac.signal }).catch(() => {}));
+    const long = track(sleep(2 ** 31 + 1000));
     await vi.advanceTimersByTimeAsync(2 ** 31);
-    expect(forever.value).toBe('pending');
-    expect(long.value).toBe('pending');
+    expect(forever.status).toBe('pending');
+    expect(long.status).toBe('pending');
     await vi.advanceTimersByTimeAsync(1000);
-    expect(long.value).toBe('resolved');
+    expect(long.status).toBe('fulfilled');
     ac.abort();
     await vi.advanceTimersByTimeAsync(0);
-    expect(forever.value).toBe('resolved');
+    expect(forever.status).toBe('fulfilled');
   });
 
   it('validates ms, quoting the bad value', () => {
@@ -126,10 +122,10 @@ describe('waitFor()', () => {
       signal = s;
       return op.promise; // ignores the signal
     }, 50);
-    const s = state(p);
+    const s = track(p);
     await vi.advanceTimersByTimeAsync(50);
-    expect(s.value).toBe('rejected');
-    const err = await p.catch((e: unknown) => e);
+    expect(s.status).toBe('rejected');
+    const err = await rejectionOf(p);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as TimeoutError).message).toBe('waitFor(loadUser) timed out after 50 ms');
     expect(signal.aborted).toBe(true);
@@ -169,9 +165,11 @@ describe('waitFor()', () => {
     const listeners = trackListeners(ac.signal);
     await waitFor(Promise.resolve(1), 100, { signal: ac.signal });
     await waitFor(Promise.reject(new Error('x')), 100, { signal: ac.signal }).catch(() => {});
-    const timedOut = waitFor(new Promise(() => {}), 5, { signal: ac.signal }).catch((e: unknown) => e);
+    const timedOut = expect(waitFor(new Promise(() => {}), 5, { signal: ac.signal })).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
     await vi.advanceTimersByTimeAsync(5);
-    expect(await timedOut).toBeInstanceOf(TimeoutError);
+    await timedOut;
     expect(listeners.active()).toBe(0);
   });
 
@@ -211,9 +209,9 @@ describe('waitFor()', () => {
 
   it('never times out with Infinity', async () => {
     const op = deferred<number>();
-    const s = state(waitFor(op.promise, Infinity));
+    const s = track(waitFor(op.promise, Infinity));
     await vi.advanceTimersByTimeAsync(2 ** 32);
-    expect(s.value).toBe('pending');
+    expect(s.status).toBe('pending');
     op.resolve(1);
   });
 
@@ -229,9 +227,9 @@ describe('waitFor()', () => {
 describe('waitFor() with a Task', () => {
   it('cancels a Task op at the deadline, like asyncio.wait_for', async () => {
     const task = createTask((signal) => sleep(10_000, { signal }));
-    const p = waitFor(task, 20).catch((e: unknown) => e);
+    const timedOut = expect(waitFor(task, 20)).rejects.toBeInstanceOf(TimeoutError);
     await vi.advanceTimersByTimeAsync(20);
-    expect(await p).toBeInstanceOf(TimeoutError);
+    await timedOut;
     await vi.advanceTimersByTimeAsync(0);
     expect(task.cancelled()).toBe(true);
   });

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../../adapters/amqp/index.js';
-import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { deleteQueues, getMessage, withAmqpChannel } from '../../support/amqp.js';
 import { testBrokers } from '../../support/brokers.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
+import { until } from '../../support/async.js';
 
 const queues: string[] = [];
 const { broker, closeAll: closeBrokers } = testBrokers();
@@ -24,27 +25,8 @@ afterEach(async () => {
   ]);
 });
 
-async function until(predicate: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 async function queueDepth(queue: string): Promise<number> {
   return withAmqpChannel(amqpUrl(), async (ch) => (await ch.checkQueue(queue)).messageCount);
-}
-
-async function getOne(queue: string) {
-  return withAmqpChannel(amqpUrl(), async (ch) => {
-    for (let i = 0; i < 200; i++) {
-      const msg = await ch.get(queue, { noAck: true });
-      if (msg) return msg;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no message in ${queue}`);
-  });
 }
 
 describe('Broker.consume()', () => {
@@ -110,7 +92,7 @@ describe('Broker.consume()', () => {
     );
     await consumer.ready;
     await b.sendToQueue(q, { job: 1 }, { messageId: 'm-1' });
-    const dead = await getOne(`${q}.dead`);
+    const dead = await getMessage(amqpUrl(), `${q}.dead`);
     expect(calls).toBe(2);
     expect(dead.properties.headers?.['x-connkit-error']).toBe('boom');
     expect(dead.properties.headers?.['x-connkit-attempt']).toBe(2);
@@ -132,7 +114,7 @@ describe('Broker.consume()', () => {
     });
     await consumer.ready;
     await b.sendToQueue(q, 'x');
-    const msg = await getOne(`${q}.dlx`);
+    const msg = await getMessage(amqpUrl(), `${q}.dlx`);
     expect(msg.content.toString()).toBe('x');
     expect(consumer.stats().rejected).toBe(1);
   });
@@ -150,7 +132,7 @@ describe('Broker.consume()', () => {
     );
     await consumer.ready;
     await b.sendToQueue(q, 1);
-    const dead = await getOne(`${q}.dead`);
+    const dead = await getMessage(amqpUrl(), `${q}.dead`);
     expect(String(dead.properties.headers?.['x-connkit-error'])).toContain('a string');
   });
 
@@ -170,7 +152,7 @@ describe('Broker.consume()', () => {
       ch.sendToQueue(q, Buffer.from('{"raw":1}'));
       await ch.checkQueue(q); // a round trip: the publishes before it have arrived
     });
-    const dead = await getOne(`${q}.dead`);
+    const dead = await getMessage(amqpUrl(), `${q}.dead`);
     expect(dead.content.toString()).toBe('{not json');
     expect(dead.properties.headers?.['x-connkit-error-name']).toBe('SyntaxError');
     await until(() => bodies.length === 2);

@@ -8,9 +8,10 @@ import {
   TimeoutError,
   UnroutableError,
 } from '../../../adapters/amqp/index.js';
-import { deleteExchanges, deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { deleteExchanges, deleteQueues, getMessage } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
+import { rejectionOf } from '../../support/async.js';
 
 const queues: string[] = [];
 const exchanges: string[] = [];
@@ -35,24 +36,13 @@ afterEach(async () => {
   await deleteExchanges(amqpUrl(), exchanges.splice(0));
 });
 
-async function getOne(queue: string) {
-  return withAmqpChannel(amqpUrl(), async (ch) => {
-    for (let i = 0; i < 50; i++) {
-      const msg = await ch.get(queue, { noAck: true });
-      if (msg) return msg;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no message in ${queue}`);
-  });
-}
-
 describe('Broker.publish()', () => {
   it('resolves on the confirm and the message follows the wire conventions', async () => {
     const q = queueName();
     const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q, options: { durable: true } }] } });
     await b.connect();
     await b.sendToQueue(q, { hello: 'wörld' }, { headers: { n: 42, flag: true, s: 'x' } });
-    const msg = await getOne(q);
+    const msg = await getMessage(amqpUrl(), q);
     expect(msg.properties.contentType).toBe('application/json');
     expect(msg.content.toString('utf8')).toBe('{"hello":"wörld"}');
     expect(msg.properties.messageId).toMatch(/^[0-9a-f-]{36}$/);
@@ -66,10 +56,10 @@ describe('Broker.publish()', () => {
     const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
     await b.sendToQueue(q, 'plain text');
     await b.sendToQueue(q, new Uint8Array([1, 2, 3]), { messageId: 'fixed-id', persistent: false });
-    const text = await getOne(q);
+    const text = await getMessage(amqpUrl(), q);
     expect(text.properties.contentType).toBe('text/plain');
     expect(text.content.toString()).toBe('plain text');
-    const bytes = await getOne(q);
+    const bytes = await getMessage(amqpUrl(), q);
     expect(bytes.properties.contentType).toBe('application/octet-stream');
     expect([...bytes.content]).toEqual([1, 2, 3]);
     expect(bytes.properties.messageId).toBe('fixed-id');
@@ -83,7 +73,7 @@ describe('Broker.publish()', () => {
       url: amqpUrl(),
       topology: { exchanges: [{ name: ex, type: 'direct', options: { autoDelete: false } }] },
     });
-    const err = await b.publish(ex, 'nobody', { a: 1 }).catch((e: unknown) => e);
+    const err = await rejectionOf(b.publish(ex, 'nobody', { a: 1 }));
     expect(err).toBeInstanceOf(UnroutableError);
     expect((err as UnroutableError).code).toBe('UNROUTABLE');
     // the channel survives: a routable publish still works
@@ -108,7 +98,7 @@ describe('Broker.publish()', () => {
     const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
     await b.connect();
     const tooBig = Buffer.alloc(128 * 1024 * 1024 + 1); // RabbitMQ's default max_message_size + 1
-    const err = await b.sendToQueue(q, tooBig).catch((e: unknown) => e);
+    const err = await rejectionOf(b.sendToQueue(q, tooBig));
     expect((err as { code?: string }).code).toBe('CHANNEL_ERROR');
     expect((err as Error).message).toMatch(/larger than configured max size/);
     await expect(b.sendToQueue(q, 'small')).resolves.toBeUndefined();
@@ -149,7 +139,7 @@ describe('Broker.publish()', () => {
     const p1 = b.sendToQueue('q', 1, { timeout: 100 });
     const p2 = b.sendToQueue('q', 2, { timeout: 100 });
     await expect(b.sendToQueue('q', 3)).rejects.toBeInstanceOf(BufferFullError);
-    const e1 = await p1.catch((e: unknown) => e);
+    const e1 = await rejectionOf(p1);
     expect(e1).toBeInstanceOf(TimeoutError);
     expect((e1 as Error).message).toMatch(/disconnected/);
     await expect(p2).rejects.toBeInstanceOf(TimeoutError);
@@ -157,12 +147,12 @@ describe('Broker.publish()', () => {
 
   it('expires publishes at publishTimeout (default timeout path) and leaves nothing pending', async () => {
     const b = broker({ url: 'amqp://guest:guest@127.0.0.1:1', publishTimeout: 100, connectTimeout: 60_000 });
-    const first = b.sendToQueue('q', 1).catch((e: unknown) => e);
+    const first = expect(b.sendToQueue('q', 1)).rejects.toBeInstanceOf(TimeoutError);
     await new Promise((r) => setTimeout(r, 50));
-    const second = b.sendToQueue('q', 2).catch((e: unknown) => e);
-    expect(await first).toBeInstanceOf(TimeoutError);
+    const second = expect(b.sendToQueue('q', 2)).rejects.toBeInstanceOf(TimeoutError);
+    await first;
     expect(b.stats().publisher.pending).toBe(1);
-    expect(await second).toBeInstanceOf(TimeoutError);
+    await second;
     expect(b.stats().publisher.pending).toBe(0);
   });
 });
@@ -188,7 +178,7 @@ describe('Broker.connect()', () => {
     url.password = 'wrong-Pa55word';
     const b = broker({ url: url.toString(), connectTimeout: 3000 });
     const started = Date.now();
-    const err = await b.connect().catch((e: unknown) => e);
+    const err = await rejectionOf(b.connect());
     expect(err).toBeInstanceOf(ConnectionError);
     expect(Date.now() - started).toBeLessThan(3000 + 1000);
     expect(String((err as Error).message)).not.toContain('wrong-Pa55word');
@@ -214,7 +204,7 @@ describe('Broker.connect()', () => {
 
   it('rejects within connectTimeout when nothing answers', async () => {
     const b = broker({ url: 'amqp://guest:guest@127.0.0.1:1', connectTimeout: 300 });
-    const err = await b.connect().catch((e: unknown) => e);
+    const err = await rejectionOf(b.connect());
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toMatch(/within 300 ms/);
   });

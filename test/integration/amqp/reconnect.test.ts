@@ -5,6 +5,7 @@ import { uniqueName } from '../../support/names.js';
 import { ChaosProxy } from '../../support/proxy.js';
 import { connectionPids, rabbitmqctl } from '../../support/rabbit-admin.js';
 import { amqpUrl } from '../../support/services.js';
+import { until } from '../../support/async.js';
 
 const queues: string[] = [];
 const exchanges: string[] = [];
@@ -30,14 +31,6 @@ async function proxied(extra: Partial<ConstructorParameters<typeof Broker>[0]> =
     await proxy.close();
   });
   return { proxy, broker };
-}
-
-async function until(predicate: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('Broker reconnect', () => {
@@ -72,7 +65,7 @@ describe('Broker reconnect', () => {
     await deleteQueues(amqpUrl(), [q, `${q}.dlq`]);
     await deleteExchanges(amqpUrl(), [ex]);
     proxy.cutAll();
-    await until(() => events.filter((e) => e === 'connect').length === 2);
+    await until(() => events.filter((e) => e === 'connect').length === 2, 15_000);
     expect(events).toEqual(['connect', 'disconnect', 'connect']);
     await broker.publish(ex, 'a.b', { routed: true });
     const depth = await withAmqpChannel(amqpUrl(), async (ch) => (await ch.checkQueue(q)).messageCount);
@@ -87,7 +80,7 @@ describe('Broker reconnect', () => {
     await broker.declare({ queues: [{ name: q }] });
     proxy.refuse(true);
     proxy.cutAll();
-    await until(() => !broker.stats().connected);
+    await until(() => !broker.stats().connected, 15_000);
     const pending = Array.from({ length: 20 }, (_, i) => broker.sendToQueue(q, { i }));
     await new Promise((r) => setTimeout(r, 200));
     expect(broker.stats().publisher.pending).toBe(20);
@@ -109,13 +102,13 @@ describe('Broker reconnect', () => {
     const consumer = broker.consume<number>(q, async (msg) => void seen.push(msg.body));
     await consumer.ready;
     await broker.sendToQueue(q, 1);
-    await until(() => seen.length === 1);
+    await until(() => seen.length === 1, 15_000);
     const pids = await connectionPids(clientName);
     expect(pids).toHaveLength(1);
     await rabbitmqctl('close_connection', pids[0]!, 'connkit test');
-    await until(() => broker.stats().reconnects === 1);
+    await until(() => broker.stats().reconnects === 1, 15_000);
     await broker.sendToQueue(q, 2);
-    await until(() => seen.includes(2));
+    await until(() => seen.includes(2), 15_000);
     expect(consumer.stats().consuming).toBe(true);
   });
 

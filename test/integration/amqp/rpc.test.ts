@@ -1,7 +1,9 @@
+import type { ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, RemoteError, TimeoutError, UnroutableError } from '../../../adapters/amqp/index.js';
 import { ConnkitError } from '../../../src/errors.js';
-import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
+import { deleteQueues, getMessage, withAmqpChannel } from '../../support/amqp.js';
+import { deferred } from '../../support/async.js';
 import { testBrokers } from '../../support/brokers.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
@@ -49,33 +51,100 @@ describe('Broker.call()', () => {
       throw new ConnkitError('no such order', 'NOT_FOUND');
     });
     await consumer.ready;
-    const err = await b.call(q, { id: 1 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RemoteError);
-    expect(err).toBeInstanceOf(ConnkitError);
-    expect((err as RemoteError).code).toBe('REMOTE');
-    expect((err as RemoteError).message).toBe('no such order');
-    expect((err as RemoteError).remoteName).toBe('ConnkitError');
-    expect((err as RemoteError).remoteCode).toBe('NOT_FOUND');
+    const call = b.call(q, { id: 1 });
+    await expect(call).rejects.toBeInstanceOf(RemoteError);
+    await expect(call).rejects.toBeInstanceOf(ConnkitError);
+    await expect(call).rejects.toMatchObject({
+      code: 'REMOTE',
+      message: 'no such order',
+      remoteName: 'ConnkitError',
+      remoteCode: 'NOT_FOUND',
+    });
+  });
+
+  it.each([
+    ['a number', 429],
+    ['a string', 'E_RATE_LIMIT'],
+  ])(
+    'keeps a remote code that is %s: serve() puts it in the error reply, call() in RemoteError.remoteCode',
+    async (_kind, code) => {
+      const b = broker();
+      const q = await rpcQueue(b);
+      const consumer = b.serve(q, async () => {
+        throw Object.assign(new RangeError('slow down'), { code });
+      });
+      await consumer.ready;
+      // the connkit caller
+      await expect(b.call(q, 'x')).rejects.toMatchObject({
+        code: 'REMOTE',
+        message: 'slow down',
+        remoteName: 'RangeError',
+        remoteCode: code,
+      });
+      // what any other client reads: header x-error and the JSON error body of DESIGN §6
+      const reply = await withAmqpChannel(amqpUrl(), async (ch) => {
+        const { queue: replyTo } = await ch.assertQueue('', { exclusive: true });
+        const got = deferred<ConsumeMessage>();
+        await ch.consume(replyTo, (msg) => msg && got.resolve(msg), { noAck: true });
+        ch.sendToQueue(q, Buffer.from('"x"'), {
+          replyTo,
+          correlationId: 'raw-1',
+          contentType: 'application/json',
+        });
+        return got.promise;
+      });
+      expect(reply.properties.correlationId).toBe('raw-1');
+      expect(reply.properties.headers?.['x-error']).toBe('slow down');
+      expect(reply.properties.contentType).toBe('application/json');
+      expect(JSON.parse(reply.content.toString('utf8'))).toEqual({
+        error: { name: 'RangeError', message: 'slow down', code },
+      });
+    },
+  );
+
+  it.each([
+    ['a number', 404],
+    ['a string', 'NO_SUCH_USER'],
+  ])("rejects with RemoteError on a foreign server's error reply whose code is %s", async (_kind, code) => {
+    const b = broker();
+    const q = await rpcQueue(b);
+    // a server written with another client: raw amqplib, replying as DESIGN §6 says
+    await withAmqpChannel(amqpUrl(), async (ch) => {
+      await ch.consume(
+        q,
+        (msg) => {
+          if (!msg) return;
+          const body = { error: { name: 'LookupError', message: 'no such user', code } };
+          ch.publish('', msg.properties.replyTo as string, Buffer.from(JSON.stringify(body)), {
+            correlationId: msg.properties.correlationId as string,
+            contentType: 'application/json',
+            headers: { 'x-error': 'no such user' },
+          });
+        },
+        { noAck: true },
+      );
+      const call = b.call(q, { user: 7 }, { timeout: 10_000 });
+      await expect(call).rejects.toBeInstanceOf(RemoteError);
+      await expect(call).rejects.toMatchObject({
+        code: 'REMOTE',
+        message: 'no such user',
+        remoteName: 'LookupError',
+        remoteCode: code,
+      });
+    });
   });
 
   it('sends reply_to, correlation_id and an expiration equal to the timeout', async () => {
     const b = broker();
     const q = await rpcQueue(b);
-    const call = b.call(q, 'ping', { timeout: 300 }).catch((e: unknown) => e);
-    const request = await withAmqpChannel(amqpUrl(), async (ch) => {
-      for (let i = 0; i < 100; i++) {
-        const msg = await ch.get(q, { noAck: true });
-        if (msg) return msg;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error('no request');
-    });
+    const timedOut = expect(b.call(q, 'ping', { timeout: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    const request = await getMessage(amqpUrl(), q);
     expect(request.properties.replyTo).toMatch(/^amq\.rabbitmq\.reply-to/); // the broker appends the channel's key
     expect(request.properties.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number(request.properties.expiration)).toBeGreaterThan(0);
     expect(Number(request.properties.expiration)).toBeLessThanOrEqual(300);
     expect(request.content.toString()).toBe('ping');
-    expect(await call).toBeInstanceOf(TimeoutError);
+    await timedOut;
   });
 
   it('rejects with UnroutableError when no queue takes the request', async () => {

@@ -5,7 +5,7 @@ import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, terminateBackends } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { waitUntil } from '../../support/wait.js';
+import { rejectionOf, until } from '../../support/async.js';
 
 const sleeping = (url: string, app: string) =>
   backendsOf(url, app).then((rows) =>
@@ -21,10 +21,10 @@ describe('Database.query() cancellation', () => {
     const ac = new AbortController();
     const reason = new Error('user gave up');
     const p = db.query('select pg_sleep(30)', [], { signal: ac.signal });
-    await waitUntil(async () => (await sleeping(url, app)).length === 1, 'pg_sleep to run');
+    await until(async () => (await sleeping(url, app)).length === 1, 10_000, 'pg_sleep to run');
     ac.abort(reason);
     await expect(p).rejects.toBe(reason);
-    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    await until(async () => (await sleeping(url, app)).length === 0, 10_000, 'the statement to be gone');
     expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
     expect(db.stats().cancellations).toBe(1);
     expect(db.stats().pool.destroyed).toBe(0);
@@ -35,10 +35,10 @@ describe('Database.query() cancellation', () => {
     const app = uniqueName('timeout');
     await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
     const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
-    const err = await db.query('select pg_sleep(30)', [], { timeout: 300 }).catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select pg_sleep(30)', [], { timeout: 300 }));
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/timed out after \d+ ms and was cancelled on the server/);
-    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    await until(async () => (await sleeping(url, app)).length === 0, 10_000, 'the statement to be gone');
     expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
   });
 
@@ -47,7 +47,7 @@ describe('Database.query() cancellation', () => {
     const app = uniqueName('qt');
     await using db = new Database({ url, applicationName: app, queryTimeout: 200, pool: { max: 1 } });
     await expect(db.query('select pg_sleep(30)')).rejects.toBeInstanceOf(TimeoutError);
-    await waitUntil(async () => (await sleeping(url, app)).length === 0, 'the statement to be gone');
+    await until(async () => (await sleeping(url, app)).length === 0, 10_000, 'the statement to be gone');
     expect(await db.one('select 1 as ok')).toEqual({ ok: 1 });
   });
 
@@ -119,10 +119,10 @@ describe('Database connection loss', () => {
     const app = uniqueName('kill_busy');
     await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
     const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
-    const p = db.query('select pg_sleep(30)').catch((e: unknown) => e);
-    await waitUntil(async () => (await sleeping(url, app)).length === 1, 'pg_sleep to run');
+    const lost = expect(db.query('select pg_sleep(30)')).rejects.toBeInstanceOf(ConnectionError);
+    await until(async () => (await sleeping(url, app)).length === 1, 10_000, 'pg_sleep to run');
     await terminateBackends(url, app);
-    expect(await p).toBeInstanceOf(ConnectionError);
+    await lost;
     const next = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
     expect(next).not.toBe(pid);
   });

@@ -9,6 +9,7 @@ import { uniqueName } from '../../support/names.js';
 import { createTestSchema, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
 import { answers, leaseHarness, type LeaseHarness } from './lease-harness.js';
+import { rejectionOf } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
 beforeAll(async () => {
@@ -112,9 +113,7 @@ describe('copyFrom()', () => {
       yield '1\ta\n';
       await new Promise(() => undefined);
     }
-    const err = await copyFrom(h.acquire, sql`copy ${t} from stdin`, stalls(), { timeout: 100 }).catch(
-      (e: unknown) => e,
-    );
+    const err = await rejectionOf(copyFrom(h.acquire, sql`copy ${t} from stdin`, stalls(), { timeout: 100 }));
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/100 ms/);
     expect(h.releases).toEqual([[]]);
@@ -125,8 +124,8 @@ describe('copyFrom()', () => {
   it('rejects with DatabaseError on bad data and keeps the connection', async () => {
     const h = await harness();
     const t = await table();
-    const err = await copyFrom(h.acquire, sql`copy ${t} from stdin`, ['1\ta\n', 'oops\tb\n', '3\tc\n']).catch(
-      (e: unknown) => e,
+    const err = await rejectionOf(
+      copyFrom(h.acquire, sql`copy ${t} from stdin`, ['1\ta\n', 'oops\tb\n', '3\tc\n']),
     );
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).code).toBe('22P02');
@@ -269,7 +268,7 @@ describe('copyTo()', () => {
         /* empty */
       }
     };
-    const err = await run().catch((e: unknown) => e);
+    const err = await rejectionOf(run());
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).code).toBe('42P01');
     expect(h.releases).toEqual([[]]);
@@ -286,8 +285,7 @@ describe('copyTo()', () => {
         /* empty */
       }
     };
-    const err = await run().catch((e: unknown) => e);
-    expect((err as DatabaseError).code).toBe('22012');
+    await expect(run()).rejects.toMatchObject({ code: '22012' });
     expect(h.releases).toEqual([[]]);
     expect(await answers(h.client)).toBe(true);
   });

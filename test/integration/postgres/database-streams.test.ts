@@ -5,6 +5,7 @@ import { sql } from '../../../adapters/postgres/sql.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema, terminateBackends } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { until } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
 let db: Database;
@@ -21,8 +22,7 @@ afterAll(async () => {
 
 /** Waits until the pool has no lease out (release is asynchronous: it may roll back first). */
 async function settled(): Promise<void> {
-  for (let i = 0; i < 100 && db.stats().pool.borrowed > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(db.stats().pool.borrowed).toBe(0);
+  await until(() => db.stats().pool.borrowed === 0, 1_000, 'every lease back in the pool');
 }
 
 describe('Database.stream()', () => {
@@ -119,8 +119,7 @@ describe('Database.copyFrom() / copyTo()', () => {
     for await (const _ of db.copyTo('copy (select x from generate_series(1, 5000000) x) to stdout')) break;
     await settled();
     expect(db.stats().pool.destroyed).toBe(destroyedBefore); // cancelled and drained, not destroyed
-    const bad = await db.copyFrom(sql`copy ${t} from stdin`, ['x\ty\n']).catch((e: unknown) => e);
-    expect(bad).toBeInstanceOf(DatabaseError);
+    await expect(db.copyFrom(sql`copy ${t} from stdin`, ['x\ty\n'])).rejects.toBeInstanceOf(DatabaseError);
     await settled();
     expect((await db.one<{ n: string }>(sql`select count(*) as n from ${t}`)).n).toBe('5000');
   });

@@ -4,6 +4,7 @@ import { Database, DatabaseError, NoRowsError, TooManyRowsError } from '../../..
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { rejectionOf, until } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
 let url: string;
@@ -63,7 +64,7 @@ describe('Database.query()', () => {
     const t = `"${schema.name}".items`;
     const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
     await db.query(`insert into ${t} (id, name) values (100, 'x')`);
-    const dup = await db.query(`insert into ${t} (id, name) values (100, 'y')`).catch((e: unknown) => e);
+    const dup = await rejectionOf(db.query(`insert into ${t} (id, name) values (100, 'y')`));
     expect(dup).toBeInstanceOf(DatabaseError);
     expect(dup).toMatchObject({
       code: '23505',
@@ -73,8 +74,10 @@ describe('Database.query()', () => {
       retryable: false,
     });
     expect((dup as DatabaseError).detail).toContain('(id)=(100)');
-    const check = await db.query(`insert into ${t} (id, name) values (101, '')`).catch((e: unknown) => e);
-    expect(check).toMatchObject({ code: '23514', constraint: 'items_name_check' });
+    await expect(db.query(`insert into ${t} (id, name) values (101, '')`)).rejects.toMatchObject({
+      code: '23514',
+      constraint: 'items_name_check',
+    });
     await expect(db.query('select 1/0')).rejects.toMatchObject({ code: '22012' });
     await expect(db.query('select * from no_such_table_xyz')).rejects.toMatchObject({ code: '42P01' });
     expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
@@ -85,7 +88,7 @@ describe('Database.query()', () => {
     await using db = newDb();
     await using piped = newDb({ pipeline: { connections: 1 } });
     async function callerOfTheFailingQuery(on: Database, opts?: { timeout: number }): Promise<unknown> {
-      return await on.query('select 1/0', undefined, opts).catch((e: unknown) => e);
+      return await rejectionOf(on.query('select 1/0', undefined, opts));
     }
     // default path, abortable path (a timeout), pipelined path
     for (const err of [
@@ -97,7 +100,7 @@ describe('Database.query()', () => {
       expect((err as Error).stack).toContain('callerOfTheFailingQuery');
     }
     async function callerOfTheSlowQuery(): Promise<unknown> {
-      return await db.query('select pg_sleep(5)', undefined, { timeout: 50 }).catch((e: unknown) => e);
+      return await rejectionOf(db.query('select pg_sleep(5)', undefined, { timeout: 50 }));
     }
     const timedOut = await callerOfTheSlowQuery();
     expect(timedOut).toBeInstanceOf(TimeoutError);
@@ -148,7 +151,7 @@ describe('Database connection failures', () => {
       connectTimeout: 1_000,
     });
     const started = performance.now();
-    const err = await db.query('select 1').catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 1'));
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(String((err as Error).message)).not.toContain('hunter2secret');
@@ -160,7 +163,7 @@ describe('Database connection failures', () => {
       url: url.replace('postgres://postgres', 'postgres://no_such_role_x:pw_s3cr3t'),
       pool: { acquireTimeout: 3_000 },
     });
-    const err = await db.query('select 1').catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 1'));
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toMatch(/no_such_role_x/);
     expect((err as Error).message).not.toContain('pw_s3cr3t');
@@ -190,16 +193,14 @@ describe('Database.ping(), stats(), close()', () => {
   it('close({ timeout }) gives up on lent connections and leaves no statement running on the server', async () => {
     const app = uniqueName('close_busy');
     const db = new Database({ url, applicationName: app });
-    const busy = db.query('select pg_sleep(30)').catch((e: unknown) => e);
-    const end = Date.now() + 10_000;
-    while (!(await backendsOf(url, app)).some((r) => r.state === 'active') && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const busy = expect(db.query('select pg_sleep(30)')).rejects.toBeInstanceOf(Error);
+    await until(
+      async () => (await backendsOf(url, app)).some((r) => r.state === 'active'),
+      10_000,
+      'the query to run',
+    );
     await db.close({ timeout: 200 });
-    expect(await busy).toBeInstanceOf(Error);
-    while ((await backendsOf(url, app)).length > 0 && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(await backendsOf(url, app)).toEqual([]);
+    await busy;
+    await until(async () => (await backendsOf(url, app)).length === 0, 10_000, 'no backend left');
   });
 });

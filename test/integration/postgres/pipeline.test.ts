@@ -4,7 +4,7 @@ import { ConnectionError, Database, DatabaseError } from '../../../adapters/post
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { waitUntil } from '../../support/wait.js';
+import { rejectionOf, until } from '../../support/async.js';
 
 function pipelined(
   app: string,
@@ -95,23 +95,25 @@ describe('Database.query() in pipeline mode', () => {
       db.one<{ c: string }>("select 'c' as c, pg_sleep(0.2)"),
     ]);
     const ac = new AbortController();
-    const victim = db
-      .query('select pg_backend_pid() as pid, pg_sleep(30)', [], { signal: ac.signal })
-      .catch((e: unknown) => e);
-    await waitUntil(
+    const victim = expect(
+      db.query('select pg_backend_pid() as pid, pg_sleep(30)', [], { signal: ac.signal }),
+    ).rejects.toMatchObject({ message: 'cancel the victim' });
+    await until(
       async () =>
         (await backendsOf(url, app)).some((r) => r.state === 'active' && r.query.includes('pg_sleep(30)')),
+      10_000,
       'the victim to run',
     );
     const victimPid = (await backendsOf(url, app)).find((r) => r.query.includes('pg_sleep(30)'))!.pid;
     expect(victimPid).not.toBe(pipePid);
     ac.abort(new Error('cancel the victim'));
-    expect(await victim).toMatchObject({ message: 'cancel the victim' });
+    await victim;
     const [a, b, c] = await neighbours;
     expect([a.a, b.b, c.c]).toEqual(['a', 2, 'c']);
-    await waitUntil(
+    await until(
       async () =>
         !(await backendsOf(url, app)).some((r) => r.state === 'active' && r.query.includes('pg_sleep(30)')),
+      10_000,
       'the victim to be cancelled on the server',
     );
     expect(db.stats().cancellations).toBe(1);
@@ -143,8 +145,9 @@ describe('Database.query() in pipeline mode', () => {
         db.one<{ pid: number }>('select pg_backend_pid() as pid, pg_sleep(0.8)'),
       ),
     );
-    await waitUntil(
+    await until(
       async () => (await backendsOf(url, app)).filter((r) => r.state === 'active').length === 2,
+      10_000,
       'both to run',
     );
     await withPgClient(url, (c) => c.query('select pg_terminate_backend($1)', [victim]));
@@ -159,7 +162,7 @@ describe('Database.query() in pipeline mode', () => {
       Array.from({ length: 8 }, () => db.one<{ pid: number }>('select pg_backend_pid() as pid')),
     );
     expect(after.some((r) => r.pid === victim)).toBe(false);
-    await waitUntil(async () => db.stats().pipeline.connections === 2, 'the replacement');
+    await until(async () => db.stats().pipeline.connections === 2, 10_000, 'the replacement');
   });
 
   it('fails with ConnectionError (no password) when the server is unreachable, and backs off', async () => {
@@ -167,10 +170,8 @@ describe('Database.query() in pipeline mode', () => {
       url: 'postgres://u:pw_pipe_secret@127.0.0.1:1/test',
       pipeline: { connections: 2 },
     });
-    const errors = await Promise.all(
-      Array.from({ length: 5 }, () => db.query('select 1').catch((e: unknown) => e)),
-    );
-    const again = await db.query('select 1').catch((e: unknown) => e);
+    const errors = await Promise.all(Array.from({ length: 5 }, () => rejectionOf(db.query('select 1'))));
+    const again = await rejectionOf(db.query('select 1'));
     for (const err of [...errors, again]) {
       expect(err).toBeInstanceOf(ConnectionError);
       expect((err as Error).message).not.toContain('pw_pipe_secret');

@@ -10,6 +10,7 @@ import { uniqueName } from '../../support/names.js';
 import { backendsOf } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
 import { answers, leaseHarness, type LeaseHarness } from './lease-harness.js';
+import { rejectionOf } from '../../support/async.js';
 
 const harnesses: LeaseHarness[] = [];
 afterEach(async () => {
@@ -185,7 +186,7 @@ describe('streamRows()', () => {
         /* empty */
       }
     };
-    const err = await run().catch((e: unknown) => e);
+    const err = await rejectionOf(run());
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).code).toBe('42P01');
     expect(h.releases).toEqual([[]]);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
 import { PgTlsProxy } from '../../support/pg-tls-proxy.js';
 import { databaseUrl } from '../../support/services.js';
+import { rejectionOf } from '../../support/async.js';
 
 let proxy: PgTlsProxy;
 beforeAll(async () => {
@@ -41,7 +42,7 @@ describe('Database over TLS', () => {
       connection: { ssl: { rejectUnauthorized: true } },
       pool: { acquireTimeout: 5000 },
     });
-    const err = await db.query('select 1').catch((e: unknown) => e);
+    const err = await rejectionOf(db.query('select 1'));
     expect(err).toBeInstanceOf(ConnectionError);
     expect(String((err as ConnectionError).cause)).toMatch(/self[- ]signed|certificate/i);
   });

@@ -4,6 +4,7 @@ import { Database, DatabaseError } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { deferred, rejectionOf } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
 let url: string;
@@ -23,12 +24,6 @@ async function count(where: string): Promise<number> {
   return withPgClient(url, async (c) =>
     Number((await c.query(`select count(*) as n from ${t} where ${where}`)).rows[0].n),
   );
-}
-
-function deferred(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 const newDb = (max = 2) => new Database({ url, applicationName: uniqueName('tx'), pool: { max } });
@@ -78,15 +73,15 @@ describe('Database.transaction()', () => {
 
   it('rolls back on timeout with TimeoutError', async () => {
     await using db = newDb(1);
-    const err = await db
-      .transaction(
+    const err = await rejectionOf(
+      db.transaction(
         async (tx) => {
           await tx.query(`insert into ${t} values (4, 40)`);
           await tx.query('select pg_sleep(30)');
         },
         { timeout: 300 },
-      )
-      .catch((e: unknown) => e);
+      ),
+    );
     expect(err).toBeInstanceOf(TimeoutError);
     expect(await count('id = 4')).toBe(0);
     expect(await db.one('select 1 as ok')).toEqual({ ok: 1 });
@@ -95,8 +90,9 @@ describe('Database.transaction()', () => {
   it('rejects at once on abort even when fn waits on something else, and refuses its later queries', async () => {
     await using db = newDb(1);
     const ac = new AbortController();
-    let late!: (v: unknown) => void;
-    const lateResult = new Promise<unknown>((r) => (late = r));
+    // Asserted now, so the late query's rejection is handled whenever it comes.
+    const lateQuery = deferred<unknown>();
+    const lateRefused = expect(lateQuery.promise).rejects.toMatchObject({ code: 'INVALID_STATE' });
     const p = db.transaction(
       async (tx) => {
         await tx.query(`insert into ${t} values (5, 50)`);
@@ -104,12 +100,12 @@ describe('Database.transaction()', () => {
         // fn is busy waiting on something that is not a query.
         setTimeout(() => ac.abort(new Error('gone')), 50);
         await new Promise((r) => setTimeout(r, 300));
-        late(await tx.query('select 1').catch((e: unknown) => e));
+        lateQuery.resolve(tx.query('select 1')); // adopts the query's outcome
       },
       { signal: ac.signal },
     );
     await expect(p).rejects.toThrow('gone');
-    expect(await lateResult).toMatchObject({ code: 'INVALID_STATE' });
+    await lateRefused;
     expect(await count('id = 5')).toBe(0);
   });
 
@@ -230,15 +226,15 @@ describe('Database.withClient()', () => {
   it('cancels the running statement on timeout and aborts the signal given to fn', async () => {
     await using db = newDb(1);
     let seen: AbortSignal | undefined;
-    const err = await db
-      .withClient(
+    const err = await rejectionOf(
+      db.withClient(
         async (c, signal) => {
           seen = signal;
           await c.query('select pg_sleep(30)');
         },
         { timeout: 200 },
-      )
-      .catch((e: unknown) => e);
+      ),
+    );
     expect(err).toBeInstanceOf(TimeoutError);
     expect(seen?.aborted).toBe(true);
     expect(await db.one('select 1 as ok', [], { timeout: 5_000 })).toEqual({ ok: 1 });
@@ -248,19 +244,19 @@ describe('Database.withClient()', () => {
     await using db = newDb(1);
     const log: string[] = [];
     const ac = new AbortController();
-    const first = db
-      .withClient(
+    const first = expect(
+      db.withClient(
         async (c) => {
           await new Promise((r) => setTimeout(r, 300)); // ignores its signal on purpose
           await c.query('select 1');
           log.push('first done');
         },
         { signal: ac.signal },
-      )
-      .catch((e: unknown) => e);
+      ),
+    ).rejects.toMatchObject({ message: 'abandon' });
     await new Promise((r) => setTimeout(r, 50));
     ac.abort(new Error('abandon'));
-    expect(await first).toMatchObject({ message: 'abandon' });
+    await first;
     await db.withClient(async (c) => {
       log.push('second got the client');
       await c.query('select 1');

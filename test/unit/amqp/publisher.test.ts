@@ -3,6 +3,7 @@ import type { ChannelModel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { BrokerClosedError, NackError, UnroutableError } from '../../../adapters/amqp/errors.js';
 import { Publisher } from '../../../adapters/amqp/publisher.js';
+import { flush } from '../../support/async.js';
 
 type Confirm = (err: unknown) => void;
 
@@ -46,8 +47,6 @@ function setup() {
   );
   return { publisher, model, channels };
 }
-
-const tick = () => new Promise((r) => setImmediate(r));
 
 describe('Publisher.publish()', () => {
   it("stops writing on amqplib's false return and resumes on 'drain'", async () => {
@@ -115,7 +114,7 @@ describe('Publisher.publish()', () => {
     await publisher.attach(model);
     const p = publisher.publish('', 'k', 1);
     const closing = publisher.close(10_000);
-    await tick();
+    await flush();
     channels[0]!.ackAll();
     await closing;
     await expect(p).resolves.toBeUndefined();

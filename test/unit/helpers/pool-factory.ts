@@ -68,8 +68,3 @@ export class FakeFactory implements PoolFactory<Res> {
     for (const resolve of this.#hung.splice(0)) resolve();
   }
 }
-
-/** Lets pending promise callbacks (several hops deep) run. */
-export async function flush(rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve();
-}

@@ -1,12 +1,10 @@
-// Catches unhandled rejections across real macrotasks, even while fake timers are installed
-// (node:timers' setImmediate is not the global one vitest fakes).
-import { setImmediate as realSetImmediate } from 'node:timers';
+// Catches unhandled rejections and listener leaks across real macrotasks, even while fake timers
+// are installed (flush() runs on node:timers' setImmediate, which vitest does not fake).
 import { expect } from 'vitest';
+import { flush } from '../../support/async.js';
 
-/** Resolves after two real macrotasks: enough for Node to report any unhandled rejection. */
-export async function realTicks(n = 2): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => realSetImmediate(resolve));
-}
+/** Real macrotasks after which Node has reported any unhandled rejection or warning. */
+const REPORTED = 2;
 
 /** Runs `fn`, lets Node check for unhandled rejections, and fails if any was raised. */
 export async function expectNoUnhandledRejection(fn: () => unknown): Promise<void> {
@@ -17,7 +15,7 @@ export async function expectNoUnhandledRejection(fn: () => unknown): Promise<voi
   process.on('unhandledRejection', onUnhandled);
   try {
     await fn();
-    await realTicks();
+    await flush(REPORTED);
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }
@@ -40,17 +38,19 @@ export function trackListeners(signal: AbortSignal): { active(): number } {
   return { active: () => live.size };
 }
 
-/** A promise with its settle functions exposed. */
-export function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (reason: unknown) => void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+/**
+ * Runs `fn` and returns the MaxListenersExceededWarnings Node emitted meanwhile (one listener per
+ * wait on a shared signal would raise them past 10). Works under fake timers.
+ */
+export async function maxListenersWarnings(fn: () => Promise<void>): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    await fn();
+    await flush(REPORTED);
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings.filter((w) => w.name === 'MaxListenersExceededWarning');
 }

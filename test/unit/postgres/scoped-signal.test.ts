@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../../src/errors.js';
 import { ScopedSignal } from '../../../adapters/postgres/scoped-signal.js';
+import { rejectionOf } from '../../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -12,7 +13,7 @@ describe('ScopedSignal', () => {
     vi.useFakeTimers();
     const onAbort = vi.fn();
     const scope = new ScopedSignal(undefined, performance.now() + 100, 'withClient()', onAbort);
-    const raced = scope.race(new Promise<never>(() => undefined)).catch((e: unknown) => e);
+    const raced = rejectionOf(scope.race(new Promise<never>(() => undefined)));
     await vi.advanceTimersByTimeAsync(100);
     const err = await raced;
     expect(err).toBeInstanceOf(TimeoutError);
@@ -26,7 +27,7 @@ describe('ScopedSignal', () => {
     const outer = new AbortController();
     const scope = new ScopedSignal(outer.signal, Infinity, 'transaction()');
     expect(getEventListeners(outer.signal, 'abort')).toHaveLength(1);
-    const raced = scope.race(new Promise<never>(() => undefined)).catch((e: unknown) => e);
+    const raced = rejectionOf(scope.race(new Promise<never>(() => undefined)));
     const reason = new Error('outer');
     outer.abort(reason);
     expect(await raced).toBe(reason);

@@ -1,0 +1,51 @@
+/**
+ * The seam between connkit's core and its adapters: `adapters/` import the core from here and
+ * nowhere else, so each mechanism they share exists once —
+ *
+ * - time: the one clock ({@link now}), timers that take any duration ({@link startTimer},
+ *   {@link startTimerAt}, {@link delay}), a timeout turned into a {@link Deadline} once per call,
+ *   and the {@link Scope} that ends a call on abort or deadline;
+ * - queues: {@link Fifo} (moving head), waiters;
+ * - retries: core's `retry` for loops that end (reconnect until it works or the signal aborts) and
+ *   {@link Backoff} for the failure count of loops that keep running;
+ * - errors: the core error classes (a closed resource rejects with a {@link ClosedError}),
+ *   {@link toError}, and the background-failure convention ({@link reportBackground}) with the
+ *   kit's one {@link Logger};
+ * - option checks of DESIGN §2.
+ * @module
+ */
+export {
+  ClosedError,
+  ConnectionError,
+  ConnkitError,
+  InvalidStateError,
+  PoolClosedError,
+  TimeoutError,
+  type ConnkitErrorOptions,
+} from '../errors.js';
+export {
+  checkDuration,
+  checkInteger,
+  checkSignal,
+  checkWaitOptions,
+  describeValue,
+  readWaitOptions,
+  type SignalOptions,
+  type WaitOptions,
+} from '../options.js';
+export type { Logger } from '../logger.js';
+export { Event } from '../event.js';
+export { sleep } from '../timeout.js';
+export { backoffDelay, retry, type BackoffOptions } from '../retry.js';
+export { Pool } from '../pool.js';
+export type { Lease } from '../lease.js';
+export type { PoolOptions, PoolStats } from '../pool-options.js';
+export { Waiter, WaiterQueue, type WaiterHost } from '../waiter.js';
+export { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
+export { Backoff } from './backoff.js';
+export { logDebug, logInfo, reportBackground, type BackgroundSink } from './background.js';
+export { Deadline } from './deadline.js';
+export { Fifo } from './fifo.js';
+export { Scope, type ScopeOptions } from './scope.js';
+export { delay, MAX_TIMEOUT, now, startTimer, startTimerAt } from './timer.js';
+export { toError } from './to-error.js';
