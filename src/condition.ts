@@ -5,6 +5,7 @@
 import { InvalidStateError, TimeoutError } from './errors.js';
 import { Lock } from './lock.js';
 import { checkInteger, checkWaitOptions, describeValue } from './options.js';
+import { now } from './internal/timer.js';
 import type { WaitOptions } from './options.js';
 import { timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
@@ -208,10 +209,10 @@ export class Condition {
   }
 
   async #waitFor<T>(predicate: () => T, signal: AbortSignal | undefined, timeout: number): Promise<T> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const deadline = timeout === Infinity ? Infinity : now() + timeout;
     let result = predicate();
     while (!result) {
-      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
+      const remaining = deadline === Infinity ? Infinity : deadline - now();
       try {
         if (remaining <= 0) throw new TimeoutError();
         await this.wait({ signal, timeout: remaining });

@@ -6,11 +6,11 @@
  * for: they are marked, skipped at the head and dropped, and a group compacts itself when they come to
  * dominate it, so a long-lived list pins no memory.
  *
- * One clock: `performance.now()` (monotonic; faked by test fake timers along with `setTimeout`).
+ * One clock: the kit's `now()` (`performance.now()`: monotonic, faked by test fake timers).
  * @module
  */
 import { Fifo } from './fifo.js';
-import { MAX_TIMEOUT } from './timer.js';
+import { MAX_TIMEOUT, now } from './timer.js';
 
 /**
  * An entry of a {@link DeadlineList}. The list owns both fields; the owner may read `deadline`.
@@ -24,7 +24,7 @@ import { MAX_TIMEOUT } from './timer.js';
  * ```
  */
 export interface Expiring {
-  /** `performance.now()` time at which the entry expires (`Infinity`: never). */
+  /** Time on the kit's clock (`now()`) at which the entry expires (`Infinity`: never). */
   deadline: number;
   /** The group watching the entry; `undefined` once it expired or was deleted (or never watched). */
   deadlineGroup: object | undefined;
@@ -84,13 +84,13 @@ class Group<E extends Expiring> {
 
   fire(): void {
     this.timer = undefined;
-    const now = performance.now();
+    const at = now();
     const entries = this.entries;
     this.firing = true;
     try {
       for (let e = entries.peek(); e !== undefined; e = entries.peek()) {
         if (e.deadlineGroup === this) {
-          if (e.deadline > now) break;
+          if (e.deadline > at) break;
           e.deadlineGroup = undefined;
           this.live--;
           entries.shift();
@@ -105,7 +105,7 @@ class Group<E extends Expiring> {
     }
     // The head is now live and not due (no callback ran since the loop looked at it), or none is left.
     const head = entries.peek();
-    if (this.live > 0 && head !== undefined) this.arm(head.deadline - now);
+    if (this.live > 0 && head !== undefined) this.arm(head.deadline - at);
     else this.list.dropGroup(this);
   }
 
@@ -199,7 +199,7 @@ export class DeadlineList<E extends Expiring> {
       }
       this.#last = group;
     }
-    entry.deadline = performance.now() + key;
+    entry.deadline = now() + key;
     entry.deadlineGroup = group;
     group.push(entry);
   }

@@ -9,6 +9,7 @@
 import { PoolClosedError, TimeoutError } from '../errors.js';
 import type { Lease } from '../lease.js';
 import { startTimeout } from './at-once.js';
+import { now } from './timer.js';
 import { CLOSED } from './lease-book.js';
 import type { LeaseBook } from './lease-book.js';
 import { Acquisition } from './pool-acquisition.js';
@@ -208,8 +209,7 @@ export class Lender<T> {
   /** The rest under the deadline and the signal: an async validation, creation (with retries). */
   #acquireSlow(claim: Claim, first: Checked<T> | undefined): Promise<Lease<T>> {
     const { deadline } = claim;
-    const left =
-      deadline === undefined || deadline === Infinity ? claim.ms : Math.max(0, deadline - performance.now());
+    const left = deadline === undefined || deadline === Infinity ? claim.ms : Math.max(0, deadline - now());
     const acq: Acq<T> = new Acquisition<Lease<T>>(this.#acqHost, claim.signal, claim.ms, left);
     acq.origin = claim.origin;
     this.#pending.add(acq);

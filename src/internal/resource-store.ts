@@ -23,10 +23,10 @@ import genericPool from 'generic-pool';
 import type { Pool as GenericPool } from 'generic-pool';
 import { InvalidStateError } from '../errors.js';
 import type { PoolConfig } from './pool-config.js';
-import { MAX_TIMEOUT } from './timer.js';
+import { now, startTimerAt } from './timer.js';
 
 interface Meta {
-  /** `performance.now()` time; `Infinity`: never. */
+  /** On the kit's one clock (`now()`); `Infinity`: never. */
   expiresAt: number;
   /** Set by the lifetime timer, so that no borrow or return has to read the clock. */
   expired: boolean;
@@ -75,7 +75,7 @@ export class ResourceStore<T> {
   /** Given back this turn, newest last; on loan in generic-pool's books until flushed. */
   #hot: T[] = [];
   #flushScheduled = false;
-  #sweepTimer: NodeJS.Timeout | undefined = undefined;
+  #cancelSweep: () => void = noop;
   #sweepAt = Infinity;
   #closed = false;
 
@@ -152,7 +152,7 @@ export class ResourceStore<T> {
    */
   add(r: T): Promise<T> {
     const { maxLifetime, lifetimeJitter } = this.#config;
-    const expiresAt = performance.now() + maxLifetime * (1 - lifetimeJitter * Math.random());
+    const expiresAt = now() + maxLifetime * (1 - lifetimeJitter * Math.random());
     this.#meta.set(r, { expiresAt, expired: false, uses: 0 });
     if (expiresAt < this.#sweepAt) this.#armSweep(expiresAt);
     const parked: T[] = [];
@@ -200,7 +200,7 @@ export class ResourceStore<T> {
   /** Destroys every idle resource; resources still lent must come back through `destroy()`. */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#sweepTimer);
+    this.#cancelSweep();
     this.#flush();
     // drain() stops generic-pool's own min top-up, and its eviction timer once every loan is back; not
     // awaited, since a loan may come back much later (through destroy(), which still works).
@@ -251,21 +251,18 @@ export class ResourceStore<T> {
   };
 
   #armSweep(at: number): void {
-    clearTimeout(this.#sweepTimer);
+    this.#cancelSweep();
     this.#sweepAt = at;
-    this.#sweepTimer = undefined;
-    if (at === Infinity || this.#closed) return;
-    const delay = Math.min(Math.max(1, Math.ceil(at - performance.now())), MAX_TIMEOUT);
-    this.#sweepTimer = setTimeout(this.#sweep, delay);
-    this.#sweepTimer.unref(); // like generic-pool's own sweep: never what keeps a process alive
+    // Unref'd, like generic-pool's own sweep: never what keeps a process alive.
+    this.#cancelSweep = this.#closed ? noop : startTimerAt(at, this.#sweep, true);
   }
 
   /** Marks the resources past their lifetime and retires the idle ones (lent ones go when they come back). */
   readonly #sweep = (): void => {
-    const now = performance.now();
+    const at = now();
     let next = Infinity;
     for (const meta of this.#meta.values()) {
-      if (meta.expiresAt <= now) meta.expired = true;
+      if (meta.expiresAt <= at) meta.expired = true;
       else if (meta.expiresAt < next) next = meta.expiresAt;
     }
     const expired = (r: T): boolean => this.#meta.get(r)?.expired === true;

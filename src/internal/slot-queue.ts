@@ -29,7 +29,7 @@ export interface Claim {
   /** The caller's timeout in ms (for messages). */
   readonly ms: number;
   /**
-   * `performance.now()` time at which the caller times out (`Infinity`: never); `undefined` while it
+   * Time on the kit's clock (`now()`) at which the caller times out (`Infinity`: never); `undefined` while it
    * has not waited yet (all of `ms` is left: the clock is read only if it comes to wait).
    */
   readonly deadline: number | undefined;
