@@ -5,6 +5,7 @@
 import { InvalidStateError, TimeoutError } from './errors.js';
 import { Lock } from './lock.js';
 import { checkInteger, checkWaitOptions, describeValue } from './options.js';
+import { now } from './internal/timer.js';
 import type { WaitOptions } from './options.js';
 import { timedOutMessage, WaiterQueue } from './waiter.js';
 import type { WaiterHost } from './waiter.js';
@@ -14,8 +15,10 @@ import type { WaiterHost } from './waiter.js';
  * the lock, waits for a `notify()`, and re-acquires the lock before it returns — and also before it
  * throws, on abort or timeout, so the caller's `finally { release() }` is always right.
  *
- * A waiter that is notified and then aborted before it resumed passes the notification on to the next
- * waiter, so no notification is lost.
+ * A waiter that is notified and then aborted before it resumed — also while it waits to get the lock
+ * back — re-acquires the lock, rejects with `signal.reason` and passes the notification on to the next
+ * waiter, so no notification is lost. A `timeout` only bounds the wait for a notification: a waiter
+ * notified in time resolves `true` however long it then waits for the lock.
  *
  * @example
  * ```ts
@@ -187,31 +190,29 @@ export class Condition {
   async #wait(signal: AbortSignal | undefined, timeout: number): Promise<true> {
     const notified = this.#waiters.wait(this.#host, signal, timeout);
     this.#lock.release();
-    let failed = false;
-    let error: unknown;
+    let failure: { error: unknown } | undefined;
     try {
       await notified;
-      if (signal?.aborted) {
-        // Notified, then aborted before resuming: the abort wins and the notification moves on.
-        failed = true;
-        error = signal.reason;
-        this.#waiters.wakeFirst(true);
-      }
-    } catch (err) {
-      failed = true;
-      error = err;
+    } catch (error) {
+      failure = { error };
     }
     // Whatever happened, the caller gets the lock back: it called us holding it.
     await this.#lock.acquire();
-    if (failed) throw error;
+    if (failure !== undefined) throw failure.error;
+    if (signal?.aborted) {
+      // Notified, then aborted before resuming (even while getting the lock back): the abort wins, as
+      // in asyncio (bpo-32841, gh-112202), and the notification moves on so that none is lost.
+      this.#waiters.wakeFirst(true);
+      throw signal.reason;
+    }
     return true;
   }
 
   async #waitFor<T>(predicate: () => T, signal: AbortSignal | undefined, timeout: number): Promise<T> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const deadline = timeout === Infinity ? Infinity : now() + timeout;
     let result = predicate();
     while (!result) {
-      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
+      const remaining = deadline === Infinity ? Infinity : deadline - now();
       try {
         if (remaining <= 0) throw new TimeoutError();
         await this.wait({ signal, timeout: remaining });

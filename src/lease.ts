@@ -16,7 +16,17 @@ export interface LeaseOwner<T> {
   giveBack(lease: Lease<T>, destroy: boolean, reason: unknown, unused: boolean): Promise<void>;
 }
 
-const DONE: Promise<void> = Promise.resolve();
+/**
+ * Internal: what `release()`/`destroy()` return when the pool took the resource back synchronously (a
+ * caller may skip awaiting it: one turn of the microtask queue saved per use).
+ *
+ * @example
+ * ```ts
+ * const back = lease.release();
+ * if (back !== DONE) await back;
+ * ```
+ */
+export const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A resource lent by a {@link Pool}. Give it back exactly once with `release()` (healthy) or

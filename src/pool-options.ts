@@ -53,7 +53,10 @@ export interface PoolOptions<T = unknown> {
   acquireTimeout?: number | undefined;
   /** Most callers queued for a slot; beyond it `acquire()` rejects at once with `QueueFullError`. @default Infinity */
   maxWaiting?: number | undefined;
-  /** An idle resource above `min` is destroyed after this long unused, in ms. @default 30_000 */
+  /**
+   * An idle resource is destroyed after this long unused, in ms, as long as more than `min` are idle
+   * (generic-pool's soft idle timeout). @default 30_000
+   */
   idleTimeout?: number | undefined;
   /**
    * Age after which a resource is retired (when idle, or when released), in ms. Each resource gets

@@ -1,33 +1,35 @@
 /**
  * {@link Pool}: generic-pool behind a BoundedSemaphore — fair, cancellable, never hangs.
  *
- * This file is the public face (arguments, routing, stats); the machinery is internal:
- * `pool-core.ts` (state, give-back path), `slot-queue.ts` (callers waiting for a slot),
- * `pool-obtain.ts` (acquire path, creation, warm-up), `pool-close.ts`, `resource-store.ts`
- * (generic-pool as idle list and eviction sweep).
+ * The Pool checks arguments, queues callers and runs `use()`; its parts are internal: `slot-queue.ts`
+ * (the slots and the callers waiting for one), `lender.ts` (a slot → a lease; warm-up; close),
+ * `lease-book.ts` (leases out, and back), `resource-store.ts` (idle resources, in generic-pool),
+ * `resource-maker.ts` (factory calls, retries, counters).
  * @module
  */
-import { EventEmitter, setMaxListeners } from 'node:events';
-import { QueueFullError } from './errors.js';
-import { Lease } from './lease.js';
+import { EventEmitter } from 'node:events';
+import { PoolClosedError, QueueFullError, TimeoutError } from './errors.js';
+import { DONE, Lease } from './lease.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
 import type { PoolEvents, PoolFactory, PoolOptions, PoolStats } from './pool-options.js';
+import { LeaseBook } from './internal/lease-book.js';
+import { Lender } from './internal/lender.js';
 import { linkSignals } from './internal/link-signals.js';
-import { shutdown } from './internal/pool-close.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
-import { DONE, PoolCore } from './internal/pool-core.js';
-import { ensureMin, granted, tryLend, withSlot } from './internal/pool-obtain.js';
-import { SlotWaiter } from './internal/slot-queue.js';
+import type { PoolConfig } from './internal/pool-config.js';
+import { ResourceMaker } from './internal/resource-maker.js';
+import { ResourceStore } from './internal/resource-store.js';
+import { SlotQueue, SlotWaiter } from './internal/slot-queue.js';
 
 export { Lease };
 
 /**
- * A pool of resources (connections, channels…). Callers queue in a `BoundedSemaphore(max)` — FIFO,
- * with `signal` and `timeout` — before generic-pool is asked, so generic-pool never holds a waiter
- * nobody wants; generic-pool keeps the idle list and evicts idle and aged resources. Creation is the
- * pool's own: a failing `factory.create` is retried a bounded number of times with backoff, then the
- * waiting caller rejects with its error; with nobody waiting nothing is retried.
+ * A pool of resources (connections, channels…). Callers queue for one of `max` slots — FIFO, with
+ * `signal` and `timeout` — before generic-pool is asked, so generic-pool never holds a waiter nobody
+ * wants; generic-pool keeps the idle list and evicts idle resources. Creation is the pool's own: a
+ * failing `factory.create` is retried a bounded number of times with backoff, then the waiting caller
+ * rejects with its error; with nobody waiting nothing is retried.
  *
  * Events (`on(...)`): `create`, `destroy`, `error` (only emitted when listened to), `acquireTimeout`, `leak`.
  *
@@ -38,10 +40,14 @@ export { Lease };
  * ```
  */
 export class Pool<T> extends EventEmitter<PoolEvents<T>> {
-  readonly #core: PoolCore<T>;
+  readonly #cfg: PoolConfig<T>;
+  readonly #maker: ResourceMaker<T>;
+  readonly #store: ResourceStore<T>;
+  readonly #slots: SlotQueue<T>;
+  readonly #book: LeaseBook<T>;
+  readonly #lender: Lender<T>;
   #closing: Promise<void> | undefined = undefined;
-  /** One continuation shared by every queued caller (no closure per call). */
-  readonly #granted: (w: SlotWaiter<T>) => Lease<T> | Promise<Lease<T>>;
+  #timeouts = 0;
 
   /**
    * @param factory makes, checks and disposes of the resources.
@@ -50,22 +56,37 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   constructor(factory: PoolFactory<T>, options?: PoolOptions<T>) {
     super();
     checkFactory(factory);
-    const core = new PoolCore<T>(this, factory, resolvePoolConfig(options));
-    this.#core = core;
-    this.#granted = (w) => granted(core, w);
-    core.keepWarm = () => ensureMin(core);
-    // Every `use()` with a signal of its own listens on the reclaim signal while it runs.
-    setMaxListeners(0, core.reclaim.signal);
+    const cfg = resolvePoolConfig(options);
+    this.#cfg = cfg;
+    const report = (err: unknown): void => this.#report(err);
+    const maker = (this.#maker = new ResourceMaker<T>(factory, cfg, {
+      emit: (event, ...args) => this.#emit(event, ...args),
+      report,
+      disposed: () => cfg.min > 0 && queueMicrotask(this.#lender.keepWarm),
+      settled: () => this.#lender.quieter(),
+    }));
+    const store = (this.#store = new ResourceStore<T>((r, reason) => maker.dispose(r, reason), cfg));
+    const slots = (this.#slots = new SlotQueue<T>(cfg.max, {
+      timeoutError: (w) => this.#timeoutError(w.ms, undefined, 1),
+      freed: () => this.#lender.quieter(),
+    }));
+    this.#book = new LeaseBook<T>(cfg, slots, store, maker, (origin) => this.#emit('leak', origin));
+    this.#lender = new Lender<T>(cfg, slots, store, maker, this.#book, {
+      timeoutError: (ms, cause) => this.#timeoutError(ms, cause),
+      closedError: () => this.#closedError(),
+      report,
+    });
     // Let the caller attach listeners before the warm-up starts.
-    if (core.cfg.min > 0) queueMicrotask(core.keepWarm);
+    if (cfg.min > 0) queueMicrotask(this.#lender.keepWarm);
   }
 
   /**
    * Borrows a resource: an idle one (checked with `factory.validate`) or a new one. Waits FIFO for a
    * slot when `max` are out; `timeout` (default `acquireTimeout`) bounds the whole wait and rejects
-   * with `TimeoutError`; `signal` rejects with its reason; `timeout: 0` takes a slot only if one is
-   * free at once. Rejects with `PoolClosedError` once the pool closes, `QueueFullError` beyond
-   * `maxWaiting`, or the factory's error when `create` failed `createAttempts` times.
+   * with `TimeoutError`; `signal` rejects with its reason; `timeout: 0` only lends a resource that
+   * is idle now and validates synchronously — it never waits for a slot or a create. Rejects with
+   * `PoolClosedError` once the pool closes, `QueueFullError` beyond `maxWaiting`, or the factory's
+   * error when `create` failed `createAttempts` times.
    *
    * @example
    * ```ts
@@ -76,7 +97,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   acquire(opts?: WaitOptions): Promise<Lease<T>> {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
     const req = this.#request(opts, this.acquire);
-    return req instanceof SlotWaiter ? req.promise.then(this.#granted) : req;
+    return req instanceof SlotWaiter ? req.promise.then(this.#lender.resume) : req;
   }
 
   /**
@@ -93,10 +114,9 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   tryAcquire(): Lease<T> | undefined {
-    const core = this.#core;
-    if (this.#closing) throw core.closedError();
+    if (this.#closing) throw this.#closedError();
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return tryLend(core, this.tryAcquire);
+    return this.#lender.lendIdleNow(this.tryAcquire);
   }
 
   /**
@@ -124,18 +144,18 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   stats(): PoolStats {
-    const core = this.#core;
+    const maker = this.#maker;
     return {
-      size: core.live + core.creating,
-      idle: core.store.idle,
-      borrowed: core.leases.size,
-      pending: core.queue.length + core.pending.size,
-      max: core.cfg.max,
-      min: core.cfg.min,
-      created: core.created,
-      destroyed: core.destroyed,
-      createErrors: core.createErrors,
-      timeouts: core.timeouts,
+      size: maker.live + maker.creating,
+      idle: this.#store.idle,
+      borrowed: this.#book.size,
+      pending: this.#slots.waiting + this.#lender.working,
+      max: this.#cfg.max,
+      min: this.#cfg.min,
+      created: maker.created,
+      destroyed: maker.destroyed,
+      createErrors: maker.createErrors,
+      timeouts: this.#timeouts,
     };
   }
 
@@ -146,9 +166,10 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
 
   /**
    * Closes the pool: pending and new acquirers reject with `PoolClosedError` at once; lent resources
-   * are waited for up to `timeout` (default `closeTimeout`), then destroyed (their lease's `signal`
-   * aborts); idle ones are destroyed. Resolves when every factory call has settled — rejects with
-   * `TimeoutError` if factory calls are still running `timeout` ms after that. Idempotent.
+   * are waited for up to `timeout` (default `closeTimeout`; `0`: only those given back within this
+   * turn of the microtask queue), then destroyed (their lease's `signal` aborts); idle ones are
+   * destroyed. Resolves when every factory call has settled — rejects with `TimeoutError` if factory
+   * calls are still running `timeout` ms after that. Idempotent.
    *
    * @example
    * ```ts
@@ -156,8 +177,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   close(opts?: { timeout?: number | undefined }): Promise<void> {
-    const timeout = checkDuration(opts?.timeout, 'timeout', this.#core.cfg.closeTimeout);
-    return (this.#closing ??= shutdown(this.#core, timeout));
+    const timeout = checkDuration(opts?.timeout, 'timeout', this.#cfg.closeTimeout);
+    return (this.#closing ??= this.#lender.shutdown(timeout));
   }
 
   /**
@@ -173,38 +194,36 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   }
 
   /**
-   * Takes a free slot (FIFO: only when nobody queues — a released slot goes to the queue first) and
-   * starts getting a resource, or queues the caller. Bad options throw; every other failure is a
-   * rejected promise. `marker` starts the stack of the leak warning.
+   * Takes a free slot (only when nobody queues) and starts getting a resource, or queues the caller.
+   * Bad options throw; every other failure is a rejected promise. `marker` starts the leak stack.
    */
   #request(
     opts: WaitOptions | undefined,
     marker: (...args: never[]) => unknown,
   ): Promise<Lease<T>> | SlotWaiter<T> {
-    const core = this.#core;
+    const cfg = this.#cfg;
     const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', core.cfg.acquireTimeout);
-    if (this.#closing) return Promise.reject(core.closedError());
+    const timeout = checkDuration(opts?.timeout, 'timeout', cfg.acquireTimeout);
+    if (this.#closing) return Promise.reject(this.#closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const origin = core.cfg.leakTimeout === Infinity ? undefined : core.leakError(marker);
-    if (core.queue.length === 0 && core.sem.tryAcquire()) {
-      // With a slot free at once, `timeout: 0` still lets creation run its course (bounded by the default).
-      const ms = timeout || core.cfg.acquireTimeout;
+    if (timeout === 0) {
+      // "Only if it can be had at once": an idle resource that validates now, never a create.
+      const lease = this.#lender.lendIdleNow(marker);
+      return lease !== undefined ? Promise.resolve(lease) : Promise.reject(this.#timeoutError(0, undefined));
+    }
+    const origin = this.#book.leakOrigin(marker);
+    if (this.#slots.take()) {
       try {
-        return Promise.resolve(withSlot(core, signal, ms, ms === Infinity ? ms : Date.now() + ms, origin));
+        return Promise.resolve(this.#lender.withSlot({ signal, ms: timeout, deadline: undefined, origin }));
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    if (timeout === 0) return Promise.reject(core.timeoutError(0, undefined));
-    if (core.queue.length >= core.cfg.maxWaiting) {
-      return Promise.reject(
-        new QueueFullError(
-          `Pool "${core.cfg.name}" has ${core.queue.length} callers waiting (maxWaiting ${core.cfg.maxWaiting})`,
-        ),
-      );
+    if (this.#slots.waiting >= cfg.maxWaiting) {
+      const msg = `Pool "${cfg.name}" has ${this.#slots.waiting} callers waiting (maxWaiting ${cfg.maxWaiting})`;
+      return Promise.reject(new QueueFullError(msg));
     }
-    return core.queue.wait(signal, timeout, origin);
+    return this.#slots.wait(signal, timeout, origin);
   }
 
   async #use<R>(
@@ -215,7 +234,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     let lease: Lease<T>;
     if (req instanceof SlotWaiter) {
       // Queued: continue here once granted, rather than through acquire()'s extra promise.
-      const got = granted(this.#core, await req.promise);
+      const got = this.#lender.resume(await req.promise);
       lease = got instanceof Lease ? got : await got;
     } else {
       lease = await req;
@@ -226,7 +245,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
       result = await fn(lease.resource, link?.signal ?? lease.signal);
     } catch (err) {
       link?.unlink();
-      if (this.#core.isBroken(err, lease.resource)) await lease.destroy(err);
+      if (this.#isBroken(err, lease.resource)) await lease.destroy(err);
       else await lease.release();
       throw err;
     }
@@ -234,5 +253,44 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     const back = lease.release();
     if (back !== DONE) await back; // saves a turn of the microtask queue per use in the common case
     return result;
+  }
+
+  /** `isBroken` option; a throwing hook counts as broken (and is reported). */
+  #isBroken(err: unknown, r: T): boolean {
+    try {
+      return this.#cfg.isBroken?.(err, r) === true;
+    } catch (hookErr) {
+      this.#report(hookErr);
+      return true;
+    }
+  }
+
+  /** Counts and reports an acquire timeout; `queued` 1 when the caller just left the queue. */
+  #timeoutError(ms: number, cause: unknown, queued = 0): TimeoutError {
+    this.#timeouts++;
+    const err = new TimeoutError(
+      `Pool "${this.#cfg.name}" acquire timed out after ${ms} ms ` +
+        `(${this.#book.size} borrowed, ${this.#slots.waiting + queued} waiting)`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.#emit('acquireTimeout', err);
+    return err;
+  }
+
+  #closedError(): PoolClosedError {
+    return new PoolClosedError(`Pool "${this.#cfg.name}" is closed`);
+  }
+
+  #report(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
+  }
+
+  /** A throwing listener must not break the pool's bookkeeping. */
+  #emit<K extends keyof PoolEvents<T>>(event: K, ...args: PoolEvents<T>[K]): void {
+    try {
+      (this as EventEmitter).emit(event, ...args);
+    } catch (err) {
+      process.emitWarning(`Pool "${this.#cfg.name}" '${String(event)}' listener threw: ${String(err)}`);
+    }
   }
 }

@@ -8,6 +8,7 @@ import { TimeoutError } from './errors.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
 import type { AbortWatcher } from './internal/abort-watch.js';
+import { startTimeout } from './internal/at-once.js';
 import { startTimer } from './internal/timer.js';
 
 /**
@@ -20,7 +21,10 @@ import { startTimer } from './internal/timer.js';
 export interface RunProcessOptions {
   /** Aborting it kills the child and rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
-  /** Milliseconds the child may run; then it is killed and the call rejects with `TimeoutError`. @default Infinity */
+  /**
+   * Milliseconds the child may run; then it is killed and the call rejects with `TimeoutError`. `0`
+   * rejects at once without starting it (no process finishes at once). @default Infinity
+   */
   timeout?: number | undefined;
   /** Written to the child's stdin, which is then closed. Without it stdin is empty. */
   input?: string | Uint8Array | undefined;
@@ -28,7 +32,7 @@ export interface RunProcessOptions {
   cwd?: string | undefined;
   /** Environment of the child. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
-  /** Milliseconds between SIGTERM and SIGKILL when the child must be killed. @default 5_000 */
+  /** Milliseconds between SIGTERM and SIGKILL when the child must be killed (`0`: at once). @default 5_000 */
   killTimeout?: number | undefined;
 }
 
@@ -90,6 +94,12 @@ export function runProcess(
     throw new TypeError(`input must be a string or a Uint8Array, got ${describeValue(input)}`);
   }
   if (signal?.aborted) return Promise.reject(signal.reason);
+  // A process never finishes "at once" (timeout 0): reject before starting one.
+  if (timeout === 0) {
+    return Promise.reject(
+      new TimeoutError(`runProcess(${JSON.stringify(file)}) timed out after 0 ms (not started)`),
+    );
+  }
 
   return new Promise<ProcessResult>((resolve, reject) => {
     const child = spawn(file, args, {
@@ -113,7 +123,7 @@ export function runProcess(
       cancelTimer();
       if (signal !== undefined) unwatchAbort(signal, watcher);
       child.kill('SIGTERM');
-      cancelKill = startTimer(killTimeout, () => child.kill('SIGKILL'));
+      cancelKill = startTimeout(killTimeout, () => child.kill('SIGKILL'));
     };
     const watcher: AbortWatcher = { giveUp: (reason) => kill(reason) };
     const cancelTimer = startTimer(timeout, () =>

@@ -3,7 +3,20 @@
  * @module
  */
 import { QueueShutDownError } from './errors.js';
-import type { Queue } from './queue.js';
+import type { SignalOptions } from './options.js';
+
+/**
+ * What the iterator reads from: a queue's `get()` (declared here, not imported, so that `queue.ts`
+ * can import this file without a cycle).
+ *
+ * @example
+ * ```ts
+ * const source: QueueSource<string> = new Queue<string>();
+ * ```
+ */
+export interface QueueSource<T> {
+  get(opts: SignalOptions): Promise<T>;
+}
 
 /**
  * Iterates a queue with `get()` until it is shut down and drained. `return()` (leaving a `for await`
@@ -16,11 +29,11 @@ import type { Queue } from './queue.js';
  * ```
  */
 export class QueueIterator<T> implements AsyncIterableIterator<T> {
-  readonly #queue: Queue<T>;
+  readonly #queue: QueueSource<T>;
   #controller: AbortController | undefined = undefined;
   #done = false;
 
-  constructor(queue: Queue<T>) {
+  constructor(queue: QueueSource<T>) {
     this.#queue = queue;
   }
 

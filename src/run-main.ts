@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 import { CancelledError } from './errors.js';
 import { checkDuration, describeValue } from './options.js';
-import { startTimer } from './internal/timer.js';
+import { startTimeout } from './internal/at-once.js';
 
 /**
  * Options of {@link runMain}.
@@ -17,6 +17,7 @@ import { startTimer } from './internal/timer.js';
 export interface RunMainOptions {
   /**
    * Milliseconds `main` gets to finish after the first signal; then the process is forced out.
+   * `0`: only what `main` finishes at once (within the microtasks that follow the abort).
    * @default 10_000
    */
   shutdownTimeout?: number | undefined;
@@ -88,7 +89,7 @@ export function runMain(
         return;
       }
       received = sig;
-      cancelTimer = startTimer(shutdownTimeout, () =>
+      cancelTimer = startTimeout(shutdownTimeout, () =>
         end(
           forcedCode(sig),
           `runMain: main did not finish within ${shutdownTimeout} ms after ${sig}, forcing exit`,

@@ -6,6 +6,7 @@ import { TimeoutError } from './errors.js';
 import { Future } from './future.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { SignalOptions } from './options.js';
+import { startTimeout } from './internal/at-once.js';
 import { startTimer } from './internal/timer.js';
 import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
 import type { AbortWatcher } from './internal/abort-watch.js';
@@ -60,8 +61,10 @@ export type WaitForOperation<T> = PromiseLike<T> | ((signal: AbortSignal) => Pro
  * the `TimeoutError`) and rejects with `TimeoutError` at once: it does not wait for an op that
  * ignores its signal, and whatever the op yields later is dropped (no unhandled rejection).
  * Aborting `opts.signal` also aborts `op`'s signal and rejects with the reason. An `op` that is a
- * {@link Future} (or Task) is cancelled in both cases, like `asyncio.wait_for`. `ms = 0` still lets
- * an op that is already settled win (the deadline fires after pending microtasks).
+ * {@link Future} (or Task) is cancelled in both cases, like `asyncio.wait_for`. `ms = 0` lets the op
+ * win only if it settles at once — before the microtask queue has drained (an already settled
+ * promise, a synchronous function, the promise chains they start) — never one that needs a timer or
+ * I/O, so the outcome never depends on the clock.
  *
  * @param ms deadline in milliseconds, ≥ 0 or `Infinity` (negative/NaN → `RangeError`, not a number → `TypeError`)
  * @example
@@ -103,7 +106,7 @@ export function waitFor<T>(op: WaitForOperation<T>, ms: number, opts?: SignalOpt
     };
     const watcher: AbortWatcher = { giveUp: (reason) => finish(false, reason, true) };
     const label = isFn && op.name ? `waitFor(${op.name})` : 'waitFor()';
-    const cancelTimer = startTimer(ms, () =>
+    const cancelTimer = startTimeout(ms, () =>
       finish(false, new TimeoutError(`${label} timed out after ${ms} ms`), true),
     );
     if (signal !== undefined) watchAbort(signal, watcher);

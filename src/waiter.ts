@@ -10,7 +10,7 @@
 import { TimeoutError } from './errors.js';
 import { unwatchAbort, watchAbort } from './internal/abort-watch.js';
 import type { AbortWatcher } from './internal/abort-watch.js';
-import { MAX_TIMEOUT } from './internal/timer.js';
+import { MAX_TIMEOUT, now } from './internal/timer.js';
 
 /**
  * What a waiter's owner tells it: how to explain a timeout and what to do when a waiter gives up.
@@ -67,15 +67,14 @@ export class Waiter<T> implements AbortWatcher {
     if (signal !== undefined) watchAbort(signal, this);
     if (timeout !== Infinity) {
       this.#timer =
-        timeout <= MAX_TIMEOUT
-          ? setTimeout(onTimer, timeout, this)
-          : Waiter.#armLong(this, Date.now() + timeout);
+        timeout <= MAX_TIMEOUT ? setTimeout(onTimer, timeout, this) : Waiter.#armLong(this, now() + timeout);
     }
   }
 
-  // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps.
+  // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days), so long timeouts go in steps
+  // (checked against the kit's one clock).
   static #armLong<U>(waiter: Waiter<U>, deadline: number): NodeJS.Timeout {
-    const left = deadline - Date.now();
+    const left = deadline - now();
     return left > MAX_TIMEOUT
       ? setTimeout(() => (waiter.#timer = Waiter.#armLong(waiter, deadline)), MAX_TIMEOUT)
       : setTimeout(onTimer, Math.max(0, left), waiter);

@@ -1,6 +1,6 @@
 /**
- * Internal: the FIFO storage behind `Queue` — an array with a moving head, so `shift` is O(1)
- * amortised and an item given back can be put in front again without copying.
+ * Internal: FIFO storage — an array with a moving head, so `shift` is O(1) amortised and an item
+ * given back can be put in front again without copying. Behind `Queue` and `DeadlineList`.
  * @module
  */
 
@@ -26,6 +26,11 @@ export class Fifo<T> {
     this.#items.push(item);
   }
 
+  /** The oldest item, left in place; `undefined` when empty. */
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
   /** Removes the oldest item; only called when `length > 0`. */
   shift(): T {
     const items = this.#items;
@@ -45,5 +50,11 @@ export class Fifo<T> {
   unshift(item: T): void {
     if (this.#head > 0) this.#items[--this.#head] = item;
     else this.#items.unshift(item);
+  }
+
+  /** Drops every item at once. */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
   }
 }

@@ -6,7 +6,7 @@
  * yields later is handed back to the pool, never leaked.
  * @module
  */
-import { startTimer } from './timer.js';
+import { startTimeout } from './at-once.js';
 
 /**
  * What an acquisition needs from its pool.
@@ -60,7 +60,8 @@ export class Acquisition<L> {
       this.#reject = reject;
     });
     signal?.addEventListener('abort', this);
-    this.#cancelTimer = startTimer(left, () => this.abort(host.timeoutError(this)));
+    // A caller whose deadline has come (left 0) gets only what settles at once, whatever the clock says.
+    this.#cancelTimer = startTimeout(left, () => this.abort(host.timeoutError(this)));
   }
 
   /** Aborts when the caller gives up, times out, or the pool closes. */

@@ -1,61 +1,36 @@
 /**
- * Internal: generic-pool used as the resource store of {@link Pool} — idle list (LIFO), loans and
- * the eviction sweep (idle timeout and jittered max lifetime) — with creation taken out of its hands.
+ * Internal: the idle resources of a {@link Pool}, kept by generic-pool through its documented API only
+ * (`createPool`, `acquire`, `release`, `destroy`, `isBorrowedResource`, `drain`, `clear`), with
+ * connkit's own bookkeeping in front of it. See docs/architecture.md, "Pool".
  *
- * generic-pool creates on its own whenever it has more waiters than resources, and re-dispatches
- * a failed create for as long as the waiter stays queued: forever, since its waiters cannot be
- * withdrawn. So the store never lets it hold a waiter that is not already covered: a resource is
- * borrowed only when one is idle, and a fresh resource (made by the Pool, with retries and a
- * signal) is handed in through the factory's `create`, which generic-pool calls synchronously
- * from `acquire()`. Its `min` is 0: warm-up is the Pool's, under the same slot accounting.
+ * - generic-pool holds the idle list (`fifo: false`: the most recently released is lent first, so the
+ *   surplus ages out) and evicts what stays idle past `idleTimeout` while more than `min` are idle
+ *   (`softIdleTimeoutMillis` with its `min`).
+ * - Creation stays the Pool's (signal, retries, slots): a fresh resource is handed in through the
+ *   factory's `create`, which generic-pool calls when a borrow finds nothing idle. Its own calls (to top
+ *   up its `min`) get a refusal, which it reports on an event nobody needs and does not retry.
+ * - A resource given back is "hot" until the end of the event-loop turn, still on loan in
+ *   generic-pool's books: a borrow in the same turn takes it synchronously, without generic-pool's
+ *   return and borrow (the cost of an uncontended `use()`).
+ * - `#idle` mirrors generic-pool's idle list in its order, so that a borrow — which generic-pool
+ *   serves within `acquire()` when nobody waits — is known synchronously (`isBorrowedResource`
+ *   confirms it): that is what lets `Pool.tryAcquire()` lend without a promise.
+ * - Max lifetime is connkit's: a timer for the earliest expiry marks what is past it (so borrows and
+ *   returns need no clock) and retires the idle ones; a lent one is retired when it comes back.
  * @module
  */
 import genericPool from 'generic-pool';
-import type { Factory, Options, Pool as GenericPool } from 'generic-pool';
+import type { Pool as GenericPool } from 'generic-pool';
 import { InvalidStateError } from '../errors.js';
-
-interface PooledResource<T> {
-  obj: T;
-  lastIdleTime: number;
-}
-interface Evictor<T> {
-  evict(config: unknown, pooled: PooledResource<T>, availableCount: number): boolean;
-}
-interface GenericPoolModule {
-  Pool: new <T>(
-    evictor: new () => Evictor<T>,
-    deque: unknown,
-    priorityQueue: unknown,
-    factory: Factory<T>,
-    options: Options,
-  ) => GenericPool<T>;
-  Deque: unknown;
-  PriorityQueue: unknown;
-}
-const gp = genericPool as unknown as GenericPoolModule;
-/** The idle list generic-pool 3 lends from (`fifo: false`: the most recently released first). */
-interface GpInternals<T> {
-  _availableObjects?: { head?: { obj: T } | undefined };
-}
+import type { PoolConfig } from './pool-config.js';
+import { now, startTimerAt } from './timer.js';
 
 interface Meta {
+  /** On the kit's one clock (`now()`); `Infinity`: never. */
   expiresAt: number;
+  /** Set by the lifetime timer, so that no borrow or return has to read the clock. */
+  expired: boolean;
   uses: number;
-}
-
-/**
- * What the store needs from its pool.
- *
- * @example
- * ```ts
- * const host: StoreHost<Conn> = { dispose: (c, why) => void c.close(), aboveMin: () => live > min };
- * ```
- */
-export interface StoreHost<T> {
-  /** Disposes of a resource generic-pool gave up (evicted, destroyed). Never rejects. */
-  dispose(resource: T, reason: unknown): void;
-  /** True when an idle resource may be evicted for idleness (the pool is above `min`). */
-  aboveMin(): boolean;
 }
 
 /**
@@ -63,203 +38,251 @@ export interface StoreHost<T> {
  *
  * @example
  * ```ts
- * const cfg: StoreConfig = { max: 10, idleTimeout: 30_000, maxLifetime: 1_800_000, lifetimeJitter: 0.1 };
+ * const cfg: StoreConfig = { max: 10, min: 0, idleTimeout: 30_000, maxLifetime: 1_800_000, lifetimeJitter: 0.1 };
  * ```
  */
-export interface StoreConfig {
-  max: number;
-  idleTimeout: number;
-  maxLifetime: number;
-  lifetimeJitter: number;
-}
+export type StoreConfig = Pick<
+  PoolConfig<unknown>,
+  'max' | 'min' | 'idleTimeout' | 'maxLifetime' | 'lifetimeJitter'
+>;
 
 const IDLE = 'idle timeout';
 const EXPIRED = 'max lifetime';
+const CLOSED = 'pool closed';
 
 /**
- * generic-pool as the idle list, loan book and eviction sweep of a Pool.
+ * generic-pool as the idle list and eviction sweep of a Pool.
  *
  * @example
  * ```ts
- * const store = new ResourceStore<Conn>(host, cfg);
- * store.track(conn);
- * const lent = await store.add(conn); // conn, or an idle one generic-pool served first
+ * const store = new ResourceStore<Conn>((conn, why) => void conn.close(), cfg);
+ * const lent = await store.add(conn); // conn, now in generic-pool's books and on loan
  * store.release(lent);
+ * const again = store.borrowIdle(); // conn, synchronously
  * ```
  */
 export class ResourceStore<T> {
   readonly #gp: GenericPool<T>;
-  readonly #meta = new Map<T, Meta>();
-  /** Why generic-pool is destroying a resource, for the `'destroy'` event. */
-  readonly #reasons = new Map<T, unknown>();
+  readonly #dispose: (resource: T, reason: unknown) => void;
   readonly #config: StoreConfig;
-  #handoff: T | undefined = undefined;
-  #handing = false;
-  /**
-   * The last resource given back, held until the end of the current turn of the event loop (still
-   * on loan in generic-pool's books). A caller who borrows again within the same turn — a loop of
-   * use() calls, the next query after a result — takes it without a generic-pool return and borrow
-   * (two promises, two loan records, a dispense: half the cost of an uncontended borrow). Anything
-   * idle longer goes back to generic-pool, whose idle list and eviction sweep stay in charge.
-   */
-  #hot: T | undefined = undefined;
+  readonly #meta = new Map<T, Meta>();
+  /** Why connkit asked generic-pool to destroy a resource (its own evictions are idle timeouts). */
+  readonly #reasons = new Map<T, unknown>();
+  /** Fresh resources waiting for generic-pool to ask for them through the factory's `create`. */
+  readonly #handoffs: T[] = [];
+  /** generic-pool's idle list in its order: the last element is the next it lends. */
+  readonly #idle: T[] = [];
+  /** Given back this turn, newest last; on loan in generic-pool's books until flushed. */
+  #hot: T[] = [];
   #flushScheduled = false;
-  readonly #flushHot = (): void => {
-    this.#flushScheduled = false;
-    const r = this.#hot;
-    this.#hot = undefined;
-    if (r !== undefined) void this.#gp.release(r);
-  };
+  #cancelSweep: () => void = noop;
+  #sweepAt = Infinity;
+  #closed = false;
 
-  readonly #host: StoreHost<T>;
-
-  constructor(host: StoreHost<T>, config: StoreConfig) {
-    this.#host = host;
+  constructor(dispose: (resource: T, reason: unknown) => void, config: StoreConfig) {
+    this.#dispose = dispose;
     this.#config = config;
-    const meta = this.#meta;
-    const reasons = this.#reasons;
     const { idleTimeout } = config;
-    class LifetimeEvictor implements Evictor<T> {
-      evict(_config: unknown, pooled: PooledResource<T>): boolean {
-        const now = Date.now();
-        if ((meta.get(pooled.obj)?.expiresAt ?? 0) <= now) return flag(pooled.obj, EXPIRED);
-        return now - pooled.lastIdleTime >= idleTimeout && host.aboveMin() && flag(pooled.obj, IDLE);
-      }
-    }
-    const flag = (r: T, reason: string): true => (reasons.set(r, reason), true);
-    const factory: Factory<T> = {
-      create: () => {
-        if (!this.#handing) return Promise.reject(new InvalidStateError('generic-pool created unasked'));
-        const r = this.#handoff as T;
-        this.#handing = false;
-        this.#handoff = undefined;
-        return Promise.resolve(r);
+    this.#gp = genericPool.createPool<T>(
+      {
+        create: () =>
+          this.#handoffs.length > 0
+            ? Promise.resolve(this.#handoffs.shift() as T)
+            : Promise.reject(new InvalidStateError('the Pool keeps its min warm itself')),
+        destroy: (r) => {
+          const i = this.#idle.lastIndexOf(r);
+          if (i !== -1) this.#idle.splice(i, 1);
+          const reason = this.#reasons.has(r) ? this.#reasons.get(r) : this.#closed ? CLOSED : IDLE;
+          this.#reasons.delete(r);
+          this.#meta.delete(r);
+          dispose(r, reason);
+          return Promise.resolve();
+        },
       },
-      destroy: (r) => {
-        const reason = reasons.get(r);
-        reasons.delete(r);
-        this.#meta.delete(r);
-        host.dispose(r, reason);
-        return Promise.resolve();
+      {
+        max: config.max,
+        min: config.min,
+        fifo: false,
+        // generic-pool reads 0 as "unset": the smallest positive value evicts at the first sweep.
+        softIdleTimeoutMillis: idleTimeout || Number.MIN_VALUE,
+        idleTimeoutMillis: Infinity, // no eviction below `min`
+        // The sweep's period bounds how late an eviction can be: ≤ 1 s, or half the idle timeout.
+        evictionRunIntervalMillis:
+          idleTimeout === Infinity ? 0 : Math.max(10, Math.min(1000, idleTimeout / 2)),
+        numTestsPerEvictionRun: config.max,
       },
-    };
-    const shortest = Math.min(config.idleTimeout, config.maxLifetime);
-    this.#gp = new gp.Pool(LifetimeEvictor, gp.Deque, gp.PriorityQueue, factory, {
-      max: config.max,
-      min: 0,
-      fifo: false, // LIFO: hot resources are reused, the surplus ages out
-      autostart: true,
-      // The sweep's period bounds how late an eviction can be: ≤ 1 s, or half the shortest limit.
-      evictionRunIntervalMillis: shortest === Infinity ? 0 : Math.max(10, Math.min(1000, shortest / 2)),
-      numTestsPerEvictionRun: config.max,
-    });
+    );
   }
 
+  /** Resources idle now (generic-pool's and this turn's). */
   get idle(): number {
-    return this.#gp.available + (this.#hot === undefined ? 0 : 1);
+    return this.#hot.length + this.#idle.length;
   }
 
   /**
-   * Borrows an idle resource; only call when `idle > 0`. Synchronous in practice: with nobody
-   * waiting inside it, generic-pool lends the head of its idle list within `acquire()` (only the
-   * promise settles later), and `isBorrowedResource` confirms it; otherwise the promise is returned.
-   * (A resource that is itself a native Promise would be mistaken for the latter: pool none.)
+   * Borrows an idle resource (the most recently given back first), retiring those past their
+   * lifetime on the way. Synchronous but for an unexpected generic-pool (see `#takeIdle`);
+   * `undefined` when none can be had.
    */
-  borrowIdle(): T | Promise<T> {
-    const hot = this.#hot;
-    if (hot !== undefined) {
-      this.#hot = undefined;
-      return hot;
+  borrowIdle(): T | Promise<T> | undefined {
+    const hot = this.#hot.pop();
+    // Never past its lifetime: the lifetime timer retires idle ones, and a lent one it marked never comes back.
+    if (hot !== undefined) return hot;
+    for (;;) {
+      const r = this.#takeIdle();
+      if (r === undefined || r instanceof Promise || this.#meta.get(r)?.expired !== true) return r;
+      this.destroy(r, EXPIRED);
     }
-    const next =
-      this.#gp.pending === 0
-        ? (this.#gp as unknown as GpInternals<T>)._availableObjects?.head?.obj
-        : undefined;
-    const lent = this.#gp.acquire();
-    return next !== undefined && this.#gp.isBorrowedResource(next) ? next : lent;
   }
 
-  /**
-   * Borrows an idle resource only if that can happen synchronously (one is idle and nobody waits
-   * inside generic-pool); `undefined` otherwise, with nothing borrowed.
-   */
+  /** {@link borrowIdle}, but only what can be had synchronously: never a promise. */
   borrowIdleNow(): T | undefined {
-    if (this.#hot === undefined && (this.#gp.pending !== 0 || this.#gp.available === 0)) return undefined;
-    const lent = this.borrowIdle();
-    if (!(lent instanceof Promise)) return lent;
-    // Not expected (see borrowIdle): give it straight back rather than hold it.
-    lent.then(
-      (r) => this.release(r),
-      () => undefined, // generic-pool draining: nothing to give back
+    const r = this.borrowIdle();
+    if (!(r instanceof Promise)) return r;
+    r.then(
+      (x) => this.release(x),
+      () => undefined, // generic-pool closed meanwhile: nothing to give back
     );
     return undefined;
   }
 
-  /** Starts tracking a fresh resource (its lifetime starts now). */
-  track(r: T): void {
-    const { maxLifetime, lifetimeJitter } = this.#config;
-    this.#meta.set(r, {
-      expiresAt: Date.now() + maxLifetime * (1 - lifetimeJitter * Math.random()),
-      uses: 0,
-    });
-  }
-
-  /** Hands a fresh (tracked) resource to generic-pool and borrows one: that one, or an idle one. */
+  /**
+   * Hands a fresh resource to generic-pool (its lifetime starts now) and borrows it. generic-pool
+   * creates only when nothing is idle, so the idle ones wait in the hot list meanwhile.
+   */
   add(r: T): Promise<T> {
-    this.#handoff = r;
-    this.#handing = true;
-    const borrowed = this.#gp.acquire();
-    // generic-pool serves idle resources before it creates: while some were idle (made by callers who
-    // gave up meanwhile), borrow-and-return them until it asks for the fresh one. Bounded: each
-    // call either takes an idle resource or creates.
-    for (let n = this.#gp.available + 1; this.#handing && n > 0; n--) {
-      void this.#gp.acquire().then((x) => this.#gp.release(x));
+    const { maxLifetime, lifetimeJitter } = this.#config;
+    const expiresAt = now() + maxLifetime * (1 - lifetimeJitter * Math.random());
+    this.#meta.set(r, { expiresAt, expired: false, uses: 0 });
+    if (expiresAt < this.#sweepAt) this.#armSweep(expiresAt);
+    const parked: T[] = [];
+    for (let x = this.#takeIdle(); x !== undefined; x = this.#takeIdle()) {
+      if (x instanceof Promise) x.then((y) => this.release(y), noop);
+      else parked.push(x);
     }
-    if (this.#handing) {
-      this.#handing = false;
-      this.#handoff = undefined;
-      this.#meta.delete(r);
-      this.#host.dispose(r, new InvalidStateError('generic-pool refused a resource within max'));
-    }
-    return borrowed;
+    if (parked.length > 0) this.#park(parked);
+    this.#handoffs.push(r);
+    return this.#gp.acquire();
   }
 
   /**
-   * Counts one use of a lent resource and says whether it must be retired (maxUses, lifetime).
+   * Counts one use of a lent resource and says why it must be retired (maxUses, lifetime), or
    * `undefined` when it may go back.
    */
   retireReason(r: T, maxUses: number, countUse: boolean): string | undefined {
     const meta = this.#meta.get(r);
     if (meta === undefined) return 'untracked';
     if (countUse && ++meta.uses >= maxUses) return 'max uses';
-    return meta.expiresAt <= Date.now() ? EXPIRED : undefined;
+    return meta.expired ? EXPIRED : undefined;
   }
 
-  /** Takes back a lent resource as idle (held for the rest of this turn, then generic-pool's). */
+  /** Takes back a lent resource as idle: hot for the rest of this turn, then generic-pool's. */
   release(r: T): void {
-    // The newest is held, the one it displaces goes on generic-pool's LIFO list: lending order stays
-    // most recently released first.
-    if (this.#hot !== undefined) void this.#gp.release(this.#hot);
-    this.#hot = r;
+    if (this.#closed) return this.destroy(r, CLOSED); // generic-pool's idle list was cleared for good
+    this.#hot.push(r);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flushHot);
+      setImmediate(this.#flush);
     }
   }
 
-  /** Destroys a lent resource (generic-pool calls back `host.dispose`). */
+  /** Destroys a lent (or hot) resource; the dispose callback follows. */
   destroy(r: T, reason: unknown): void {
-    this.#reasons.set(r, reason);
-    void this.#gp.destroy(r);
+    if (this.#gp.isBorrowedResource(r)) {
+      this.#reasons.set(r, reason);
+      void this.#gp.destroy(r);
+    } else {
+      this.#meta.delete(r);
+      this.#dispose(r, reason);
+    }
   }
 
-  /** Destroys every idle resource and stops the eviction sweep. */
+  /** Destroys every idle resource; resources still lent must come back through `destroy()`. */
   async close(): Promise<void> {
-    this.#flushHot();
-    // Not generic-pool's clear(): it destroys the idle resources but leaves them counted as available.
-    const idle: Promise<T>[] = [];
-    for (let n = this.#gp.available; n > 0; n--) idle.push(this.#gp.acquire());
-    for (const r of await Promise.all(idle)) this.destroy(r, 'pool closed');
-    await this.#gp.drain();
+    this.#closed = true;
+    this.#cancelSweep();
+    this.#flush();
+    // drain() stops generic-pool's own min top-up, and its eviction timer once every loan is back; not
+    // awaited, since a loan may come back much later (through destroy(), which still works).
+    void this.#gp.drain();
+    await this.#gp.clear();
   }
+
+  /** Borrows the top of generic-pool's idle list, which it lends within `acquire()` when nobody waits. */
+  #takeIdle(): T | Promise<T> | undefined {
+    const gp = this.#gp;
+    // A waiter inside generic-pool (a fresh resource on its way) would be served first, and one that
+    // is not covered by an idle resource makes it create: never queue behind one.
+    if (this.#closed || gp.pending > 0 || gp.available === 0) return undefined;
+    const next = this.#idle.at(-1);
+    const lent = gp.acquire();
+    if (next !== undefined && gp.isBorrowedResource(next)) {
+      this.#idle.pop();
+      return next;
+    }
+    // Not generic-pool 3's behaviour: follow its promise instead.
+    return lent.then((r) => {
+      const i = this.#idle.lastIndexOf(r);
+      if (i !== -1) this.#idle.splice(i, 1);
+      return r;
+    });
+  }
+
+  /** Idle resources taken out for a moment go back below this turn's: the lending order stays. */
+  #park(parked: T[]): void {
+    parked.reverse();
+    this.#hot = parked.concat(this.#hot);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const hot = this.#hot;
+    if (hot.length === 0) return;
+    this.#hot = [];
+    // Oldest first: generic-pool lends the last released first, as the hot list does.
+    for (const r of hot) {
+      this.#idle.push(r);
+      void this.#gp.release(r);
+    }
+  };
+
+  #armSweep(at: number): void {
+    this.#cancelSweep();
+    this.#sweepAt = at;
+    // Unref'd, like generic-pool's own sweep: never what keeps a process alive.
+    this.#cancelSweep = this.#closed ? noop : startTimerAt(at, this.#sweep, true);
+  }
+
+  /** Marks the resources past their lifetime and retires the idle ones (lent ones go when they come back). */
+  readonly #sweep = (): void => {
+    const at = now();
+    let next = Infinity;
+    for (const meta of this.#meta.values()) {
+      if (meta.expiresAt <= at) meta.expired = true;
+      else if (meta.expiresAt < next) next = meta.expiresAt;
+    }
+    const expired = (r: T): boolean => this.#meta.get(r)?.expired === true;
+    this.#hot = this.#hot.filter((r) => {
+      if (!expired(r)) return true;
+      this.destroy(r, EXPIRED);
+      return false;
+    });
+    // generic-pool lends from the top only: take everything down to the deepest expired resource.
+    const depth = this.#idle.length - this.#idle.findIndex(expired);
+    const parked: T[] = [];
+    for (let n = depth > this.#idle.length ? 0 : depth; n > 0; n--) {
+      const r = this.#takeIdle();
+      if (r === undefined || r instanceof Promise) break;
+      if (expired(r)) this.destroy(r, EXPIRED);
+      else parked.push(r);
+    }
+    if (parked.length > 0) this.#park(parked);
+    this.#armSweep(next);
+  };
 }
+
+function noop(): void {}

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Condition } from '../../src/condition.js';
 import { InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
-import { flush, rejectionOf } from '../support/async.js';
+import { flush, rejectionOf, track } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -129,6 +129,46 @@ describe('Condition.wait()', () => {
     cond.release();
   });
 
+  it('re-acquires, then rejects with signal.reason and hands the notification on, when aborted while getting the lock back', async () => {
+    const cond = new Condition();
+    const ac = new AbortController();
+    const reason = new Error('aborted while re-acquiring');
+    await cond.acquire();
+    const first = track(cond.wait({ signal: ac.signal }));
+    await cond.acquire();
+    const second = track(cond.wait());
+    await cond.acquire();
+    cond.notify(1); // goes to `first`, which resumes and queues for the lock we hold
+    await flush();
+    expect(first.status).toBe('pending');
+    ac.abort(reason); // the abort lands while `first` waits to get the lock back
+    cond.release(); // the lock goes to `first`
+    await flush();
+    expect(first).toMatchObject({ status: 'rejected', reason }); // asyncio: re-acquire, then raise
+    expect(cond.locked()).toBe(true); // held by `first`, as after any wait()
+    expect(second.status).toBe('pending'); // notified, but the lock is still `first`'s
+    expect(cond.waiting).toBe(0); // the notification moved on to `second`
+    cond.release(); // `first`'s caller lets go in its finally
+    await flush();
+    expect(second).toMatchObject({ status: 'fulfilled', value: true });
+    cond.release();
+  });
+
+  it('resolves true when notified, even if its timeout passes while it waits to get the lock back', async () => {
+    vi.useFakeTimers();
+    const cond = new Condition();
+    await cond.acquire();
+    const p = track(cond.wait({ timeout: 50 }));
+    await cond.acquire();
+    cond.notify(); // notified within its timeout: the notification is consumed…
+    await vi.advanceTimersByTimeAsync(500); // …and re-acquiring is not bounded by the timeout
+    expect(p.status).toBe('pending');
+    cond.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(p).toMatchObject({ status: 'fulfilled', value: true });
+    cond.release();
+  });
+
   it('keeps the lock and rejects at once for an already aborted signal or timeout 0', async () => {
     const cond = new Condition();
     await cond.acquire();
@@ -190,6 +230,46 @@ describe('Condition.waitFor()', () => {
     ac.abort(reason);
     await expect(p).rejects.toBe(reason);
     expect(cond.locked()).toBe(true);
+    cond.release();
+  });
+
+  it('rejects with signal.reason after re-acquiring when aborted while getting the lock back, and hands the notification on', async () => {
+    const cond = new Condition();
+    const ac = new AbortController();
+    const reason = new Error('gone');
+    let ready = false;
+    await cond.acquire();
+    const first = track(cond.waitFor(() => ready, { signal: ac.signal }));
+    await cond.acquire();
+    const second = track(cond.waitFor(() => ready));
+    await cond.acquire();
+    ready = true;
+    cond.notify(1);
+    await flush();
+    ac.abort(reason);
+    cond.release();
+    await flush();
+    expect(first).toMatchObject({ status: 'rejected', reason });
+    expect(cond.locked()).toBe(true);
+    cond.release();
+    await flush();
+    expect(second).toMatchObject({ status: 'fulfilled', value: true });
+    cond.release();
+  });
+
+  it('resolves when notified with the predicate true, though its timeout passed while it got the lock back', async () => {
+    vi.useFakeTimers();
+    const cond = new Condition();
+    let ready = false;
+    await cond.acquire();
+    const p = track(cond.waitFor(() => ready, { timeout: 50 }));
+    await cond.acquire();
+    ready = true;
+    cond.notify();
+    await vi.advanceTimersByTimeAsync(500);
+    cond.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(p).toMatchObject({ status: 'fulfilled', value: true });
     cond.release();
   });
 

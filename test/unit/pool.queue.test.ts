@@ -158,4 +158,69 @@ describe('Pool.acquire() (idle resources)', () => {
     await pool.close({ timeout: 0 });
     expect(f.live.size).toBe(0);
   });
+
+  it('keeps that order once the idle resources are back in generic-pool, a turn later', async () => {
+    const f = new FakeFactory({ validate: true });
+    const pool = new Pool(f, { max: 3 });
+    const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+    await a.release();
+    await flush(); // a turn later: generic-pool's
+    await c.release();
+    await flush(); // a turn later: generic-pool's
+    await b.release();
+    await flush(); // a turn later: generic-pool's
+    expect(pool.stats()).toMatchObject({ idle: 3, borrowed: 0 });
+    const order: number[] = [];
+    for (let i = 0; i < 3; i++) order.push((await pool.acquire()).resource.id);
+    expect(order).toEqual([b.resource.id, c.resource.id, a.resource.id]);
+    expect(f.createCalls).toBe(3);
+    await pool.close({ timeout: 0 });
+    expect(f.live.size).toBe(0);
+  });
+
+  it('gives a resource made while others went idle to its caller, and keeps the idle ones in order', async () => {
+    vi.useFakeTimers();
+    const f = new FakeFactory();
+    const pool = new Pool(f, { max: 3 });
+    const older = await pool.acquire();
+    const newer = await pool.acquire();
+    f.createDelay = 10;
+    const making = pool.acquire(); // nothing idle: creates
+    await older.release();
+    await newer.release();
+    await vi.advanceTimersByTimeAsync(1); // a turn later they are generic-pool's
+    await vi.advanceTimersByTimeAsync(10); // the fresh one joins generic-pool while two are idle in it
+    const fresh = await making;
+    expect(fresh.resource.id).toBe(3);
+    expect(pool.stats()).toMatchObject({ size: 3, idle: 2, borrowed: 1 });
+    const next = await pool.acquire();
+    const last = await pool.acquire();
+    expect([next.resource, last.resource]).toEqual([newer.resource, older.resource]);
+    expect(f.createCalls).toBe(3);
+    await pool.close({ timeout: 0 });
+    expect(f.live.size).toBe(0);
+  });
+
+  it('retires an idle resource at its max lifetime from under younger idle ones, which keep their order', async () => {
+    vi.useFakeTimers();
+    const f = new FakeFactory();
+    const pool = new Pool(f, { max: 3, maxLifetime: 10_000, lifetimeJitter: 0, idleTimeout: Infinity });
+    const old = await pool.acquire(); // expires at t = 10 000
+    await vi.advanceTimersByTimeAsync(5_000);
+    const mid = await pool.acquire(); // these two at t = 15 000
+    const young = await pool.acquire();
+    await old.release();
+    await mid.release();
+    await young.release(); // idle, newest first: young, mid, old (at the bottom)
+    await vi.advanceTimersByTimeAsync(4_999); // t = 9 999
+    expect(f.live.has(old.resource)).toBe(true);
+    await vi.advanceTimersByTimeAsync(1); // t = 10 000
+    expect(f.live.has(old.resource)).toBe(false);
+    expect(pool.stats()).toMatchObject({ idle: 2, size: 2, destroyed: 1 });
+    const first = await pool.acquire();
+    const second = await pool.acquire();
+    expect([first.resource, second.resource]).toEqual([young.resource, mid.resource]);
+    await pool.close({ timeout: 0 });
+    expect(f.live.size).toBe(0);
+  });
 });

@@ -131,11 +131,58 @@ describe('Pool.acquire()', () => {
 
   it('with timeout 0 rejects at once when no slot is free, and throws RangeError on a bad timeout', async () => {
     const pool = new Pool(new FakeFactory(), { max: 1 });
-    const held = await pool.acquire({ timeout: 0 }); // a free slot: creation may run
+    const held = await pool.acquire();
     await expect(pool.acquire({ timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
     expect(() => pool.acquire({ timeout: -5 })).toThrow(/got -5/);
     expect(() => pool.acquire({ timeout: NaN })).toThrow(RangeError);
     await held.release();
+    await pool.close();
+  });
+
+  it('with timeout 0 and a free slot but nothing idle, rejects with TimeoutError at once and creates nothing', async () => {
+    const f = new FakeFactory();
+    const pool = new Pool(f, { max: 2, name: 'z' });
+    const onTimeout = vi.fn();
+    pool.on('acquireTimeout', onTimeout);
+    const p = pool.acquire({ timeout: 0 });
+    expect(pool.stats()).toMatchObject({ size: 0, pending: 0 }); // nothing started, nothing held
+    await expect(p).rejects.toThrow('Pool "z" acquire timed out after 0 ms (0 borrowed, 0 waiting)');
+    await expect(pool.use(() => 'ran', { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    await flush();
+    expect(f.createCalls).toBe(0);
+    expect(onTimeout).toHaveBeenCalledTimes(2);
+    expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, pending: 0, timeouts: 2 });
+    const lease = await pool.acquire(); // both slots are still free
+    const other = await pool.acquire();
+    await lease.release();
+    await other.release();
+    await pool.close();
+  });
+
+  it('with timeout 0 lends an idle resource that validates synchronously', async () => {
+    const f = new FakeFactory({ validate: true });
+    const pool = new Pool(f, { max: 2 });
+    const first = await pool.acquire();
+    await first.release();
+    const again = await pool.acquire({ timeout: 0 });
+    expect(again.resource).toBe(first.resource);
+    // A slot is free, but the only idle resource is lent: no create for timeout 0.
+    await expect(pool.use((r) => r.id, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    await again.release();
+    expect(await pool.use((r) => r.id, { timeout: 0 })).toBe(first.resource.id);
+    expect(f.createCalls).toBe(1);
+    await pool.close();
+  });
+
+  it('with timeout 0 rejects at once when validate answers asynchronously, and the resource stays idle', async () => {
+    const f = new FakeFactory();
+    f.validate = (r) => Promise.resolve(r.valid);
+    const pool = new Pool(f, { max: 1 });
+    await (await pool.acquire()).release();
+    await expect(pool.acquire({ timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    await flush();
+    expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 0, size: 1, pending: 0 });
+    expect(f.createCalls).toBe(1);
     await pool.close();
   });
 
@@ -454,6 +501,23 @@ describe('Pool.close()', () => {
     expect(f.live.size).toBe(0);
     await kept.release(); // too late: a no-op
     expect(pool.stats()).toMatchObject({ size: 0, idle: 0, borrowed: 0, created: 2, destroyed: 2 });
+  });
+
+  it('with timeout 0 takes back at once a lease not given back within this turn of the microtask queue', async () => {
+    const pool = new Pool(new FakeFactory());
+    const late = await pool.acquire();
+    const closing = pool.close({ timeout: 0 });
+    setImmediate(() => void late.release()); // runs before a 1 ms timer would: still too late
+    await closing;
+    expect(late.signal.aborted).toBe(true);
+    expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, destroyed: 1 });
+
+    const other = new Pool(new FakeFactory());
+    const quick = await other.acquire();
+    const closingOther = other.close({ timeout: 0 });
+    void quick.release(); // given back at once: not reclaimed
+    await closingOther;
+    expect(quick.signal.aborted).toBe(false);
   });
 
   it('is idempotent and runs on `await using`', async () => {

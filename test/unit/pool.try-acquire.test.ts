@@ -13,7 +13,7 @@ describe('Pool.tryAcquire()', () => {
     expect(pool.tryAcquire()).toBeUndefined();
     expect(f.createCalls).toBe(0);
     expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, pending: 0 });
-    const lease = await pool.acquire({ timeout: 0 }); // the only slot is still free
+    const lease = await pool.acquire(); // the only slot is still free
     await lease.release();
     await pool.close();
   });
@@ -48,6 +48,25 @@ describe('Pool.tryAcquire()', () => {
     await pool.close();
   });
 
+  it('lends synchronously a resource given back in an earlier turn (idle in generic-pool by now)', async () => {
+    const f = new FakeFactory({ validate: true });
+    const pool = new Pool(f, { max: 2 });
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    await a.release();
+    await b.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    const lease = pool.tryAcquire();
+    expect(lease?.resource).toBe(b.resource); // the most recently released
+    expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 1 });
+    const other = await pool.acquire({ timeout: 0 }); // timeout 0: lent at once as well
+    expect(other.resource).toBe(a.resource);
+    expect(f.createCalls).toBe(2);
+    await lease!.release();
+    await other.release();
+    await pool.close();
+    expect(f.live.size).toBe(0);
+  });
+
   it('destroys idle resources that fail a synchronous validate and lends the next valid one', async () => {
     const f = new FakeFactory({ validate: true });
     const pool = new Pool(f, { max: 3 });
@@ -79,8 +98,9 @@ describe('Pool.tryAcquire()', () => {
     expect(pool.tryAcquire()).toBeUndefined();
     await flush();
     expect(pool.stats()).toMatchObject({ idle: 1, borrowed: 0, size: 1 });
-    const again = await pool.acquire({ timeout: 0 });
+    const again = await pool.acquire();
     expect(again.resource).toBe(first.resource);
+    expect(f.createCalls).toBe(1);
     await again.release();
     await pool.close();
   });

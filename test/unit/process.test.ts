@@ -121,6 +121,24 @@ describe('runProcess()', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('rejects at once with TimeoutError for timeout 0, spawning nothing', async () => {
+    const marker = join(dir, 'spawned-timeout-0');
+    let outcome: unknown;
+    runProcess(node, ['-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')`], {
+      timeout: 0,
+    }).then(
+      () => (outcome = 'resolved'),
+      (err: unknown) => (outcome = err),
+    );
+    await new Promise((r) => setImmediate(r)); // no child could have run and exited by now
+    expect(outcome).toBeInstanceOf(TimeoutError);
+    expect((outcome as Error).message).toBe(
+      `runProcess(${JSON.stringify(node)}) timed out after 0 ms (not started)`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('rejects with the spawn error for a missing program', async () => {
     await expect(runProcess('connkit-no-such-program-xyz')).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -139,6 +139,30 @@ describe('runMain()', () => {
     expect(process.listenerCount('SIGWINCH')).toBe(0);
   });
 
+  it('with shutdownTimeout 0 exits 0 only if main finishes within the microtasks that follow the abort', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const quickExit = vi.fn();
+    const quick = runMain(
+      (signal) =>
+        new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => void Promise.resolve().then(resolve)),
+        ),
+      { exit: quickExit, shutdownTimeout: 0, signals: ['SIGWINCH'] },
+    );
+    process.emit('SIGWINCH', 'SIGWINCH');
+    expect(await quick).toBe(0);
+    const slowExit = vi.fn();
+    const slow = runMain(
+      // setImmediate runs well before a 1 ms timer: a timer-based deadline would let it finish.
+      (signal) =>
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => setImmediate(resolve))),
+      { exit: slowExit, shutdownTimeout: 0, signals: ['SIGWINCH'] },
+    );
+    process.emit('SIGWINCH', 'SIGWINCH');
+    expect(await slow).toBe(128 + constants.signals.SIGWINCH);
+    expect(slowExit).toHaveBeenCalledWith(128 + constants.signals.SIGWINCH);
+  });
+
   it('rejects a bad shutdownTimeout synchronously', () => {
     expect(() => runMain(async () => {}, { shutdownTimeout: -1 })).toThrow(/got -1/);
     expect(() => runMain('main' as never)).toThrow(TypeError);

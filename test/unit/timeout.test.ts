@@ -186,6 +186,27 @@ describe('waitFor()', () => {
     expect(await p).toBe('now');
   });
 
+  it('with ms = 0 lets an op that settles within the microtask queue win, however long its chain', async () => {
+    vi.useRealTimers();
+    const chained = async (): Promise<string> => {
+      for (let i = 0; i < 1000; i++) await Promise.resolve();
+      return 'chained';
+    };
+    await expect(waitFor(chained, 0)).resolves.toBe('chained');
+  });
+
+  it('with ms = 0 times out an op that needs a macrotask, whatever the clock says, and aborts it', async () => {
+    vi.useRealTimers();
+    let opSignal: AbortSignal | undefined;
+    const p = waitFor((signal) => {
+      opSignal = signal;
+      // setImmediate runs well before a 1 ms timer: a timer-based deadline would let it win.
+      return new Promise<string>((resolve) => setImmediate(() => resolve('late')));
+    }, 0);
+    await expect(p).rejects.toThrow('timed out after 0 ms');
+    expect(opSignal?.aborted).toBe(true);
+  });
+
   it('never times out with Infinity', async () => {
     const op = deferred<number>();
     const s = track(waitFor(op.promise, Infinity));
