@@ -5,7 +5,7 @@
  * - time: the one clock ({@link now}), timers that take any duration ({@link startTimer},
  *   {@link startTimerAt}, {@link delay}), a timeout turned into a {@link Deadline} once per call,
  *   and the {@link Scope} that ends a call on abort or deadline;
- * - queues: {@link Fifo} (moving head), waiters;
+ * - queues: {@link Fifo} (moving head), {@link DeadlineList} (many deadlines under one timer), waiters;
  * - retries: core's `retry` for loops that end (reconnect until it works or the signal aborts) and
  *   {@link Backoff} for the failure count of loops that keep running;
  * - errors: the core error classes (a closed resource rejects with a {@link ClosedError}),
@@ -44,7 +44,9 @@ export { Waiter, WaiterQueue, type WaiterHost } from '../waiter.js';
 export { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
 export { Backoff } from './backoff.js';
 export { logDebug, logInfo, reportBackground, type BackgroundSink } from './background.js';
+export { startTimeout } from './at-once.js';
 export { Deadline } from './deadline.js';
+export { DeadlineList, type Expiring } from './deadline-list.js';
 export { Fifo } from './fifo.js';
 export { Scope, type ScopeOptions } from './scope.js';
 export { delay, MAX_TIMEOUT, now, startTimer, startTimerAt } from './timer.js';
