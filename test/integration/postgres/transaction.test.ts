@@ -244,9 +244,11 @@ describe('Database.withClient()', () => {
     await using db = newDb(1);
     const log: string[] = [];
     const ac = new AbortController();
+    const started = deferred();
     const first = expect(
       db.withClient(
         async (c) => {
+          started.resolve();
           await new Promise((r) => setTimeout(r, 300)); // ignores its signal on purpose
           await c.query('select 1');
           log.push('first done');
@@ -254,7 +256,8 @@ describe('Database.withClient()', () => {
         { signal: ac.signal },
       ),
     ).rejects.toMatchObject({ message: 'abandon' });
-    await new Promise((r) => setTimeout(r, 50));
+    // Abort only once fn holds the client (an abort while still acquiring would test nothing).
+    await started.promise;
     ac.abort(new Error('abandon'));
     await first;
     await db.withClient(async (c) => {
