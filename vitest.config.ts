@@ -38,6 +38,20 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // A real 3-node RabbitMQ cluster (test/support/rabbit-cluster/README.md), booted by the
+          // first file; files one at a time, last: they kill, stop and pause its nodes.
+          name: 'cluster',
+          sequence: { groupOrder: 3 },
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/support/rabbit-cluster/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

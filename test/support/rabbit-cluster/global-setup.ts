@@ -1,0 +1,68 @@
+/**
+ * Vitest global setup of the `cluster` project: decides where the cluster comes from and hands a
+ * serialisable {@link ClusterDescriptor} to the test files (`provide('rabbitCluster', …)`); its
+ * teardown stops every node by pid and removes the run's directory.
+ *
+ * It does not boot the nodes: vitest runs every selected project's global setup before the first
+ * test of the run, so `npm test` would wait ≈ 25 s for the cluster before the unit tests and keep
+ * three nodes busy through the integration tests. The first cluster file's
+ * `cluster.ensureAllRunning()` boots them instead, when the cluster group's turn comes. (Vitest
+ * 4 runs no global setup of a project none of whose files is selected, so e.g.
+ * `npm run test:unit` does not even get here.)
+ */
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { parseClusterUrls, type ClusterDescriptor } from './descriptor.js';
+import { findRabbitInstall } from './install.js';
+import { claimClusterDir, destroyLocalCluster, reapAbandonedClusters } from './teardown.js';
+
+const DIR_PREFIX = 'connkit-rmq-';
+
+const COMPOSE_HINT =
+  'start one with `docker compose --profile cluster up -d` and set ' +
+  'AMQP_CLUSTER_URLS=amqp://guest:guest@localhost:5681,amqp://guest:guest@localhost:5682,amqp://guest:guest@localhost:5683';
+
+function describeCluster(): ClusterDescriptor {
+  const urls = parseClusterUrls(process.env['AMQP_CLUSTER_URLS']);
+  if (urls !== undefined) return { kind: 'external', urls };
+  const install = findRabbitInstall();
+  if ('missing' in install) {
+    return {
+      kind: 'unavailable',
+      reason: `no RabbitMQ cluster: ${install.missing}, and AMQP_CLUSTER_URLS is not set; ${COMPOSE_HINT}`,
+    };
+  }
+  // The prefix makes node names unique on this host and marks every process of the run.
+  const prefix = `ck${randomBytes(3).toString('hex')}`;
+  const dir = path.join(os.tmpdir(), `${DIR_PREFIX}${prefix}`);
+  mkdirSync(dir, { mode: 0o700 });
+  return { kind: 'local', dir, prefix, ...install };
+}
+
+/**
+ * Vitest global setup (see the module comment).
+ *
+ * @example
+ * ```ts
+ * // vitest.config.ts, project `cluster`:
+ * globalSetup: ['test/support/rabbit-cluster/global-setup.ts']
+ * ```
+ */
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const log = (line: string): void => console.log(`[cluster] ${line}`);
+  await reapAbandonedClusters(DIR_PREFIX, log);
+  const descriptor = describeCluster();
+  project.provide('rabbitCluster', descriptor);
+  if (descriptor.kind === 'external')
+    log(`using AMQP_CLUSTER_URLS (no node control): ${descriptor.urls.join(' ')}`);
+  if (descriptor.kind === 'unavailable') log(descriptor.reason);
+  if (descriptor.kind !== 'local') return undefined;
+  claimClusterDir(descriptor);
+  log(
+    `nodes ${descriptor.prefix}-rabbit-{1,2,3}@localhost, files in ${descriptor.dir} (booted by the first cluster file)`,
+  );
+  return () => destroyLocalCluster(descriptor, log);
+}
