@@ -7,14 +7,14 @@
  * another worker started.
  */
 import path from 'node:path';
-import { portAnswers } from '../service-resolution.js';
+import { sleep } from '../../../src/index.js';
 import type { WaitOptions } from '../../../src/index.js';
 import { bootCluster } from './boot.js';
 import { CLI_TIMEOUT, runCli } from './cli.js';
 import { startDeadline } from './deadline.js';
 import { CLUSTER_SIZE, type ClusterDescriptor } from './descriptor.js';
 import { allNodes, nodeLayout, readState, type ClusterPorts, type LocalDescriptor } from './layout.js';
-import { clusterStatus, waitClustered, waitMember, type ClusterStatus } from './membership.js';
+import { checkUrlsAnswer, clusterStatus, healCluster, waitMember, type ClusterStatus } from './membership.js';
 import { startNode } from './node-process.js';
 import { isAlive, isPaused, markedProcesses, readPid, signalPid, waitGone } from './processes.js';
 
@@ -108,59 +108,44 @@ export class RabbitCluster {
    * External clusters: checks every URL's port answers.
    */
   async ensureAllRunning(opts: WaitOptions = {}): Promise<void> {
-    if (this.#d.kind === 'external') {
-      for (const url of this.#d.urls) {
-        const { hostname, port } = new URL(url);
-        if (!(await portAnswers(hostname, Number(port || 5672), 5_000))) {
-          throw new Error(`AMQP_CLUSTER_URLS: nothing answers at ${hostname}:${port || 5672}`);
-        }
-      }
-      return;
-    }
+    if (this.#d.kind === 'external') return checkUrlsAnswer(this.#d.urls);
     const d = this.#d;
-    if (!readState(d)?.booted) {
-      const started = Date.now();
-      this.#ports = await bootCluster(d, opts);
-      console.log(
-        `[cluster] booted ${this.nodes.join(', ')} in ${Date.now() - started} ms: ${this.urls.join(' ')}`,
-      );
-      return;
-    }
-    const deadline = startDeadline(opts, START_TIMEOUT, 'ensureAllRunning()');
-    try {
-      const down: number[] = [];
-      for (let i = 0; i < CLUSTER_SIZE; i += 1) {
-        const pid = this.beamPid(i);
-        if (pid === undefined) down.push(i);
-        else signalPid(pid, 'SIGCONT');
-      }
-      await Promise.all(down.map((i) => startNode(d, this.#localPorts(), i, { signal: deadline.signal })));
-      await waitClustered(d, this.#localPorts(), deadline.signal);
-    } finally {
-      deadline.clear();
-    }
+    if (readState(d)?.booted) return healCluster(d, this.#localPorts(), opts);
+    const started = Date.now();
+    this.#ports = await bootCluster(d, opts);
+    console.log(
+      `[cluster] booted ${this.nodes.join(', ')} in ${Date.now() - started} ms: ${this.urls.join(' ')}`,
+    );
   }
 
   /** SIGKILL of node `i`'s VM (the pid in its pid file); resolves once it is gone. */
-  async kill(i: number): Promise<void> {
-    const pid = this.#runningPid(i, 'kill');
-    signalPid(pid, 'SIGKILL');
-    if (!(await waitGone([pid], 10_000)))
-      throw new Error(`node ${this.nodes[i]} (pid ${pid}) survived SIGKILL`);
+  kill(i: number): Promise<void> {
+    return this.#onNode(i, async () => {
+      const pid = this.#runningPid(i, 'kill');
+      signalPid(pid, 'SIGKILL');
+      if (!(await waitGone([pid], 10_000))) {
+        throw new Error(`node ${this.nodes[i]} (pid ${pid}) survived SIGKILL`);
+      }
+    });
   }
 
   /** Graceful stop of node `i` (`rabbitmqctl stop <pidfile>`: closes connections, ends the VM). */
-  async stop(i: number, opts: WaitOptions = {}): Promise<void> {
-    const pid = this.#runningPid(i, 'stop');
-    const d = this.#local();
-    await runCli(d, this.#localPorts(), i, 'rabbitmqctl', ['stop', nodeLayout(d, i).pidFile], opts);
-    await waitGone([pid], 10_000);
+  stop(i: number, opts: WaitOptions = {}): Promise<void> {
+    return this.#onNode(i, async (d) => {
+      const pid = this.#runningPid(i, 'stop');
+      // A paused VM would never answer the CLI.
+      signalPid(pid, 'SIGCONT');
+      await runCli(d, this.#localPorts(), i, 'rabbitmqctl', ['stop', nodeLayout(d, i).pidFile], opts);
+      await waitGone([pid], 10_000);
+    });
   }
 
   /** `rabbitmqctl stop_app` on node `i`: the VM stays, its RabbitMQ application stops. */
-  async stopApp(i: number, opts: WaitOptions = {}): Promise<void> {
-    this.#runningPid(i, 'stopApp');
-    await runCli(this.#local(), this.#localPorts(), i, 'rabbitmqctl', ['stop_app'], opts);
+  stopApp(i: number, opts: WaitOptions = {}): Promise<void> {
+    return this.#onNode(i, async (d) => {
+      signalPid(this.#runningPid(i, 'stopApp'), 'SIGCONT');
+      await runCli(d, this.#localPorts(), i, 'rabbitmqctl', ['stop_app'], opts);
+    });
   }
 
   /**
@@ -169,9 +154,11 @@ export class RabbitCluster {
    * is down, start them together (`Promise.all`) or use {@link ensureAllRunning}: the node that
    * went down first waits for the others.
    */
-  async start(i: number, opts: WaitOptions = {}): Promise<void> {
-    const d = this.#local();
-    this.#index(i);
+  start(i: number, opts: WaitOptions = {}): Promise<void> {
+    return this.#onNode(i, (d) => this.#start(d, i, opts));
+  }
+
+  async #start(d: LocalDescriptor, i: number, opts: WaitOptions): Promise<void> {
     const deadline = startDeadline(opts, START_TIMEOUT, `start(${i})`);
     try {
       const pid = this.beamPid(i);
@@ -189,12 +176,24 @@ export class RabbitCluster {
     }
   }
 
-  /** SIGSTOP of node `i`'s VM: it stays connected but silent (a partition nobody announces). */
-  pause(i: number): void {
-    signalPid(this.#runningPid(i, 'pause'), 'SIGSTOP');
+  /**
+   * SIGSTOP of node `i`'s VM — it stays connected but silent (a partition nobody announces) —
+   * resolving once all its threads have stopped (Linux; at once elsewhere).
+   */
+  pause(i: number): Promise<void> {
+    return this.#onNode(i, async () => {
+      const pid = this.#runningPid(i, 'pause');
+      signalPid(pid, 'SIGSTOP');
+      if (process.platform !== 'linux') return;
+      const end = Date.now() + 10_000;
+      while (!isPaused(pid)) {
+        if (Date.now() > end) throw new Error(`pause(${i}): node ${this.nodes[i]} (pid ${pid}) did not stop`);
+        await sleep(10);
+      }
+    });
   }
 
-  /** SIGCONT of node `i`'s VM after {@link pause}. */
+  /** SIGCONT of node `i`'s VM after {@link pause} (the kernel wakes it at once). */
   resume(i: number): void {
     signalPid(this.#runningPid(i, 'resume'), 'SIGCONT');
   }
@@ -224,9 +223,9 @@ export class RabbitCluster {
    * ```
    */
   ctl(i: number, ...args: string[]): Promise<string> {
-    return runCli(this.#local(), this.#localPorts(), this.#index(i), 'rabbitmqctl', args, {
-      timeout: CLI_TIMEOUT,
-    });
+    return this.#onNode(i, (d) =>
+      runCli(d, this.#localPorts(), i, 'rabbitmqctl', args, { timeout: CLI_TIMEOUT }),
+    );
   }
 
   /**
@@ -238,7 +237,7 @@ export class RabbitCluster {
    * ```
    */
   clusterStatus(i = 0, opts: WaitOptions = {}): Promise<ClusterStatus> {
-    return clusterStatus(this.#local(), this.#localPorts(), this.#index(i), opts);
+    return this.#onNode(i, (d) => clusterStatus(d, this.#localPorts(), i, opts));
   }
 
   /**
@@ -251,10 +250,18 @@ export class RabbitCluster {
    * expect(q?.members).toHaveLength(3);
    * ```
    */
-  async queues(opts: { node?: number; columns?: string[] } = {}): Promise<QueueRow[]> {
+  queues(opts: { node?: number; columns?: string[] } = {}): Promise<QueueRow[]> {
     const columns = opts.columns ?? ['name', 'type', 'members', 'leader', 'messages'];
-    const out = await this.ctl(opts.node ?? 0, 'list_queues', ...columns, '--formatter', 'json');
-    return JSON.parse(out) as QueueRow[];
+    return this.ctl(opts.node ?? 0, 'list_queues', ...columns, '--formatter', 'json').then(
+      (out) => JSON.parse(out) as QueueRow[],
+    );
+  }
+
+  /** Checks the cluster is local and `i` a node index — synchronously, as bad arguments throw — then runs `op`. */
+  #onNode<T>(i: number, op: (d: LocalDescriptor) => Promise<T>): Promise<T> {
+    const d = this.#local();
+    this.#index(i);
+    return op(d);
   }
 
   #local(): LocalDescriptor {

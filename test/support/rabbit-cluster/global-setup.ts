@@ -10,19 +10,14 @@
  * 4 runs no global setup of a project none of whose files is selected, so e.g.
  * `npm run test:unit` does not even get here.)
  */
-import { mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { parseClusterUrls, type ClusterDescriptor } from './descriptor.js';
 import { findRabbitInstall } from './install.js';
-import { claimClusterDir, destroyLocalCluster, reapAbandonedClusters } from './teardown.js';
-
-const DIR_PREFIX = 'connkit-rmq-';
+import { CLUSTER_DIR_PREFIX, planLocalCluster } from './plan.js';
+import { destroyLocalCluster, killLocalProcessesSync, reapAbandonedClusters } from './teardown.js';
 
 const COMPOSE_HINT =
-  'start one with `docker compose --profile cluster up -d` and set ' +
+  'start one with `docker compose --profile cluster up -d --wait rabbit-1 rabbit-2 rabbit-3` and set ' +
   'AMQP_CLUSTER_URLS=amqp://guest:guest@localhost:5681,amqp://guest:guest@localhost:5682,amqp://guest:guest@localhost:5683';
 
 function describeCluster(): ClusterDescriptor {
@@ -35,11 +30,7 @@ function describeCluster(): ClusterDescriptor {
       reason: `no RabbitMQ cluster: ${install.missing}, and AMQP_CLUSTER_URLS is not set; ${COMPOSE_HINT}`,
     };
   }
-  // The prefix makes node names unique on this host and marks every process of the run.
-  const prefix = `ck${randomBytes(3).toString('hex')}`;
-  const dir = path.join(os.tmpdir(), `${DIR_PREFIX}${prefix}`);
-  mkdirSync(dir, { mode: 0o700 });
-  return { kind: 'local', dir, prefix, ...install };
+  return planLocalCluster(install);
 }
 
 /**
@@ -53,16 +44,21 @@ function describeCluster(): ClusterDescriptor {
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const log = (line: string): void => console.log(`[cluster] ${line}`);
-  await reapAbandonedClusters(DIR_PREFIX, log);
+  await reapAbandonedClusters(CLUSTER_DIR_PREFIX, log);
   const descriptor = describeCluster();
   project.provide('rabbitCluster', descriptor);
   if (descriptor.kind === 'external')
     log(`using AMQP_CLUSTER_URLS (no node control): ${descriptor.urls.join(' ')}`);
   if (descriptor.kind === 'unavailable') log(descriptor.reason);
   if (descriptor.kind !== 'local') return undefined;
-  claimClusterDir(descriptor);
   log(
     `nodes ${descriptor.prefix}-rabbit-{1,2,3}@localhost, files in ${descriptor.dir} (booted by the first cluster file)`,
   );
-  return () => destroyLocalCluster(descriptor, log);
+  // Ctrl-C ends vitest without global teardowns; the nodes are detached and would live on.
+  const onExit = (): void => killLocalProcessesSync(descriptor);
+  process.once('exit', onExit);
+  return async () => {
+    process.off('exit', onExit);
+    await destroyLocalCluster(descriptor, log);
+  };
 }

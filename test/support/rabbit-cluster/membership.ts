@@ -1,11 +1,19 @@
 /**
- * Cluster membership as the nodes themselves report it (`rabbitmqctl cluster_status`), and the
- * waits that turn "the VM runs" into "the node is a working cluster member again".
+ * Cluster membership as the nodes themselves report it (`rabbitmqctl cluster_status`), the waits
+ * that turn "the VM runs" into "the node is a working cluster member again", and healing a
+ * cluster an earlier test file left broken.
  */
 import { sleep } from '../../../src/index.js';
 import type { WaitOptions } from '../../../src/index.js';
 import { runCli } from './cli.js';
+import { startDeadline } from './deadline.js';
 import { allNodes, type ClusterPorts, type LocalDescriptor } from './layout.js';
+import { startNode } from './node-process.js';
+import { isAlive, readPid, signalPid } from './processes.js';
+import { portAnswers } from '../service-resolution.js';
+
+/** How long healing may take by default (a restart: measured 5–7 s; slower on a busy machine). */
+export const HEAL_TIMEOUT = 120_000;
 
 /**
  * The parts of `rabbitmqctl cluster_status --formatter json` the harness reads.
@@ -102,5 +110,53 @@ export async function waitClustered(
       continue;
     }
     await sleep(250, { signal });
+  }
+}
+
+/**
+ * Brings a booted cluster back to health: SIGCONT to every VM (a paused one wakes), starts the
+ * nodes whose VM is gone (together — a node that went down first waits for the others), then
+ * {@link waitClustered} (which also restarts stopped apps).
+ *
+ * @example
+ * ```ts
+ * await healCluster(d, ports, { timeout: 60_000 });
+ * ```
+ */
+export async function healCluster(
+  d: LocalDescriptor,
+  ports: ClusterPorts,
+  opts: WaitOptions = {},
+): Promise<void> {
+  const deadline = startDeadline(opts, HEAL_TIMEOUT, 'ensureAllRunning()');
+  try {
+    const down: number[] = [];
+    for (const node of allNodes(d)) {
+      const pid = readPid(node.pidFile);
+      if (pid !== undefined && isAlive(pid)) signalPid(pid, 'SIGCONT');
+      else down.push(node.index);
+    }
+    await Promise.all(down.map((i) => startNode(d, ports, i, { signal: deadline.signal })));
+    await waitClustered(d, ports, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+/**
+ * Rejects unless every URL's host and port accept TCP connections (an external cluster, which
+ * the harness cannot heal, only check).
+ *
+ * @example
+ * ```ts
+ * await checkUrlsAnswer(['amqp://guest:guest@localhost:5681']);
+ * ```
+ */
+export async function checkUrlsAnswer(urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    const { hostname, port } = new URL(url);
+    if (!(await portAnswers(hostname, Number(port || 5672), 5_000))) {
+      throw new Error(`AMQP_CLUSTER_URLS: nothing answers at ${hostname}:${port || 5672}`);
+    }
   }
 }

@@ -27,10 +27,10 @@ export function readPid(file: string): number | undefined {
   }
 }
 
-/** The state letter of `/proc/<pid>/stat` (R, S, T, Z, …), or undefined without /proc. */
-function procState(pid: number): string | undefined {
+/** The state letter of `/proc/<path>/stat` (R, S, T, Z, …), or undefined without /proc. */
+function procState(path: number | string): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
     // The command name is in parentheses and may hold spaces: the state follows the last ')'.
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
@@ -57,15 +57,23 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * True when `pid` is stopped by SIGSTOP (Linux; false where /proc is missing).
+ * True when every thread of `pid` is stopped by SIGSTOP (Linux; false where /proc is missing).
+ * A stop is not instant: each thread of the VM stops itself once it is scheduled, which on a busy
+ * machine takes a moment after `kill()` returns.
  *
  * @example
  * ```ts
- * isPaused(beamPid); // true after pause(i)
+ * isPaused(beamPid); // true once pause(i) resolved
  * ```
  */
 export function isPaused(pid: number): boolean {
-  return procState(pid) === 'T';
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  return threads.length > 0 && threads.every((tid) => procState(`${pid}/task/${tid}`) === 'T');
 }
 
 /**

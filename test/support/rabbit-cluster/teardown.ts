@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { allNodes, epmdPidFile, type LocalDescriptor } from './layout.js';
-import { isAlive, markedProcesses, readPid, terminate, waitGone } from './processes.js';
+import { isAlive, markedProcesses, readPid, signalPid, terminate, waitGone } from './processes.js';
 
 /** What {@link stopLocalProcesses} did. */
 export interface StopReport {
@@ -29,17 +29,37 @@ export interface StopReport {
  * ```
  */
 export async function stopLocalProcesses(d: LocalDescriptor, graceMs = 5_000): Promise<StopReport> {
+  const mark = `${d.dir}${path.sep}`;
+  const pids = runPids(d);
+  const killed = await terminate(pids, graceMs);
+  // Helpers die with their VM a moment later; give them that moment before calling them leftovers.
+  const stragglers = markedProcesses(mark);
+  if (stragglers.length > 0) await terminate(stragglers, 1_000);
+  await waitGone(stragglers, 2_000);
+  return { found: pids.length, killed: killed.length, left: markedProcesses(mark) };
+}
+
+/** Live pids of the run: from the pid files (VMs, launchers, epmd) and, on Linux, by the mark. */
+function runPids(d: LocalDescriptor): number[] {
   const fromFiles = [
     ...allNodes(d).flatMap((n) => [readPid(n.pidFile), readPid(n.launcherPidFile)]),
     readPid(epmdPidFile(d)),
   ].filter((pid): pid is number => pid !== undefined && isAlive(pid));
-  const pids = [...new Set([...fromFiles, ...markedProcesses(`${d.dir}${path.sep}`)])];
-  const killed = await terminate(pids, graceMs);
-  // Helpers die with their VM a moment later; give them that moment before calling them leftovers.
-  const stragglers = markedProcesses(`${d.dir}${path.sep}`);
-  if (stragglers.length > 0) await terminate(stragglers, 1_000);
-  await waitGone(stragglers, 2_000);
-  return { found: pids.length, killed: killed.length, left: markedProcesses(`${d.dir}${path.sep}`) };
+  return [...new Set([...fromFiles, ...markedProcesses(`${d.dir}${path.sep}`)])];
+}
+
+/**
+ * SIGKILLs every process of the run at once, synchronously — for a `process.on('exit')` hook,
+ * where nothing asynchronous runs any more (vitest exits on Ctrl-C without its global teardown).
+ * The directory is left to {@link reapAbandonedClusters}: the dying VMs may still write to it.
+ *
+ * @example
+ * ```ts
+ * process.once('exit', () => killLocalProcessesSync(d));
+ * ```
+ */
+export function killLocalProcessesSync(d: LocalDescriptor): void {
+  for (const pid of runPids(d)) signalPid(pid, 'SIGKILL');
 }
 
 /**
