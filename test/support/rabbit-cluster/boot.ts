@@ -3,11 +3,10 @@
  * and 3 each started and joined to node 1 (`stop_app`, `join_cluster`, `start_app`).
  *
  * One node after the other: on 2 cores three nodes booting at once take longer (≈ 31 s measured)
- * than in turn (≈ 22–25 s). A boot that fails halfway stops what it started and clears the node
+ * than in turn (13–27 s here, with the joins). A boot that fails halfway stops what it started and clears the node
  * directories, so the next attempt starts clean.
  */
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import type { WaitOptions } from '../../../src/index.js';
 import { runCli } from './cli.js';
 import { startDeadline } from './deadline.js';
@@ -15,6 +14,7 @@ import { CLUSTER_SIZE } from './descriptor.js';
 import {
   allNodes,
   nodeLayout,
+  removeState,
   writeClusterFiles,
   writeState,
   type ClusterPorts,
@@ -24,7 +24,7 @@ import { startEpmd, startNode } from './node-process.js';
 import { chooseClusterPorts } from './ports.js';
 import { stopLocalProcesses } from './teardown.js';
 
-/** Default deadline of a whole boot (measured: ≈ 25 s alone on the machine). */
+/** Default deadline of a whole boot (measured 13–27 s on a shared 2-core machine). */
 export const BOOT_TIMEOUT = 240_000;
 
 async function bootSteps(d: LocalDescriptor, ports: ClusterPorts, signal: AbortSignal): Promise<void> {
@@ -39,6 +39,13 @@ async function bootSteps(d: LocalDescriptor, ports: ClusterPorts, signal: AbortS
   }
 }
 
+/** Stops whatever a boot attempt started and removes its node directories and state. */
+async function clearAttempt(d: LocalDescriptor): Promise<void> {
+  await stopLocalProcesses(d, 2_000);
+  for (const node of allNodes(d)) rmSync(node.dir, { recursive: true, force: true });
+  removeState(d);
+}
+
 /**
  * Boots the cluster described by `d` and records it as booted; resolves with its ports.
  *
@@ -48,6 +55,8 @@ async function bootSteps(d: LocalDescriptor, ports: ClusterPorts, signal: AbortS
  * ```
  */
 export async function bootCluster(d: LocalDescriptor, opts: WaitOptions = {}): Promise<ClusterPorts> {
+  // Leftovers of an attempt whose worker died mid-boot (no cleanup ran) would share our node names.
+  await clearAttempt(d);
   const ports = await chooseClusterPorts();
   writeState(d, { ports, booted: false });
   writeClusterFiles(d, ports);
@@ -55,9 +64,7 @@ export async function bootCluster(d: LocalDescriptor, opts: WaitOptions = {}): P
   try {
     await bootSteps(d, ports, deadline.signal);
   } catch (err) {
-    await stopLocalProcesses(d, 2_000);
-    for (const node of allNodes(d)) rmSync(node.dir, { recursive: true, force: true });
-    rmSync(path.join(d.dir, 'state.json'), { force: true });
+    await clearAttempt(d);
     throw err;
   } finally {
     deadline.clear();

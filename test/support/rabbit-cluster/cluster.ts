@@ -26,7 +26,7 @@ export type { ClusterStatus } from './membership.js';
  *
  * @example
  * ```ts
- * await expect(external.kill(0)).rejects.toBeInstanceOf(ClusterControlUnavailableError);
+ * expect(() => external.kill(0)).toThrow(ClusterControlUnavailableError);
  * ```
  */
 export class ClusterControlUnavailableError extends Error {

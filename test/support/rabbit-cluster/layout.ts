@@ -6,7 +6,7 @@
  * own `rabbitmq.conf`, an empty `rabbitmq-env.conf`, `enabled_plugins` (`[].`), `mnesia/`, `log/`,
  * `beam.pid` (written by the node: the VM's pid) and `launcher.pid` (the shell script we spawn).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { CLUSTER_SIZE, type ClusterDescriptor } from './descriptor.js';
@@ -107,6 +107,18 @@ export function writeState(d: LocalDescriptor, state: ClusterState): void {
   const tmp = `${stateFile(d)}.tmp`;
   writeFileSync(tmp, JSON.stringify(state));
   renameSync(tmp, stateFile(d));
+}
+
+/**
+ * Forgets the run's state (a failed boot: the next attempt starts afresh).
+ *
+ * @example
+ * ```ts
+ * removeState(d);
+ * ```
+ */
+export function removeState(d: LocalDescriptor): void {
+  rmSync(stateFile(d), { force: true });
 }
 
 /**
