@@ -42,8 +42,8 @@ export function rabbitCluster(): RabbitCluster {
 
 /**
  * Why this run's cluster tests (or, with `control: true`, those that kill/stop/pause nodes)
- * cannot run — printed once — or undefined when they can. The one sanctioned skip: no local
- * `rabbitmq-server` and no `AMQP_CLUSTER_URLS`.
+ * cannot run, also printed as a `[cluster] skipped:` line; undefined when they can. The one
+ * sanctioned skip: no local `rabbitmq-server` and no `AMQP_CLUSTER_URLS`.
  *
  * @example
  * ```ts
