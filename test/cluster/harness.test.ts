@@ -5,7 +5,7 @@
  * harness, not connkit. Prints the timings (boot, restarts).
  */
 import amqp from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../../src/index.js';
 import { deleteQueues, withAmqpChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/names.js';
@@ -68,21 +68,45 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
   let cluster: RabbitCluster;
   const queue = uniqueName('qq');
 
-  /** The queue's row as node `node` lists it (with the members currently online). */
-  async function queueRow(node = 0): Promise<{ members: string[]; online: string[]; leader: string }> {
-    const rows = await cluster.queues({ node, columns: ['name', 'members', 'online', 'leader'] });
-    const row = rows.find((r) => r.name === queue);
-    if (row === undefined) throw new Error(`queue ${queue} not listed by node ${node}`);
-    return row as unknown as { members: string[]; online: string[]; leader: string };
+  interface Row {
+    members: string[];
+    online: string[];
+    leader: string;
   }
+
+  /** `name`'s row as node `node` lists it; undefined while it is not listed (e.g. no leader yet). */
+  async function queueRow(node: number, name = queue): Promise<Row | undefined> {
+    const rows = await cluster.queues({ node, columns: ['name', 'members', 'online', 'leader'] });
+    return rows.find((r) => r.name === name) as Row | undefined;
+  }
+
+  /** Polls node `node`'s view of the queue until `ok` holds; resolves with that row. */
+  async function waitForRow(node: number, ok: (row: Row) => boolean, what: string): Promise<Row> {
+    let last: Row | undefined;
+    await waitUntil(
+      async () => {
+        last = await queueRow(node);
+        return last !== undefined && ok(last);
+      },
+      what,
+      60_000,
+    );
+    return last!;
+  }
+
+  const declareQuorumQueue = (name: string): Promise<unknown> =>
+    withAmqpChannel(cluster.urls[0]!, (ch) =>
+      ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'quorum' } }),
+    );
 
   beforeAll(async () => {
     cluster = rabbitCluster();
     await cluster.ensureAllRunning();
-    await withAmqpChannel(cluster.urls[0]!, (ch) =>
-      ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }),
-    );
+    await declareQuorumQueue(queue);
   });
+
+  // Each test starts from a healthy cluster, whatever the one before it left.
+  beforeEach(() => cluster.ensureAllRunning());
 
   afterAll(async () => {
     if (cluster === undefined) return;
@@ -105,10 +129,16 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
   });
 
   it('queues(): a quorum queue declared through amqplib on node 1 has all three nodes as members, led by node 1', async () => {
-    const row = await queueRow();
-    expect([...row.members].sort()).toEqual([...cluster.nodes].sort());
-    expect([...row.online].sort()).toEqual([...cluster.nodes].sort());
-    expect(row.leader).toBe(cluster.nodes[0]);
+    const name = uniqueName('qq');
+    await declareQuorumQueue(name);
+    try {
+      const row = await queueRow(0, name);
+      expect([...row!.members].sort()).toEqual([...cluster.nodes].sort());
+      expect([...row!.online].sort()).toEqual([...cluster.nodes].sort());
+      expect(row!.leader).toBe(cluster.nodes[0]);
+    } finally {
+      await deleteQueues(cluster.urls[0]!, [name]);
+    }
   });
 
   it('kill(0) SIGKILLs node 1 (its client sees ECONNRESET); start(0) brings it back into the cluster', async () => {
@@ -125,14 +155,18 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
     expect(cluster.beamPid(0)).toBeUndefined();
     // Nothing of the node is left: launcher script, VM helpers all gone with the VM.
     await waitUntil(async () => cluster.nodeProcesses(0).length === 0, 'node 1 processes to go');
-    await waitUntil(async () => (await queueRow(1)).leader !== cluster.nodes[0], 'a new leader');
-    expect((await queueRow(1)).online).not.toContain(cluster.nodes[0]);
+    const down = await waitForRow(
+      1,
+      (r) => !r.online.includes(cluster.nodes[0]!),
+      'node 1 offline for the queue',
+    );
+    expect(down.online).toHaveLength(2);
 
     await timed('start(0) after kill(0)', () => cluster.start(0));
     expect(cluster.beamPid(0)).not.toBe(pid);
     expect([...(await cluster.clusterStatus(0)).running_nodes].sort()).toEqual([...cluster.nodes].sort());
-    await waitUntil(async () => (await queueRow(0)).online.length === 3, 'all three members online');
-    expect([...(await queueRow(0)).members].sort()).toEqual([...cluster.nodes].sort());
+    const back = await waitForRow(0, (r) => r.online.length === 3, 'all three members online');
+    expect([...back.members].sort()).toEqual([...cluster.nodes].sort());
   });
 
   it('stop(2) stops node 3 gracefully (CONNECTION_FORCED, no socket error); start(2) restarts it', async () => {
@@ -147,7 +181,7 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
     expect(cluster.nodeProcesses(2)).toEqual([]);
 
     await timed('start(2) after stop(2)', () => cluster.start(2));
-    await waitUntil(async () => (await queueRow(2)).online.length === 3, 'all three members online');
+    await waitForRow(2, (r) => r.online.length === 3, 'all three members online');
   });
 
   it('pause(1) silences node 2 until resume(1)', async () => {
