@@ -44,11 +44,25 @@ export default defineConfig({
           // Faults that disturb the whole broker (close_all_connections, stop_app/start_app): alone,
           // one file at a time, after every other test.
           name: 'faults-exclusive',
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
           include: ['test/faults-exclusive/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // A real 3-node RabbitMQ cluster (test/support/rabbit-cluster/README.md), booted by the
+          // first file; files one at a time: they kill, stop and pause its nodes.
+          name: 'cluster',
+          sequence: { groupOrder: 3 },
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/support/rabbit-cluster/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
           maxWorkers: 1,
           fileParallelism: false,
         },
