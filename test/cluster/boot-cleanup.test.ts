@@ -13,7 +13,7 @@ import { epmdPidFile, nodeLayout, readState } from '../support/rabbit-cluster/la
 import { planLocalCluster } from '../support/rabbit-cluster/plan.js';
 import { isAlive, markedProcesses, readPid } from '../support/rabbit-cluster/processes.js';
 import { destroyLocalCluster } from '../support/rabbit-cluster/teardown.js';
-import { waitUntil } from '../support/wait.js';
+import { until } from '../support/async.js';
 
 describe.skipIf(clusterSkipReason({ control: true }))('bootCluster()', () => {
   it('aborted while node 2 boots stops epmd, node 1 and node 2 and clears the node directories', async () => {
@@ -24,11 +24,7 @@ describe.skipIf(clusterSkipReason({ control: true }))('bootCluster()', () => {
     try {
       const controller = new AbortController();
       const boot = bootCluster(d, { signal: controller.signal });
-      await waitUntil(
-        async () => existsSync(nodeLayout(d, 1).launcherPidFile),
-        'node 2 to be launched',
-        120_000,
-      );
+      await until(async () => existsSync(nodeLayout(d, 1).launcherPidFile), 120_000, 'node 2 to be launched');
       const node1 = readPid(nodeLayout(d, 0).pidFile)!;
       const started = markedProcesses(mark);
       expect(started).toContain(node1);

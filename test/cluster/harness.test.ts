@@ -10,7 +10,7 @@ import { sleep, waitFor } from '../../src/index.js';
 import { deleteQueues, withAmqpChannel } from '../support/amqp.js';
 import { uniqueName } from '../support/names.js';
 import { clusterSkipReason, rabbitCluster, type RabbitCluster } from '../support/rabbit-cluster.js';
-import { waitUntil } from '../support/wait.js';
+import { until } from '../support/async.js';
 
 async function connect(url: string): Promise<amqp.ChannelModel> {
   // A socket timeout: a node that does not answer fails the step instead of hanging the test.
@@ -83,13 +83,13 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
   /** Polls node `node`'s view of the queue until `ok` holds; resolves with that row. */
   async function waitForRow(node: number, ok: (row: Row) => boolean, what: string): Promise<Row> {
     let last: Row | undefined;
-    await waitUntil(
+    await until(
       async () => {
         last = await queueRow(node);
         return last !== undefined && ok(last);
       },
-      what,
       60_000,
+      what,
     );
     return last!;
   }
@@ -154,7 +154,7 @@ describe.skipIf(clusterSkipReason({ control: true }))('RabbitCluster node contro
     expect(errors.map((e) => e.message).join()).toMatch(/ECONNRESET|Unexpected close|socket/i);
     expect(cluster.beamPid(0)).toBeUndefined();
     // Nothing of the node is left: launcher script, VM helpers all gone with the VM.
-    await waitUntil(async () => cluster.nodeProcesses(0).length === 0, 'node 1 processes to go');
+    await until(async () => cluster.nodeProcesses(0).length === 0, 10_000, 'node 1 processes to go');
     const down = await waitForRow(
       1,
       (r) => !r.online.includes(cluster.nodes[0]!),

@@ -10,7 +10,7 @@ import { startDeadline } from './deadline.js';
 import { allNodes, type ClusterPorts, type LocalDescriptor } from './layout.js';
 import { startNode } from './node-process.js';
 import { isAlive, readPid, signalPid } from './processes.js';
-import { portAnswers } from '../service-resolution.js';
+import { portAnswers } from '../net.js';
 
 /** How long healing may take by default (a restart: measured 5–7 s; slower on a busy machine). */
 export const HEAL_TIMEOUT = 120_000;

@@ -20,7 +20,7 @@ import {
   type ClusterPorts,
   type LocalDescriptor,
 } from './layout.js';
-import { portAnswers } from '../service-resolution.js';
+import { portAnswers } from '../net.js';
 
 /** A detached process we started; `exited` settles when it ends (or never, if it outlives us). */
 interface Launched {
