@@ -55,17 +55,27 @@ export class DeadlineList<T> {
     if (this.#cancelTimer === undefined) this.#arm(deadline);
   }
 
-  /** Forgets every item and stops the timer (nothing left to expire keeps no process alive). */
-  clear(): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
-    this.#items = [];
-    this.#deadlines = [];
+  /**
+   * Forgets every item (all done), keeping the timer: with one publish at a time the list empties
+   * after each confirm, and re-arming a timer per publish would cost more than the publish. The
+   * timer finds nothing when it fires and stops; it never keeps the process alive.
+   */
+  forget(): void {
+    this.#items.length = 0;
+    this.#deadlines.length = 0;
     this.#head = 0;
   }
 
+  /** Forgets every item and stops the timer. */
+  clear(): void {
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.forget();
+  }
+
   #arm(deadline: number): void {
-    this.#cancelTimer = startTimerAt(deadline, this.#onTimer);
+    // Unref'd: whatever waits on these deadlines (a connection, a reconnect loop) keeps the process alive.
+    this.#cancelTimer = startTimerAt(deadline, this.#onTimer, true);
   }
 
   readonly #onTimer = (): void => {
@@ -84,7 +94,7 @@ export class DeadlineList<T> {
       }
       this.#items[this.#head++] = undefined;
     }
-    this.clear();
+    this.forget();
   };
 
   #dropDone(): void {
@@ -92,11 +102,7 @@ export class DeadlineList<T> {
       this.#items[this.#head++] = undefined;
     }
     if (this.#head === this.#items.length) {
-      if (this.#head > 0) {
-        this.#items = [];
-        this.#deadlines = [];
-        this.#head = 0;
-      }
+      if (this.#head > 0) this.forget();
     } else this.#compact();
   }
 

@@ -118,15 +118,16 @@ export class PublishQueue {
     if (error === undefined) entry.resolve();
     else entry.reject(error);
     if (this.#count === 0) {
-      // Nothing left to expire: drop the timer so an idle or closed broker keeps no process alive.
-      this.#deadlines.clear();
+      // Nothing left to expire: let go of the settled entries (and their bodies) at once.
+      this.#deadlines.forget();
       if (this.#emptyWaiters.length > 0) for (const wake of this.#emptyWaiters.splice(0)) wake();
     }
   }
 
-  /** Rejects every unsettled entry with `error`. */
+  /** Rejects every unsettled entry with `error` and stops the deadline timer. */
   failAll(error: unknown): void {
     for (const entry of this.entries()) this.settle(entry, error);
+    this.#deadlines.clear();
   }
 
   /** Resolves once nothing is unsettled, or after `timeout` ms (any duration), whichever is first. */

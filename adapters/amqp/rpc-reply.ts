@@ -70,7 +70,7 @@ export function readReply(msg: ConsumeMessage): { value: unknown; isError: boole
     typeof e?.name === 'string' ? e.name : 'Error',
     typeof e?.code === 'string' ? e.code : undefined,
   );
-  // Today's behaviour, kept as it is for the merge with the RPC fix in flight on another branch
-  // (which makes this `isError: true` and keeps a numeric code).
+  // Resolves the call with the RemoteError, as before this module existed; making it reject (and
+  // keeping a numeric `code`) is a separate fix, merged here.
   return { value: remote, isError: false };
 }
