@@ -40,6 +40,20 @@ export default tseslint.config(
     },
   },
   {
+    // A bare setTimeout fires at once for Infinity and past 2^31-1 ms (~24.8 days): every timer of the
+    // AMQP and outbox adapters goes through the seam, which takes any duration DESIGN §2 allows.
+    files: ['adapters/amqp/**/*.ts', 'adapters/outbox/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval'].map((name) => ({
+          name,
+          message: `Use startTimer/startTimerAt/delay, Deadline or Scope from '../../src/internal/index.js' (they take any duration, Infinity included) instead of ${name}.`,
+        })),
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'examples/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

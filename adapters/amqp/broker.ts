@@ -7,20 +7,31 @@ import { EventEmitter } from 'node:events';
 import type { ChannelModel } from 'amqplib';
 import {
   checkDuration,
+  checkSignal,
   checkWaitOptions,
-  readWaitOptions,
+  Deadline,
   reportBackground,
+  Scope,
   type SignalOptions,
+  startTimer,
+  TimeoutError,
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { ChannelPool } from './channel-pool.js';
 import { Connection } from './connection.js';
-import { Consumer, type ConsumeOptions, type ConsumerStats, type MessageHandler } from './consumer.js';
+import {
+  Consumer,
+  type ConsumeOptions,
+  type ConsumerHost,
+  type ConsumerStats,
+  type MessageHandler,
+} from './consumer.js';
+import { Declarations } from './declarations.js';
 import { BrokerClosedError } from './errors.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { Publisher, type PublishOptions } from './publisher.js';
 import { RpcClient, type CallOptions } from './rpc.js';
-import { applyTopology, checkTopology, TopologyRegistry, type Topology } from './topology.js';
+import { checkTopology, type Topology } from './topology.js';
 
 /**
  * Snapshot returned by `broker.stats()`.
@@ -33,6 +44,8 @@ import { applyTopology, checkTopology, TopologyRegistry, type Topology } from '.
  */
 export interface BrokerStats {
   connected: boolean;
+  /** True while (re)connecting; false when connected, and when idle (nothing asked for a connection yet). */
+  connecting: boolean;
   /** Redacted URL of the live connection. */
   url: string | undefined;
   reconnects: number;
@@ -43,6 +56,8 @@ export interface BrokerStats {
 
 /**
  * A RabbitMQ client that reconnects, re-declares, re-subscribes and never drops a confirmed publish.
+ * Background failures (a lost connection, a consumer that could not subscribe) go to its `'error'`
+ * event when it has a listener, else to `logger.warn`; reconnects are logged at `info`.
  *
  * @example
  * ```ts
@@ -58,8 +73,8 @@ export interface BrokerStats {
 export class Broker extends EventEmitter {
   readonly #opts: ResolvedBrokerOptions;
   readonly #connection: Connection;
-  readonly #registry = new TopologyRegistry();
   readonly #pool: ChannelPool;
+  readonly #declarations: Declarations;
   readonly #publisher: Publisher;
   readonly #rpc: RpcClient;
   readonly #consumers = new Set<Consumer>();
@@ -68,21 +83,28 @@ export class Broker extends EventEmitter {
   constructor(options: BrokerOptions) {
     super();
     this.#opts = resolveBrokerOptions(options);
-    if (this.#opts.topology) {
-      checkTopology(this.#opts.topology);
-      this.#registry.add(this.#opts.topology);
-    }
+    if (this.#opts.topology) checkTopology(this.#opts.topology);
+    const logger = this.#opts.logger;
     this.#pool = new ChannelPool(this.#opts.channelMax);
+    this.#declarations = new Declarations(this.#pool, this.#opts.topology);
     this.#publisher = new Publisher(
       {
         connected: () => this.#connection.ready,
+        demand: () => {
+          if (!this.#closed) this.#connection.start();
+        },
         reopen: () => this.#reopenPublisher(),
-        reportError: (err) => this.#reportError(err),
+        logger,
       },
       this.#opts,
     );
     this.#rpc = new RpcClient(
-      { whenReady: (o) => this.#whenReady(o), reportError: (err) => this.#reportError(err) },
+      {
+        model: () => this.#connection.model,
+        whenReady: (o) => this.#whenReady(o),
+        reportError: (message, err) => this.#reportError(message, err),
+        logger,
+      },
       this.#opts.publishTimeout,
     );
     this.#connection = new Connection(this.#opts, {
@@ -99,44 +121,68 @@ export class Broker extends EventEmitter {
       },
       blocked: (reason) => this.emit('blocked', reason),
       unblocked: () => this.emit('unblocked'),
-      error: (err) => this.#reportError(err),
+      error: (message, err) => this.#reportError(message, err),
       gaveUp: (err) => this.#publisher.failAll(err),
     });
   }
 
   /** Connects (retrying across `urls` within `connectTimeout`); rejects with `ConnectionError`. */
-  async connect(opts?: SignalOptions): Promise<void> {
-    if (this.#closed) throw new BrokerClosedError();
-    await this.#connection.connect(opts);
+  connect(opts?: SignalOptions): Promise<void> {
+    const signal = checkSignal(opts?.signal);
+    if (this.#closed) return Promise.reject(new BrokerClosedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.#connection.connect({ signal });
   }
 
-  /** Declares exchanges, queues and bindings now, and again after every reconnect. */
+  /**
+   * Declares exchanges, queues and bindings now, and again after every reconnect. `signal` and
+   * `timeout` (default `publishTimeout`) bound the whole call: the wait for a connection and the
+   * declaration itself (a declaration the broker is still working on when the call gives up may
+   * still take effect there, but is not re-declared after a reconnect).
+   */
   declare(topology: Topology, opts?: WaitOptions): Promise<void> {
-    // Bad arguments throw synchronously (DESIGN §2); an aborted signal rejects.
     checkTopology(topology);
     const refused = checkWaitOptions(opts);
-    return refused ?? this.#declare(topology, opts);
+    if (refused) return refused;
+    if (this.#closed) return Promise.reject(new BrokerClosedError());
+    const timeout = opts?.timeout ?? this.#opts.publishTimeout;
+    if (timeout === 0) {
+      return Promise.reject(
+        new TimeoutError(
+          'Declaring topology timed out: a declaration always waits for the broker, so timeout 0 can never be met',
+        ),
+      );
+    }
+    return this.#declare(topology, opts?.signal, timeout);
   }
 
-  async #declare(topology: Topology, opts: WaitOptions | undefined): Promise<void> {
-    const { signal, timeout } = readWaitOptions(opts, this.#opts.publishTimeout);
-    const model = await this.#whenReady({ signal, timeout });
-    await this.#pool.use(model, (channel) => applyTopology(channel, topology), signal);
-    this.#registry.add(topology);
+  async #declare(topology: Topology, signal: AbortSignal | undefined, timeout: number): Promise<void> {
+    const scope = new Scope({
+      signal,
+      deadline: Deadline.after(timeout),
+      timeoutMessage: (ms) =>
+        `Declaring topology timed out after ${ms} ms (${this.#connection.ready ? 'connected' : 'not connected'})`,
+    });
+    try {
+      const model = this.#connection.model ?? (await scope.race(this.#whenReady({ signal: scope.signal })));
+      await scope.race(this.#declarations.declare(model, topology, scope.signal));
+    } finally {
+      scope.dispose();
+    }
   }
 
   /**
    * Publishes with a confirm: resolves on the broker's ack; rejects on nack (`NackError`), return
-   * (`UnroutableError`), `timeout` (`TimeoutError`), abort or close (`BrokerClosedError`).
+   * (`UnroutableError`), `timeout` (`TimeoutError`; 0 always: a confirm is never there at once),
+   * abort or close (`BrokerClosedError`). An already aborted signal opens no connection.
    */
   publish(exchange: string, routingKey: string, body: unknown, opts?: PublishOptions): Promise<void> {
-    if (!this.#closed) this.#connection.start();
     return this.#publisher.publish(exchange, routingKey, body, opts);
   }
 
   /** Publishes to a queue through the default exchange. */
   sendToQueue(queue: string, body: unknown, opts?: PublishOptions): Promise<void> {
-    return this.publish('', queue, body, opts);
+    return this.#publisher.publish('', queue, body, opts);
   }
 
   /** Starts a consumer (subscribed now if connected, and after every reconnect). */
@@ -153,9 +199,11 @@ export class Broker extends EventEmitter {
     return this.#addConsumer(new Consumer(this.#consumerHost(), queue, handler, opts, true));
   }
 
-  /** Calls an RPC server over direct reply-to; resolves with its decoded reply. */
+  /**
+   * Calls an RPC server over direct reply-to; resolves with its decoded reply. `timeout` 0 always
+   * rejects (a reply is never there at once); an already aborted signal opens no connection.
+   */
   call<R = unknown>(queue: string, body: unknown, opts?: CallOptions): Promise<R> {
-    if (!this.#closed) this.#connection.start();
     return this.#rpc.call<R>(queue, body, opts);
   }
 
@@ -163,6 +211,7 @@ export class Broker extends EventEmitter {
   stats(): BrokerStats {
     return {
       connected: this.#connection.ready,
+      connecting: this.#connection.connecting,
       url: this.#connection.url,
       reconnects: this.#connection.reconnects,
       publisher: this.#publisher.stats(),
@@ -173,22 +222,20 @@ export class Broker extends EventEmitter {
 
   /**
    * Stops consumers (waiting for their handlers), waits for outstanding confirms, then closes the
-   * connection — all within `timeout` ms. Idempotent.
+   * connection — all within `timeout` ms (any duration; `Infinity` waits as long as it takes). Idempotent.
    */
   close(opts: { timeout?: number } = {}): Promise<void> {
     const timeout = checkDuration(opts.timeout, 'timeout', 10_000);
-    this.#closed ??= this.#close(timeout);
+    this.#closed ??= this.#close(Deadline.after(timeout));
     return this.#closed;
   }
 
-  async #close(timeout: number): Promise<void> {
-    const deadline = Date.now() + timeout;
-    const left = (): number => (timeout === Infinity ? Infinity : Math.max(0, deadline - Date.now()));
-    await Promise.all([...this.#consumers].map((c) => c.close({ timeout: left() })));
-    await this.#publisher.close(left());
+  async #close(deadline: Deadline): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.close({ timeout: deadline.remaining() })));
+    await this.#publisher.close(deadline.remaining());
     this.#rpc.close();
     this.#pool.clear();
-    await this.#connection.close();
+    await this.#connection.close(deadline.remaining());
   }
 
   /** Same as `close()`. */
@@ -208,15 +255,17 @@ export class Broker extends EventEmitter {
     return consumer;
   }
 
-  #consumerHost(): ConstructorParameters<typeof Consumer>[0] {
+  #consumerHost(): ConsumerHost {
     return {
       currentModel: () => this.#connection.model,
-      publish: (exchange, routingKey, body, opts) =>
-        this.#publisher.publish(exchange, routingKey, body, opts),
+      republish: (exchange, routingKey, content, properties) =>
+        this.#publisher.republish(exchange, routingKey, content, properties),
       declare: (topology) => this.declare(topology),
-      ensureQueue: (name) => this.#ensureQueue(name),
-      reportError: (err) => this.#reportError(err),
+      ensureQueue: async (name) =>
+        this.#declarations.ensureQueue(await this.#whenReady({ timeout: this.#opts.publishTimeout }), name),
+      reportError: (message, err, details) => this.#reportError(message, err, details),
       forget: (consumer) => this.#consumers.delete(consumer),
+      logger: this.#opts.logger,
     };
   }
 
@@ -227,20 +276,8 @@ export class Broker extends EventEmitter {
 
   async #setup(model: ChannelModel): Promise<void> {
     this.#pool.clear();
-    if (!this.#registry.empty) {
-      const topology = this.#registry.snapshot();
-      await this.#pool.use(model, (channel) => applyTopology(channel, topology));
-    }
+    await this.#declarations.redeclare(model);
     await this.#publisher.attach(model);
-  }
-
-  async #ensureQueue(name: string): Promise<void> {
-    const model = await this.#whenReady({ timeout: this.#opts.publishTimeout });
-    try {
-      await this.#pool.use(model, (channel) => channel.checkQueue(name));
-    } catch {
-      await this.#pool.use(model, (channel) => channel.assertQueue(name, { durable: true }));
-    }
   }
 
   #reopenPublisher(): void {
@@ -248,14 +285,14 @@ export class Broker extends EventEmitter {
       const model = this.#connection.model;
       if (!model || this.#closed || this.#publisher.attached) return;
       this.#publisher.attach(model).catch((err: unknown) => {
-        this.#reportError(err instanceof Error ? err : new Error(String(err)));
-        setTimeout(() => this.#reopenPublisher(), 1000).unref();
+        this.#reportError('connkit/amqp: could not reopen the confirm channel', err);
+        startTimer(1000, () => this.#reopenPublisher(), true);
       });
     });
   }
 
-  #reportError(err: Error): void {
+  #reportError(message: string, err: unknown, details?: Record<string, unknown>): void {
     // No 'error' event without a listener: an unheard 'error' would crash the process.
-    reportBackground({ emitter: this, logger: this.#opts.logger }, `connkit/amqp: ${err.message}`, err);
+    reportBackground({ emitter: this, logger: this.#opts.logger }, message, err, details);
   }
 }

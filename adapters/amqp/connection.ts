@@ -1,23 +1,26 @@
 /**
- * The broker connection: connects to the first answering URL, reconnects with exponential backoff
- * and jitter, and runs the broker's setup (topology, channels, consumers) on every new connection
- * before calling it ready. Passwords never appear in its messages.
+ * The broker connection: connects to the first answering URL, reconnects with the kit's
+ * {@link Backoff} (exponential, equal jitter), and runs the broker's setup (topology, channels,
+ * consumers) on every new connection before calling it ready. Passwords never appear in its
+ * messages or logs.
  * @module
  */
-import amqp, { type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import {
-  backoffDelay,
+  Backoff,
   ConnectionError,
-  describeValue,
-  readWaitOptions,
+  logDebug,
+  logInfo,
+  sleep,
   type SignalOptions,
   TimeoutError,
-  Waiter,
   type WaiterHost,
   WaiterQueue,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { redactUrl, type ResolvedBrokerOptions } from './options.js';
+import { Credentials } from './credentials.js';
+import { dial, hangUp, isFatal } from './dial.js';
+import type { ResolvedBrokerOptions } from './options.js';
 
 /**
  * What the broker does at each step of the connection's life.
@@ -35,18 +38,13 @@ export interface ConnectionHooks {
   disconnected(error: Error | undefined): void;
   blocked(reason: string): void;
   unblocked(): void;
-  error(error: Error): void;
+  /** A failure in the background (`message` says what failed). */
+  error(message: string, error: unknown): void;
   /** `connect()` gave up before any connection was made: pending work should fail with `error`. */
   gaveUp(error: ConnectionError): void;
 }
 
 const noop = (): void => undefined;
-
-/** Access refused (bad credentials or vhost): retrying cannot help before the first success. */
-function isFatal(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : String(err);
-  return /ACCESS[_-]REFUSED|NOT_ALLOWED|403|530/.test(message);
-}
 
 /**
  * One logical connection that survives the loss of its sockets.
@@ -61,8 +59,8 @@ function isFatal(err: unknown): boolean {
 export class Connection implements WaiterHost<ChannelModel> {
   readonly #opts: ResolvedBrokerOptions;
   readonly #hooks: ConnectionHooks;
-  readonly #urls: string[];
-  readonly #passwords: string[];
+  readonly #credentials: Credentials;
+  readonly #backoff: Backoff;
   #model: ChannelModel | undefined = undefined;
   #ready = false;
   #running = false;
@@ -71,7 +69,8 @@ export class Connection implements WaiterHost<ChannelModel> {
   #urlIndex = 0;
   #lastError: unknown = undefined;
   #waiters = new WaiterQueue<ChannelModel>();
-  #sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined = undefined;
+  /** Aborts the reconnect pause of the running loop (close, give up). */
+  #stopping: AbortController | undefined = undefined;
   #loop: Promise<void> | undefined = undefined;
   #reconnects = 0;
   #currentUrl: string | undefined = undefined;
@@ -79,15 +78,9 @@ export class Connection implements WaiterHost<ChannelModel> {
   constructor(opts: ResolvedBrokerOptions, hooks: ConnectionHooks) {
     this.#opts = opts;
     this.#hooks = hooks;
-    this.#passwords = [];
-    this.#urls = opts.urls.map((url) => {
-      const parsed = new URL(url);
-      if (parsed.password) this.#passwords.push(decodeURIComponent(parsed.password), parsed.password);
-      if (!parsed.searchParams.has('heartbeat')) {
-        parsed.searchParams.set('heartbeat', String(Math.round(opts.heartbeat / 1000)));
-      }
-      return parsed.toString();
-    });
+    this.#credentials = new Credentials(opts.urls, opts.heartbeat);
+    // 'equal' jitter keeps a floor under the delay, so a flapping broker is not hammered.
+    this.#backoff = new Backoff({ ...opts.reconnect, jitter: 'equal' });
   }
 
   /** The live connection, once set up; `undefined` while (re)connecting. */
@@ -98,6 +91,11 @@ export class Connection implements WaiterHost<ChannelModel> {
   /** True when connected and set up. */
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** True while trying to (re)connect. */
+  get connecting(): boolean {
+    return this.#running && !this.#ready;
   }
 
   /** Number of successful reconnects after the first connection. */
@@ -118,22 +116,22 @@ export class Connection implements WaiterHost<ChannelModel> {
   start(): void {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    this.#loop = this.#run();
+    this.#stopping = new AbortController();
+    this.#loop = this.#run(this.#stopping.signal);
   }
 
   /**
    * Resolves with the live connection, starting the connection if needed. Rejects with
-   * `TimeoutError` after `timeout`, or with the reason of `signal`.
+   * `TimeoutError` after `timeout` (0: at once unless connected), or with the reason of `signal`
+   * (both already validated by the caller).
    */
-  async whenReady(opts?: WaitOptions): Promise<ChannelModel> {
-    const { signal, timeout } = readWaitOptions(opts, Infinity);
+  async whenReady(opts: WaitOptions = {}): Promise<ChannelModel> {
     if (this.#closed) throw new ConnectionError('Connection is closed');
     const model = this.model;
     if (model) return model;
+    opts.signal?.throwIfAborted();
     this.start();
-    const waiter = new Waiter<ChannelModel>(this, signal, timeout);
-    this.#waiters.push(waiter);
-    return waiter.promise;
+    return this.#waiters.wait(this, opts.signal, opts.timeout ?? Infinity);
   }
 
   /**
@@ -145,118 +143,110 @@ export class Connection implements WaiterHost<ChannelModel> {
       await this.whenReady({ signal: opts?.signal, timeout: this.#opts.connectTimeout });
     } catch (err) {
       if (!(err instanceof TimeoutError)) throw err;
-      const error = this.#giveUpError();
+      const error = new ConnectionError(
+        `Could not connect to ${this.#credentials.all} within ${this.#opts.connectTimeout} ms (${this.#describeLastError()})`,
+        { cause: this.#credentials.scrub(this.#lastError) },
+      );
       if (!this.#everConnected) this.#stop(error);
       throw error;
     }
   }
 
-  /** Closes the connection and stops reconnecting. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Closes the connection and stops reconnecting. Idempotent. A broker that does not answer the
+   * close within `timeout` ms (a dead peer) gets its socket destroyed instead.
+   */
+  async close(timeout = Infinity): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#running = false;
-    this.#wakeSleep();
+    this.#stopping?.abort();
     this.#waiters.failAll(new ConnectionError('Connection is closed'));
     const model = this.#model;
-    if (model) await model.close().catch(noop);
+    if (model) await hangUp(model, timeout);
     await this.#loop;
-  }
-
-  #giveUpError(): ConnectionError {
-    const urls = this.#opts.urls.map(redactUrl).join(', ');
-    return new ConnectionError(
-      `Could not connect to ${urls} within ${this.#opts.connectTimeout} ms (${this.#describeLastError()})`,
-      { cause: this.#scrub(this.#lastError) },
-    );
   }
 
   #describeLastError(): string {
     const err = this.#lastError;
     if (err === undefined) return this.#running ? 'still connecting' : 'not connected';
-    return `last error: ${this.#redact(err instanceof Error ? err.message : describeValue(err))}`;
-  }
-
-  #redact(text: string): string {
-    let out = text;
-    for (const p of this.#passwords) if (p) out = out.split(p).join('***');
-    return out;
-  }
-
-  /** A driver error whose message might quote the password gets the password masked. */
-  #scrub(err: unknown): unknown {
-    if (err instanceof Error) {
-      const masked = this.#redact(err.message);
-      if (masked !== err.message) err.message = masked;
-    }
-    return err;
+    return `last error: ${this.#credentials.describe(err)}`;
   }
 
   #stop(error: ConnectionError): void {
     this.#running = false;
-    this.#wakeSleep();
+    this.#stopping?.abort();
     this.#waiters.failAll(error);
     this.#hooks.gaveUp(error);
   }
 
-  #wakeSleep(): void {
-    const s = this.#sleep;
-    if (s) {
-      clearTimeout(s.timer);
-      this.#sleep = undefined;
-      s.wake();
-    }
-  }
-
-  async #pause(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#sleep = { timer: setTimeout(() => ((this.#sleep = undefined), resolve()), ms), wake: resolve };
-    });
-  }
-
-  async #run(): Promise<void> {
-    let attempt = 0;
+  async #run(stopping: AbortSignal): Promise<void> {
     while (this.#running && !this.#closed) {
       const model = await this.#tryUrls();
       if (model && this.#running) {
-        attempt = 0;
-        const closed = this.#watch(model);
-        try {
-          await this.#hooks.setup(model);
-        } catch (err) {
-          this.#lastError = err;
-          this.#hooks.error(err instanceof Error ? err : new Error(String(err)));
-          await model.close().catch(noop);
-        }
-        if (!closed.done) {
-          if (this.#everConnected) this.#reconnects++;
-          this.#everConnected = true;
-          this.#ready = true;
-          this.#lastError = undefined;
-          this.#waiters.wakeAll(model);
-          this.#hooks.connected(this.#currentUrl ?? '');
-        }
-        const error = await closed.promise;
-        const wasReady = this.#ready;
-        this.#ready = false;
-        this.#model = undefined;
-        if (error) this.#lastError = error;
-        if (wasReady) this.#hooks.disconnected(error);
+        await this.#serve(model);
       } else if (model) {
         await model.close().catch(noop);
       }
       if (!this.#running || this.#closed) break;
       if (!this.#everConnected && isFatal(this.#lastError)) {
-        const error = new ConnectionError(
-          `Connection to ${this.#opts.urls.map(redactUrl).join(', ')} refused: ${this.#describeLastError()}`,
-          { cause: this.#scrub(this.#lastError) },
+        this.#stop(
+          new ConnectionError(
+            `Connection to ${this.#credentials.all} refused: ${this.#describeLastError()}`,
+            {
+              cause: this.#credentials.scrub(this.#lastError),
+            },
+          ),
         );
-        this.#stop(error);
         break;
       }
-      attempt++;
-      // 'equal' jitter keeps a floor under the delay, so a flapping broker is not hammered.
-      await this.#pause(backoffDelay(attempt, { ...this.#opts.reconnect, jitter: 'equal' }));
+      const delay = this.#backoff.next();
+      logDebug(this.#opts.logger, 'connkit/amqp: next connection attempt', {
+        delayMs: Math.round(delay),
+        failures: this.#backoff.failures,
+        lastError: this.#describeLastError(),
+      });
+      await sleep(delay, { signal: stopping }).catch(noop);
+    }
+  }
+
+  /** Sets a fresh connection up, serves it until it closes. */
+  async #serve(model: ChannelModel): Promise<void> {
+    const closed = this.#watch(model);
+    try {
+      await this.#hooks.setup(model);
+    } catch (err) {
+      this.#lastError = err;
+      this.#hooks.error('connkit/amqp: setting up the new connection failed', err);
+      await model.close().catch(noop);
+    }
+    const url = this.#currentUrl ?? '';
+    if (!closed.done) {
+      if (this.#everConnected) this.#reconnects++;
+      const again = this.#everConnected;
+      this.#everConnected = true;
+      this.#ready = true;
+      this.#lastError = undefined;
+      this.#backoff.reset();
+      this.#waiters.wakeAll(model);
+      if (again)
+        logInfo(this.#opts.logger, 'connkit/amqp: reconnected', { url, reconnects: this.#reconnects });
+      else logInfo(this.#opts.logger, 'connkit/amqp: connected', { url });
+      this.#hooks.connected(url);
+    }
+    const error = await closed.promise;
+    const wasReady = this.#ready;
+    this.#ready = false;
+    this.#model = undefined;
+    if (error) this.#lastError = error;
+    if (wasReady) {
+      if (!this.#closed) {
+        logInfo(this.#opts.logger, 'connkit/amqp: connection lost, reconnecting', {
+          url,
+          reason: error === undefined ? 'closed' : this.#credentials.describe(error),
+        });
+      }
+      this.#hooks.disconnected(error);
     }
   }
 
@@ -275,7 +265,7 @@ export class Connection implements WaiterHost<ChannelModel> {
     });
     model.on('error', (err: Error) => {
       this.#lastError = err;
-      this.#hooks.error(this.#scrub(err) as Error);
+      this.#hooks.error('connkit/amqp: connection error', this.#credentials.scrub(err));
     });
     model.on('blocked', (reason: string) => this.#hooks.blocked(reason));
     model.on('unblocked', () => this.#hooks.unblocked());
@@ -284,23 +274,23 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   /** One pass over the URLs, starting with the last one that worked. */
   async #tryUrls(): Promise<ChannelModel | undefined> {
-    const n = this.#urls.length;
+    const urls = this.#credentials.dial;
+    const n = urls.length;
     for (let i = 0; i < n && this.#running; i++) {
       const index = (this.#urlIndex + i) % n;
-      const url = this.#urls[index] as string;
+      const url = this.#credentials.shown(index);
+      logDebug(this.#opts.logger, 'connkit/amqp: connecting', { url });
       try {
-        // Nagle stays on (amqplib's default): a publish is one write, and measured on 2 cores
-        // noDelay cost ~2x the socket-write CPU and some throughput under confirm streams.
-        const model = await amqp.connect(url, {
-          ...(url.startsWith('amqps:') ? this.#opts.tls : undefined),
-          timeout: this.#opts.connectTimeout,
-          clientProperties: { connection_name: this.#opts.clientName },
-        });
+        const model = await dial(urls[index] as string, this.#opts);
         this.#urlIndex = index;
-        this.#currentUrl = redactUrl(this.#opts.urls[index] as string);
+        this.#currentUrl = url;
         return model;
       } catch (err) {
         this.#lastError = err;
+        logDebug(this.#opts.logger, 'connkit/amqp: connection attempt failed', {
+          url,
+          reason: this.#credentials.describe(err),
+        });
         if (!this.#everConnected && isFatal(err)) return undefined;
       }
     }

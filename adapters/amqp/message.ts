@@ -5,16 +5,7 @@
  */
 import type { ConsumeMessage, MessageProperties } from 'amqplib';
 import { decodeBody } from './codec.js';
-
-/**
- * Header in which connkit counts delivery attempts across its delay queues.
- *
- * @example
- * ```ts
- * raw.properties.headers?.[ATTEMPT_HEADER]; // 2 on the first retry
- * ```
- */
-export const ATTEMPT_HEADER = 'x-connkit-attempt';
+import { ATTEMPT_HEADER } from './wire.js';
 
 /**
  * A delivered message.

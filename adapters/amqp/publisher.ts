@@ -5,46 +5,15 @@
  * (same `messageId`) on the next channel: at-least-once.
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
-import {
-  checkDuration,
-  checkSignal,
-  ConnkitError,
-  describeValue,
-  TimeoutError,
-  type WaitOptions,
-} from '../../src/internal/index.js';
-import { encodeBody } from './codec.js';
-import { BrokerClosedError, BufferFullError, NackError, UnroutableError } from './errors.js';
+import { logInfo, type Logger, TimeoutError } from '../../src/internal/index.js';
+import { culpritError } from './channel-error.js';
+import { BrokerClosedError, NackError, UnroutableError } from './errors.js';
+import { readPublish, type PublishOptions } from './publish-options.js';
+import { INFLIGHT, QUEUED, SETTLED, type EntryOwner, type PublishEntry } from './publish-entry.js';
+import { PublishQueue } from './publish-queue.js';
 
-/**
- * Options of `broker.publish()` and `broker.sendToQueue()`.
- *
- * @example
- * ```ts
- * await broker.publish('orders', 'order.created', order, { messageId: order.id, timeout: 5000 });
- * ```
- */
-export interface PublishOptions extends WaitOptions {
-  /** Delivery mode 2 (survives a broker restart in a durable queue). @default true */
-  persistent?: boolean;
-  /** Return the message (→ `UnroutableError`) when no queue takes it. @default true */
-  mandatory?: boolean;
-  /** Message id; re-publishes after a reconnect keep it. @default a random UUID */
-  messageId?: string;
-  correlationId?: string;
-  replyTo?: string;
-  /** Header values keep their AMQP types (string, integer, boolean…). */
-  headers?: Record<string, unknown>;
-  /** Overrides the declared content type (the encoding still follows the body's JS type). */
-  contentType?: string;
-  /** Per-message TTL in milliseconds. */
-  expiration?: number | string;
-  priority?: number;
-  type?: string;
-  appId?: string;
-}
+export type { PublishOptions } from './publish-options.js';
 
 /**
  * Most unconfirmed messages on the channel at once. Beyond it publishes wait in connkit's queue:
@@ -53,76 +22,26 @@ export interface PublishOptions extends WaitOptions {
  */
 const WINDOW = 512;
 
-const QUEUED = 0;
-const INFLIGHT = 1;
-const SETTLED = 2;
-
-/** One publish on its way: an entry in the queue, then in flight on a channel. */
-class Entry {
-  state = QUEUED;
-  returned: string | undefined = undefined;
-  /** Channel-level failures seen while in flight (a poison message must not loop forever). */
-  failures = 0;
-  /** Was in flight on a channel that closed. */
-  lost = false;
-  /** Links of the publisher's list of unsettled entries (publish order). */
-  prev: Entry | undefined = undefined;
-  next: Entry | undefined = undefined;
-  /** Own timer, for a publish whose timeout differs from the default (see Publisher.#deadlines). */
-  timer: NodeJS.Timeout | undefined = undefined;
-  /** `performance.now()` at which a default-timeout publish expires. */
-  deadline = Infinity;
-  resolve!: () => void;
-  reject!: (err: unknown) => void;
-  readonly promise: Promise<void>;
-  readonly onConfirm: (err: unknown) => void;
-
-  constructor(
-    readonly owner: Publisher,
-    readonly exchange: string,
-    readonly routingKey: string,
-    readonly content: Buffer,
-    readonly options: Options.Publish & { messageId: string },
-    readonly signal: AbortSignal | undefined,
-  ) {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.onConfirm = (err: unknown) => owner.confirmed(this, err);
-  }
-
-  handleEvent(): void {
-    this.owner.settle(this, this.signal?.reason);
-  }
-}
-
-function codeOf(err: Error): number {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : 0;
-}
-
-function onTimeout(entry: Entry): void {
-  entry.owner.timedOut(entry);
-}
-
 /**
  * What the publisher needs from the broker (implemented by `Broker`).
  *
  * @example
  * ```ts
- * const host: PublisherHost = { connected: () => true, reopen() {}, reportError: console.error };
+ * const host: PublisherHost = { connected: () => true, demand() {}, reopen() {} };
  * ```
  */
 export interface PublisherHost {
   connected(): boolean;
+  /** A publish was accepted: the connection should be up, or coming. */
+  demand(): void;
   /** The connection is up but this publisher's channel failed: open another one. */
   reopen(): void;
-  reportError(err: Error): void;
+  readonly logger?: Logger | undefined;
 }
 
 /**
- * The publishing half of the broker.
+ * The publishing half of the broker: the confirm channel and what goes over it; the publishes
+ * themselves wait and settle in its {@link PublishQueue}.
  *
  * @example
  * ```ts
@@ -131,49 +50,40 @@ export interface PublisherHost {
  * await publisher.publish('', 'jobs', { id: 1 });
  * ```
  */
-export class Publisher {
+export class Publisher implements EntryOwner {
   readonly #host: PublisherHost;
-  readonly #maxPending: number;
   readonly #timeout: number;
+  readonly #queue: PublishQueue;
   #channel: ConfirmChannel | undefined = undefined;
   #model: ChannelModel | undefined = undefined;
   #writable = false;
   #inflight = 0;
-  #queue: Entry[] = [];
-  #head = 0;
-  // Unsettled entries as an intrusive list: a Set under constant add/delete churn measured 3–4×
-  // slower per publish than the rest of the publish path together.
-  #first: Entry | undefined = undefined;
-  #last: Entry | undefined = undefined;
-  #count = 0;
   #closed = false;
-  #drainWaiters: (() => void)[] = [];
-  /**
-   * Default-timeout publishes in deadline order (same timeout ⇒ FIFO = deadline order), watched by
-   * one timer instead of a setTimeout per message, which would cost more than the publish itself.
-   */
-  #deadlines: Entry[] = [];
-  #deadlineHead = 0;
-  #deadlineTimer: NodeJS.Timeout | undefined = undefined;
+  #flushQueued = false;
   #published = 0;
   #republished = 0;
   #confirmed = 0;
 
-  constructor(host: PublisherHost, opts: { maxPending: number; publishTimeout: number }) {
+  constructor(host: PublisherHost, settings: { maxPending: number; publishTimeout: number }) {
     this.#host = host;
-    this.#maxPending = opts.maxPending;
-    this.#timeout = opts.publishTimeout;
+    this.#timeout = settings.publishTimeout;
+    this.#queue = new PublishQueue({ ...settings, connected: () => host.connected() });
   }
 
   /** Counters for `broker.stats()`. */
   stats(): { pending: number; queued: number; published: number; republished: number; confirmed: number } {
     return {
-      pending: this.#count,
-      queued: this.#queue.length - this.#head,
+      pending: this.#queue.count,
+      queued: this.#queue.waiting,
       published: this.#published,
       republished: this.#republished,
       confirmed: this.#confirmed,
     };
+  }
+
+  /** True while a confirm channel is open. */
+  get attached(): boolean {
+    return this.#channel !== undefined;
   }
 
   /** Opens the confirm channel on a fresh connection and writes everything that waited. */
@@ -188,7 +98,7 @@ export class Publisher {
     this.#model = model;
     let channelError: Error | undefined;
     channel.on('error', (err: Error) => (channelError = err));
-    channel.on('return', (msg: AmqpMessage) => this.#returned(msg));
+    channel.on('return', (msg: AmqpMessage) => this.#queue.markReturned(msg));
     channel.on('drain', () => {
       if (this.#channel === channel) {
         this.#writable = true;
@@ -202,71 +112,78 @@ export class Publisher {
     this.#flush();
   }
 
-  /** Validates, encodes and publishes; resolves on the broker's confirm. */
+  /**
+   * Validates, encodes and publishes; resolves on the broker's confirm. Bad arguments throw; a
+   * closed publisher, an aborted signal, `timeout` 0 (a confirm is never there at once) and a full
+   * buffer reject before anything is queued or sent.
+   */
   publish(exchange: string, routingKey: string, body: unknown, opts: PublishOptions = {}): Promise<void> {
-    if (typeof exchange !== 'string')
-      throw new TypeError(`exchange must be a string, got ${describeValue(exchange)}`);
-    if (typeof routingKey !== 'string') {
-      throw new TypeError(`routingKey must be a string, got ${describeValue(routingKey)}`);
-    }
-    const signal = checkSignal(opts.signal);
-    const timeout = checkDuration(opts.timeout, 'timeout', this.#timeout);
-    const { content, contentType } = encodeBody(body, opts.contentType);
+    const { content, properties, signal, timeout } = readPublish(
+      exchange,
+      routingKey,
+      body,
+      opts,
+      this.#timeout,
+    );
+    return this.#send(exchange, routingKey, content, properties, signal, timeout);
+  }
+
+  /**
+   * Publishes a message connkit relays as it is (a retry or a dead-letter): `properties` go out
+   * unchanged — in particular a message without `messageId` stays without one, so the relayed copy
+   * and a redelivery of the original stay recognisable as the same message.
+   */
+  republish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    properties: Options.Publish,
+  ): Promise<void> {
+    return this.#send(exchange, routingKey, content, properties, undefined, this.#timeout);
+  }
+
+  #send(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    properties: Options.Publish,
+    signal: AbortSignal | undefined,
+    timeout: number,
+  ): Promise<void> {
     if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: publish refused'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#count >= this.#maxPending) {
+    if (timeout === 0) {
       return Promise.reject(
-        new BufferFullError(
-          `Publish buffer is full (${this.#count} pending, maxPending ${this.#maxPending})`,
+        new TimeoutError(
+          `Publish to exchange ${JSON.stringify(exchange)} with routing key ${JSON.stringify(routingKey)} timed out: ` +
+            `a confirmed publish always waits for the broker, so timeout 0 can never be met`,
         ),
       );
     }
-    const options: Options.Publish & { messageId: string } = {
-      messageId: opts.messageId ?? randomUUID(),
-      contentType,
-      deliveryMode: opts.persistent === false ? 1 : 2,
-      mandatory: opts.mandatory ?? true,
-      timestamp: Math.floor(Date.now() / 1000),
-    };
-    if (opts.headers !== undefined) options.headers = opts.headers;
-    if (opts.correlationId !== undefined) options.correlationId = opts.correlationId;
-    if (opts.replyTo !== undefined) options.replyTo = opts.replyTo;
-    if (opts.expiration !== undefined) options.expiration = String(opts.expiration);
-    if (opts.priority !== undefined) options.priority = opts.priority;
-    if (opts.type !== undefined) options.type = opts.type;
-    if (opts.appId !== undefined) options.appId = opts.appId;
-    const entry = new Entry(this, exchange, routingKey, content, options, signal);
-    this.#link(entry);
-    signal?.addEventListener('abort', entry);
-    if (timeout === this.#timeout) this.#addDeadline(entry, timeout);
-    else if (timeout !== Infinity) entry.timer = setTimeout(onTimeout, timeout, entry);
-    if (this.#writable && this.#inflight < WINDOW && this.#head === this.#queue.length) this.#write(entry);
+    let entry: PublishEntry;
+    try {
+      entry = this.#queue.add(this, exchange, routingKey, content, properties, signal, timeout);
+    } catch (err) {
+      return Promise.reject(err); // BufferFullError
+    }
+    if (this.#writable && this.#inflight < WINDOW && this.#queue.waiting === 0) this.#write(entry);
     else this.#queue.push(entry);
+    this.#host.demand();
     return entry.promise;
   }
 
-  /** Stops taking publishes, waits up to `timeout` for the outstanding ones, fails the rest. */
+  /** Stops taking publishes, waits up to `timeout` (any duration) for the outstanding ones, fails the rest. */
   async close(timeout: number): Promise<void> {
     this.#closed = true;
-    if (this.#count > 0 && timeout > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = timeout === Infinity ? undefined : setTimeout(resolve, timeout);
-        this.#drainWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    for (const entry of this.#entries()) {
-      this.settle(entry, new BrokerClosedError('Broker closed before the publish was confirmed'));
-    }
+    await this.#queue.drained(timeout);
+    this.failAll(new BrokerClosedError('Broker closed before the publish was confirmed'));
     this.#channel = undefined;
     this.#writable = false;
   }
 
-  /** Rejects every unsettled publish with `error` (the broker could not connect at all). */
+  /** Rejects every unsettled publish with `error` (the broker closed, or could not connect at all). */
   failAll(error: Error): void {
-    for (const entry of this.#entries()) this.settle(entry, error);
+    this.#queue.failAll(error);
   }
 
   /** The connection dropped: nothing can be written until the next `attach`. */
@@ -274,14 +191,14 @@ export class Publisher {
     this.#writable = false;
   }
 
+  /** Settles an entry once (EntryOwner: its signal aborted). */
+  settle(entry: PublishEntry, error: unknown): void {
+    this.#queue.settle(entry, error);
+  }
+
   /** amqplib's confirm callback: `null` = ack, 'message nacked' = nack, anything else = channel gone. */
-  confirmed(entry: Entry, err: unknown): void {
-    if (
-      this.#inflight > 0 &&
-      --this.#inflight < WINDOW &&
-      this.#head < this.#queue.length &&
-      !this.#flushQueued
-    ) {
+  confirmed(entry: PublishEntry, err: unknown): void {
+    if (this.#inflight > 0 && --this.#inflight < WINDOW && this.#queue.waiting > 0 && !this.#flushQueued) {
       // Not from inside amqplib's confirm loop: the channel may be closing right now.
       this.#flushQueued = true;
       queueMicrotask(this.#flushTask);
@@ -293,102 +210,27 @@ export class Publisher {
         this.settle(entry, new UnroutableError(entry.exchange, entry.routingKey, entry.returned));
       } else this.settle(entry, undefined);
     } else if (err instanceof Error && err.message === 'message nacked') {
-      this.settle(entry, new NackError(`The broker nacked message ${entry.options.messageId}`));
+      this.settle(
+        entry,
+        new NackError(`The broker nacked message ${entry.options.messageId ?? '(without id)'}`),
+      );
     } else {
       entry.state = QUEUED; // re-published by #channelClosed
       entry.lost = true;
     }
   }
 
-  #addDeadline(entry: Entry, timeout: number): void {
-    if (timeout === Infinity) return;
-    entry.deadline = performance.now() + timeout;
-    // Confirms come in publish order, so settled entries gather at the head: drop them now rather
-    // than at the next expiry, or the list would pin every body published in the last `timeout` ms.
-    const list = this.#deadlines;
-    while (this.#deadlineHead < list.length && (list[this.#deadlineHead] as Entry).state === SETTLED) {
-      list[this.#deadlineHead++] = undefined as unknown as Entry;
-    }
-    if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > list.length) {
-      this.#deadlines = list.slice(this.#deadlineHead);
-      this.#deadlineHead = 0;
-    }
-    this.#deadlines.push(entry);
-    if (this.#deadlineTimer === undefined) this.#armDeadlines(timeout);
-  }
-
-  #armDeadlines(ms: number): void {
-    this.#deadlineTimer = setTimeout(this.#expire, Math.max(0, Math.ceil(ms)));
-  }
-
-  readonly #expire = (): void => {
-    this.#deadlineTimer = undefined;
-    const now = performance.now();
-    const list = this.#deadlines;
-    while (this.#deadlineHead < list.length) {
-      const entry = list[this.#deadlineHead] as Entry;
-      if (entry.state !== SETTLED) {
-        if (entry.deadline > now) break;
-        this.timedOut(entry);
-      }
-      list[this.#deadlineHead++] = undefined as unknown as Entry;
-    }
-    if (this.#deadlineHead === list.length) {
-      this.#deadlines = [];
-      this.#deadlineHead = 0;
-      return;
-    }
-    if (this.#deadlineHead > 1024) {
-      this.#deadlines = list.slice(this.#deadlineHead);
-      this.#deadlineHead = 0;
-    }
-    this.#armDeadlines((this.#deadlines[this.#deadlineHead] as Entry).deadline - now);
-  };
-
-  timedOut(entry: Entry): void {
-    entry.timer = undefined;
-    const where = entry.state === QUEUED ? 'waiting to be sent' : 'awaiting its confirm';
-    this.settle(
-      entry,
-      new TimeoutError(
-        `Publish to exchange ${JSON.stringify(entry.exchange)} with routing key ${JSON.stringify(entry.routingKey)} timed out ` +
-          `(${where}, ${this.#host.connected() ? 'connected' : 'disconnected'}, ${this.#count} pending)`,
-      ),
-    );
-  }
-
-  /** Settles an entry once: `error === undefined` resolves. */
-  settle(entry: Entry, error: unknown): void {
-    if (entry.state === SETTLED) return;
-    entry.state = SETTLED;
-    this.#unlink(entry);
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
-    entry.signal?.removeEventListener('abort', entry);
-    if (error === undefined) entry.resolve();
-    else entry.reject(error);
-    if (this.#count === 0) {
-      // Nothing left to expire: drop the timer so an idle or closed broker keeps no process alive.
-      if (this.#deadlineTimer !== undefined) {
-        clearTimeout(this.#deadlineTimer);
-        this.#deadlineTimer = undefined;
-      }
-      this.#deadlines = [];
-      this.#deadlineHead = 0;
-      if (this.#drainWaiters.length > 0) for (const wake of this.#drainWaiters.splice(0)) wake();
-    }
-  }
-
-  #write(entry: Entry): void {
+  #write(entry: PublishEntry): void {
     const channel = this.#channel as ConfirmChannel;
     let ok: boolean;
     try {
       ok = channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options, entry.onConfirm);
     } catch (err) {
       if (err instanceof RangeError || err instanceof TypeError) {
-        this.settle(entry, err); // bad headers or arguments: amqplib refuses to encode them
+        this.settle(entry, err); // header values amqplib cannot encode
         return;
       }
-      this.#queue.splice(this.#head, 0, entry); // channel closed under us: #channelClosed re-sends
+      this.#queue.unshift(entry); // channel closed under us: #channelClosed re-sends
       this.#writable = false;
       return;
     }
@@ -398,64 +240,17 @@ export class Publisher {
     if (!ok) this.#writable = false;
   }
 
-  #flushQueued = false;
   readonly #flushTask = (): void => {
     this.#flushQueued = false;
     this.#flush();
   };
 
   #flush(): void {
-    while (this.#writable && this.#inflight < WINDOW && this.#head < this.#queue.length) {
-      const entry = this.#queue[this.#head] as Entry;
-      this.#queue[this.#head++] = undefined as unknown as Entry;
+    while (this.#writable && this.#inflight < WINDOW) {
+      const entry = this.#queue.shift();
+      if (entry === undefined) return;
       if (entry.state === QUEUED) this.#write(entry);
     }
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  #link(entry: Entry): void {
-    entry.prev = this.#last;
-    if (this.#last) this.#last.next = entry;
-    else this.#first = entry;
-    this.#last = entry;
-    this.#count++;
-  }
-
-  #unlink(entry: Entry): void {
-    if (entry.prev) entry.prev.next = entry.next;
-    else this.#first = entry.next;
-    if (entry.next) entry.next.prev = entry.prev;
-    else this.#last = entry.prev;
-    entry.prev = entry.next = undefined;
-    this.#count--;
-  }
-
-  /** A snapshot of the unsettled entries in publish order (safe to settle while iterating). */
-  #entries(): Entry[] {
-    const out: Entry[] = [];
-    for (let e = this.#first; e; e = e.next) out.push(e);
-    return out;
-  }
-
-  #returned(msg: AmqpMessage): void {
-    const id = msg.properties.messageId as string | undefined;
-    // Returns are rare and come before their ack: a scan of the in-flight window beats a map
-    // maintained on every publish.
-    let entry: Entry | undefined;
-    for (let e = this.#first; e && id !== undefined; e = e.next) {
-      if (e.state === INFLIGHT && e.returned === undefined && e.options.messageId === id) {
-        entry = e;
-        break;
-      }
-    }
-    const fields = msg.fields as { replyCode?: number; replyText?: string };
-    if (entry) entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
   }
 
   /**
@@ -468,42 +263,24 @@ export class Publisher {
       this.#channel = undefined;
       this.#writable = false;
     }
-    const requeue: Entry[] = [];
-    const channelLevel = channelError !== undefined && [403, 404, 405, 406].includes(codeOf(channelError));
-    for (const entry of this.#entries()) {
-      if (entry.state !== QUEUED) continue;
-      if (entry.lost) {
-        entry.lost = false;
-        this.#republished++;
-        if (channelLevel && this.#isCulprit(entry, channelError)) {
-          this.settle(
-            entry,
-            new ConnkitError(`Publish failed: ${channelError.message}`, 'CHANNEL_ERROR', {
-              cause: channelError,
-            }),
-          );
-          continue;
-        }
-      }
-      requeue.push(entry);
+    let lost = 0;
+    for (const entry of this.#queue.entries()) {
+      if (entry.state !== QUEUED || !entry.lost) continue;
+      entry.lost = false;
+      lost++;
+      const failure = culpritError(entry, channelError);
+      if (failure) this.settle(entry, failure);
     }
-    this.#queue = requeue;
-    this.#head = 0;
+    this.#republished += lost;
+    this.#queue.requeueUnsent();
+    if (lost > 0) {
+      logInfo(this.#host.logger, 'connkit/amqp: confirm channel closed, re-publishing unconfirmed messages', {
+        count: lost,
+        reason: channelError?.message,
+      });
+    }
     if (!current)
       this.#flush(); // a stale channel: its lost messages go out on the live one
     else if (!this.#closed) this.#host.reopen();
-  }
-
-  /** True while a confirm channel is open. */
-  get attached(): boolean {
-    return this.#channel !== undefined;
-  }
-
-  #isCulprit(entry: Entry, error: Error): boolean {
-    const noExchange = /no exchange '(.*)' in vhost/.exec(error.message);
-    if (noExchange) return entry.exchange === noExchange[1];
-    const tooBig = /message size \d+ is larger than configured max size (\d+)/.exec(error.message);
-    if (tooBig) return entry.content.length > Number(tooBig[1]);
-    return ++entry.failures >= 3;
   }
 }

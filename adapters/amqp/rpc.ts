@@ -6,15 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
 import {
-  checkWaitOptions,
+  checkSignal,
+  checkDuration,
   ConnectionError,
+  Deadline,
   describeValue,
-  readWaitOptions,
+  logDebug,
+  type Logger,
+  Scope,
   TimeoutError,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { decodeBody, encodeBody } from './codec.js';
-import { BrokerClosedError, RemoteError, UnroutableError } from './errors.js';
+import { encodeBody } from './codec.js';
+import { BrokerClosedError, UnroutableError } from './errors.js';
+import { checkHeaders } from './publish-options.js';
+import { readReply } from './rpc-reply.js';
+import { DIRECT_REPLY_TO, MAX_TTL, wireTimestamp } from './wire.js';
 
 /**
  * Options of `broker.call()`.
@@ -29,28 +36,32 @@ export interface CallOptions extends WaitOptions {
   headers?: Record<string, unknown>;
 }
 
-const REPLY_TO = 'amq.rabbitmq.reply-to';
-
+/** One call in flight: settled once, by its reply, its scope (abort, timeout) or a lost channel. */
 class Call {
-  timer: NodeJS.Timeout | undefined = undefined;
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
   readonly promise: Promise<unknown>;
+  readonly scope: Scope;
 
   constructor(
-    readonly owner: RpcClient,
     readonly id: string,
     readonly queue: string,
-    readonly signal: AbortSignal | undefined,
+    signal: AbortSignal | undefined,
+    timeout: number,
+    finish: (call: Call, value: unknown, isError: boolean) => void,
+    inFlight: () => number,
   ) {
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-  }
-
-  handleEvent(): void {
-    this.owner.finish(this, this.signal?.reason, true);
+    this.scope = new Scope({
+      signal,
+      deadline: Deadline.after(timeout),
+      timeoutMessage: (ms) =>
+        `RPC call to ${JSON.stringify(queue)} timed out after ${ms} ms (${inFlight()} calls in flight)`,
+      onAbort: (reason) => finish(this, reason, true),
+    });
   }
 }
 
@@ -59,12 +70,16 @@ class Call {
  *
  * @example
  * ```ts
- * const rpc = new RpcClient({ whenReady: (o) => connection.whenReady(o), reportError: console.error }, 30_000);
+ * const rpc = new RpcClient({ model: () => connection.model, whenReady: (o) => connection.whenReady(o), reportError() {} }, 30_000);
  * ```
  */
 export interface RpcHost {
+  /** The live connection, if any (no wait). */
+  model(): ChannelModel | undefined;
+  /** The live connection once there is one (starts connecting). */
   whenReady(opts: WaitOptions): Promise<ChannelModel>;
-  reportError(err: Error): void;
+  reportError(message: string, err: unknown): void;
+  readonly logger?: Logger | undefined;
 }
 
 /**
@@ -80,6 +95,9 @@ export class RpcClient {
   readonly #host: RpcHost;
   readonly #defaultTimeout: number;
   readonly #calls = new Map<string, Call>();
+  readonly #finish = (call: Call, value: unknown, isError: boolean): void =>
+    this.finish(call, value, isError);
+  readonly #inFlight = (): number => this.#calls.size;
   #channel: Channel | undefined = undefined;
   #opening: Promise<Channel> | undefined = undefined;
   #closed = false;
@@ -94,60 +112,59 @@ export class RpcClient {
     return this.#calls.size;
   }
 
-  /** Publishes a request to `queue` and resolves with the decoded reply. */
-  call<R>(queue: string, body: unknown, opts?: CallOptions): Promise<R> {
-    // Bad arguments throw synchronously (DESIGN §2); an aborted signal or a closed broker rejects.
+  /**
+   * Publishes a request to `queue` and resolves with the decoded reply. Bad arguments throw; a
+   * closed broker, an aborted signal and `timeout` 0 (a reply is never there at once) reject
+   * before anything is sent or any connection is opened.
+   */
+  call<R>(queue: string, body: unknown, opts: CallOptions = {}): Promise<R> {
     if (typeof queue !== 'string' || queue === '')
       throw new TypeError(`queue must be a non-empty string, got ${describeValue(queue)}`);
-    const refused = checkWaitOptions(opts);
-    if (refused) return refused;
+    if (opts === null || typeof opts !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeValue(opts)}`);
+    }
+    const signal = checkSignal(opts.signal);
+    const timeout = checkDuration(opts.timeout, 'timeout', this.#defaultTimeout);
+    const headers = checkHeaders(opts.headers);
     const encoded = encodeBody(body);
     if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: call refused'));
-    const { signal, timeout } = readWaitOptions(opts, this.#defaultTimeout);
-    const call = new Call(this, randomUUID(), queue, signal);
-    this.#calls.set(call.id, call);
-    signal?.addEventListener('abort', call);
-    const started = Date.now();
-    if (timeout !== Infinity) {
-      call.timer = setTimeout(() => {
-        this.finish(
-          call,
-          new TimeoutError(
-            `RPC call to ${JSON.stringify(queue)} timed out after ${timeout} ms (${this.#calls.size} calls in flight)`,
-          ),
-          true,
-        );
-      }, timeout);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (timeout === 0) {
+      return Promise.reject(
+        new TimeoutError(
+          `RPC call to ${JSON.stringify(queue)} timed out: a reply always takes a round trip, so timeout 0 can never be met`,
+        ),
+      );
     }
-    this.#send(call, encoded, timeout, started, opts?.headers).catch((err: unknown) =>
-      this.finish(call, err, true),
-    );
+    const call = new Call(randomUUID(), queue, signal, timeout, this.#finish, this.#inFlight);
+    this.#calls.set(call.id, call);
+    this.#send(call, encoded, headers).catch((err: unknown) => this.finish(call, err, true));
     return call.promise as Promise<R>;
   }
 
   async #send(
     call: Call,
     encoded: { content: Buffer; contentType: string },
-    timeout: number,
-    started: number,
     headers: Record<string, unknown> | undefined,
   ): Promise<void> {
-    const model = await this.#host.whenReady({ signal: call.signal, timeout });
-    const channel = await this.#ensureChannel(model);
+    const model =
+      this.#host.model() ?? (await call.scope.race(this.#host.whenReady({ signal: call.scope.signal })));
+    const channel = this.#channel ?? (await call.scope.race(this.#ensureChannel(model)));
     if (!this.#calls.has(call.id)) return; // settled while connecting
     const options: Options.Publish = {
       correlationId: call.id,
-      replyTo: REPLY_TO,
+      replyTo: DIRECT_REPLY_TO,
       messageId: randomUUID(),
       contentType: encoded.contentType,
-      timestamp: Math.floor(started / 1000),
+      timestamp: wireTimestamp(),
       mandatory: true,
       deliveryMode: 1,
     };
     if (headers !== undefined) options.headers = headers;
-    // A late server must not work on a stale request: the request expires with the call.
-    if (timeout !== Infinity)
-      options.expiration = String(Math.max(1, Math.ceil(timeout - (Date.now() - started))));
+    // A late server must not work on a stale request: the request expires with the call (unless the
+    // call outlives the longest TTL the broker accepts).
+    const left = Math.max(1, Math.ceil(call.scope.deadline.remaining()));
+    if (left <= MAX_TTL) options.expiration = String(left);
     channel.publish('', call.queue, encoded.content, options);
   }
 
@@ -159,18 +176,19 @@ export class RpcClient {
 
   async #open(model: ChannelModel): Promise<Channel> {
     const channel = await model.createChannel();
-    channel.on('error', (err: Error) => this.#host.reportError(err));
+    channel.on('error', (err: Error) => this.#host.reportError('connkit/amqp: RPC reply channel error', err));
     channel.on('close', () => this.#lost(channel));
     channel.on('return', (msg: AmqpMessage) => {
       const call = this.#calls.get(msg.properties.correlationId as string);
-      if (call)
+      if (call) {
         this.finish(
           call,
           new UnroutableError('', call.queue, 'NO_ROUTE (no queue to take the request)'),
           true,
         );
+      }
     });
-    await channel.consume(REPLY_TO, (msg) => this.#reply(msg), { noAck: true });
+    await channel.consume(DIRECT_REPLY_TO, (msg) => this.#reply(msg), { noAck: true });
     this.#channel = channel;
     return channel;
   }
@@ -179,22 +197,9 @@ export class RpcClient {
     if (msg === null) return;
     const call = this.#calls.get(msg.properties.correlationId as string);
     if (!call) return;
-    const headers = msg.properties.headers as Record<string, unknown> | undefined;
     try {
-      const body = decodeBody(msg.content, msg.properties.contentType as string | undefined);
-      if (headers?.['x-error'] !== undefined) {
-        const e = (body as { error?: { name?: unknown; message?: unknown; code?: unknown } } | null)?.error;
-        const message = typeof e?.message === 'string' ? e.message : describeValue(headers['x-error']);
-        this.finish(
-          call,
-          new RemoteError(
-            message,
-            typeof e?.name === 'string' ? e.name : 'Error',
-            typeof e?.code === 'string' || typeof e?.code === 'number' ? e.code : undefined,
-          ),
-          true, // the remote handler failed: the call rejects
-        );
-      } else this.finish(call, body, false);
+      const { value, isError } = readReply(msg);
+      this.finish(call, value, isError);
     } catch (err) {
       this.finish(call, err, true);
     }
@@ -204,6 +209,11 @@ export class RpcClient {
   #lost(channel: Channel): void {
     if (this.#channel !== channel) return;
     this.#channel = undefined;
+    if (this.#calls.size > 0) {
+      logDebug(this.#host.logger, 'connkit/amqp: RPC reply channel lost, failing the calls in flight', {
+        calls: this.#calls.size,
+      });
+    }
     const error = new ConnectionError('Connection lost while waiting for the RPC reply');
     for (const call of [...this.#calls.values()]) this.finish(call, error, true);
   }
@@ -212,8 +222,7 @@ export class RpcClient {
   finish(call: Call, value: unknown, isError: boolean): void {
     if (this.#calls.get(call.id) !== call) return;
     this.#calls.delete(call.id);
-    clearTimeout(call.timer);
-    call.signal?.removeEventListener('abort', call);
+    call.scope.dispose();
     if (isError) call.reject(value);
     else call.resolve(value);
   }

@@ -72,8 +72,22 @@ function checkName(value: unknown, what: string): void {
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string, got ${describeValue(value)}`);
 }
 
+function checkObject(value: unknown, what: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${what} must be an object, got ${describeValue(value)}`);
+  }
+}
+
+function listOf(value: unknown, what: string): Record<string, unknown>[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array, got ${describeValue(value)}`);
+  for (const item of value) checkObject(item, `each of ${what}`);
+  return value as Record<string, unknown>[];
+}
+
 /**
- * Validates a topology's shape synchronously (names are strings).
+ * Validates a topology's shape synchronously: lists are arrays of objects, names strings, options
+ * objects.
  *
  * @example
  * ```ts
@@ -81,18 +95,21 @@ function checkName(value: unknown, what: string): void {
  * ```
  */
 export function checkTopology(topology: Topology): void {
-  if (topology === null || typeof topology !== 'object') {
-    throw new TypeError(`topology must be an object, got ${describeValue(topology)}`);
-  }
-  for (const e of topology.exchanges ?? []) {
+  checkObject(topology, 'topology');
+  for (const e of listOf(topology.exchanges, 'topology.exchanges')) {
     checkName(e.name, 'exchange name');
     checkName(e.type, 'exchange type');
+    if (e.options !== undefined) checkObject(e.options, `options of exchange ${describeValue(e.name)}`);
   }
-  for (const q of topology.queues ?? []) checkName(q.name, 'queue name');
-  for (const b of topology.bindings ?? []) {
+  for (const q of listOf(topology.queues, 'topology.queues')) {
+    checkName(q.name, 'queue name');
+    if (q.options !== undefined) checkObject(q.options, `options of queue ${describeValue(q.name)}`);
+  }
+  for (const b of listOf(topology.bindings, 'topology.bindings')) {
     checkName(b.queue, 'binding queue');
     checkName(b.exchange, 'binding exchange');
     checkName(b.routingKey, 'binding routingKey');
+    if (b.args !== undefined) checkObject(b.args, 'binding args');
   }
 }
 

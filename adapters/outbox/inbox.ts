@@ -70,6 +70,12 @@ export class Inbox {
   #failed = 0;
 
   constructor(db: Database, options: InboxOptions = {}) {
+    if (db === null || typeof db !== 'object' || typeof db.transaction !== 'function') {
+      throw new TypeError(`db must be a connkit Database, got ${describeValue(db)}`);
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+    }
     const table = options.table ?? 'connkit_inbox';
     if (typeof table !== 'string' || table === '') {
       throw new TypeError(`table must be a non-empty string, got ${describeValue(table)}`);
@@ -108,6 +114,7 @@ export class Inbox {
    * ```
    */
   handler<T = unknown>(fn: InboxHandler<T>): (msg: Message<T>, signal: AbortSignal) => Promise<void> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     return async (msg, signal) => {
       const id = this.#idOf(msg);
       if (typeof id !== 'string' || id === '') {

@@ -4,28 +4,27 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { checkDuration, checkInteger, describeValue } from '../../src/internal/index.js';
+import { describeValue } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import { encodeBody } from '../amqp/codec.js';
+import { checkHeaders } from '../amqp/publish-options.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
 import type { Transaction } from '../postgres/transaction.js';
+import { resolveOutboxOptions, type OutboxOptions, type OutboxSettings } from './outbox-settings.js';
 import { Relay, type RelayStartOptions } from './relay.js';
 import { outboxDdl, tableId } from './tables.js';
 
-/** Options of {@link Outbox}. */
-export interface OutboxOptions {
-  /** Table holding unpublished messages; may be schema-qualified. @default 'connkit_outbox' */
-  table?: string;
-  /** Rows the relay takes (and locks) per round. @default 100 */
-  batchSize?: number;
-  /** Milliseconds between polls when no NOTIFY arrives (the fallback). @default 1000 */
-  pollInterval?: number;
-  /** Milliseconds one publish may wait for its confirm before the row is retried. @default 10_000 */
-  publishTimeout?: number;
-}
+export type { OutboxOptions, OutboxSettings } from './outbox-settings.js';
 
-/** A message to enqueue. */
+/**
+ * A message to enqueue.
+ *
+ * @example
+ * ```ts
+ * const message: OutboxMessage = { exchange: 'orders', routingKey: 'order.created', body: { id } };
+ * ```
+ */
 export interface OutboxMessage {
   exchange: string;
   routingKey: string;
@@ -37,12 +36,21 @@ export interface OutboxMessage {
   messageId?: string;
 }
 
-/** Resolved relay settings shared with {@link Relay}. */
-export interface OutboxSettings {
-  table: string;
-  batchSize: number;
-  pollInterval: number;
-  publishTimeout: number;
+function checkMessage(message: unknown): Required<Omit<OutboxMessage, 'headers'>> & OutboxMessage {
+  if (message === null || typeof message !== 'object') {
+    throw new TypeError(`message must be { exchange, routingKey, body }, got ${describeValue(message)}`);
+  }
+  const m = message as OutboxMessage;
+  if (typeof m.exchange !== 'string')
+    throw new TypeError(`exchange must be a string, got ${describeValue(m.exchange)}`);
+  if (typeof m.routingKey !== 'string') {
+    throw new TypeError(`routingKey must be a string, got ${describeValue(m.routingKey)}`);
+  }
+  if (m.messageId !== undefined && (typeof m.messageId !== 'string' || m.messageId === '')) {
+    throw new TypeError(`messageId must be a non-empty string, got ${describeValue(m.messageId)}`);
+  }
+  checkHeaders(m.headers);
+  return { ...m, messageId: m.messageId ?? randomUUID() };
 }
 
 /**
@@ -71,18 +79,15 @@ export class Outbox {
   #wakeAgain = false;
 
   constructor(db: Database, broker: Broker, options: OutboxOptions = {}) {
-    const table = options.table ?? 'connkit_outbox';
-    if (typeof table !== 'string' || table === '') {
-      throw new TypeError(`table must be a non-empty string, got ${describeValue(table)}`);
+    if (db === null || typeof db !== 'object' || typeof db.transaction !== 'function') {
+      throw new TypeError(`db must be a connkit Database, got ${describeValue(db)}`);
+    }
+    if (broker === null || typeof broker !== 'object' || typeof broker.publish !== 'function') {
+      throw new TypeError(`broker must be a connkit Broker, got ${describeValue(broker)}`);
     }
     this.#db = db;
     this.#broker = broker;
-    this.#settings = {
-      table,
-      batchSize: checkInteger(options.batchSize, 'batchSize', 100, 1, 10_000),
-      pollInterval: checkDuration(options.pollInterval, 'pollInterval', 1000),
-      publishTimeout: checkDuration(options.publishTimeout, 'publishTimeout', 10_000),
-    };
+    this.#settings = resolveOutboxOptions(options);
   }
 
   /** The table name in use. */
@@ -109,22 +114,31 @@ export class Outbox {
   /**
    * Adds a message in the caller's transaction and returns its message id. Committing the transaction
    * makes it visible to the relays (and wakes them through a NOTIFY sent after the commit); rolling
-   * back discards it.
+   * back discards it. Bad arguments throw synchronously, before anything is written.
    *
    * @example
    * ```ts
    * const id = await outbox.enqueue(tx, { exchange: '', routingKey: 'jobs', body: { job: 1 } });
    * ```
    */
-  async enqueue(tx: Transaction, message: OutboxMessage): Promise<string> {
-    const { exchange, routingKey, body, headers } = message;
-    if (typeof exchange !== 'string')
-      throw new TypeError(`exchange must be a string, got ${describeValue(exchange)}`);
-    if (typeof routingKey !== 'string') {
-      throw new TypeError(`routingKey must be a string, got ${describeValue(routingKey)}`);
+  enqueue(tx: Transaction, message: OutboxMessage): Promise<string> {
+    if (tx === null || typeof tx !== 'object' || typeof tx.query !== 'function') {
+      throw new TypeError(`tx must be a connkit Transaction, got ${describeValue(tx)}`);
     }
-    const messageId = message.messageId ?? randomUUID();
+    const { exchange, routingKey, body, headers, messageId } = checkMessage(message);
     const { content, contentType } = encodeBody(body);
+    return this.#insert(tx, messageId, exchange, routingKey, content, contentType, headers);
+  }
+
+  async #insert(
+    tx: Transaction,
+    messageId: string,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    contentType: string,
+    headers: Record<string, unknown> | undefined,
+  ): Promise<string> {
     await tx.query(sql`
       insert into ${tableId(this.#settings.table)} (message_id, exchange, routing_key, content, content_type, headers)
       values (${messageId}, ${exchange}, ${routingKey}, ${content}, ${contentType}, ${headers ?? null})`);
@@ -156,7 +170,8 @@ export class Outbox {
 
   /**
    * Starts a relay that publishes committed rows in id order. Several relays (in several processes)
-   * share the work through `FOR UPDATE SKIP LOCKED`.
+   * share the work through `FOR UPDATE SKIP LOCKED`. Its background failures go to the Outbox's
+   * `logger` and its `stats().lastError`.
    *
    * @example
    * ```ts

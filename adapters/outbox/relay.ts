@@ -2,14 +2,33 @@
  * The outbox relay: publishes committed outbox rows with confirms, in id order, and deletes them.
  * @module
  */
-import { backoffDelay, checkSignal, Event, sleep, TimeoutError } from '../../src/internal/index.js';
+import {
+  Backoff,
+  checkSignal,
+  describeValue,
+  Event,
+  reportBackground,
+  sleep,
+  TimeoutError,
+  toError,
+  unwatchAbort,
+  watchAbort,
+} from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
-import type { OutboxSettings } from './outbox.js';
+import type { OutboxSettings } from './outbox-settings.js';
+import { startBatch, type Batch, type BatchRound } from './relay-batch.js';
 import { tableId } from './tables.js';
 
-/** Options of `Outbox.start()`. */
+/**
+ * Options of `Outbox.start()`.
+ *
+ * @example
+ * ```ts
+ * const relay = outbox.start({ signal: shutdown.signal } satisfies RelayStartOptions);
+ * ```
+ */
 export interface RelayStartOptions {
   /** Aborting it stops the relay, as `stop()` does. */
   signal?: AbortSignal | undefined;
@@ -27,17 +46,14 @@ const MAX_OPEN_BATCHES = 3;
  */
 const MAX_ROWS_IN_FLIGHT = 2_048;
 
-/** A relay round in progress. */
-interface Batch {
-  /** Rows picked, once their publishes are on the channel (0 after a failure). Never rejects. */
-  issued: Promise<number>;
-  /** Failed publishes, once the batch's transaction is over (1 when the batch itself failed). Never rejects. */
-  done: Promise<number>;
-  /** Set as soon as a publish of the batch (or the batch) fails. */
-  failing: boolean;
-}
-
-/** Counters and backlog of a relay (`pending` and `lagMs` are read from the table). */
+/**
+ * Counters and backlog of a relay (`pending` and `lagMs` are read from the table).
+ *
+ * @example
+ * ```ts
+ * const { pending, lastError }: RelayStats = await relay.stats();
+ * ```
+ */
 export interface RelayStats {
   /** Rows still waiting in the outbox (all relays). */
   pending: number;
@@ -50,23 +66,14 @@ export interface RelayStats {
   /** Rounds that picked at least one row. */
   batches: number;
   running: boolean;
-  /** Message of the last failure, if any. */
-  lastError: string | undefined;
-}
-
-interface OutboxRow {
-  id: string;
-  message_id: string;
-  exchange: string;
-  routing_key: string;
-  content: Buffer;
-  content_type: string;
-  headers: Record<string, unknown> | null;
+  /** The last failure (a publish, a batch, the NOTIFY subscription), as it was thrown. */
+  lastError: Error | undefined;
 }
 
 /**
  * A running relay. Wakes on NOTIFY from committed `enqueue` calls and polls every `pollInterval`
- * as a fallback; backs off while publishing fails; `stop()` finishes the batches in hand.
+ * as a fallback; backs off while publishing fails; `stop()` finishes the batches in hand. Failures
+ * go to the Outbox's `logger` (`warn`) and to `stats().lastError`.
  *
  * @example
  * ```ts
@@ -77,31 +84,45 @@ interface OutboxRow {
  */
 export class Relay {
   readonly #db: Database;
-  readonly #broker: Broker;
   readonly #settings: OutboxSettings;
+  readonly #round: BatchRound;
   readonly #wake = new Event();
   readonly #stopping = new AbortController();
   readonly #done: Promise<void>;
   #published = 0;
   #failed = 0;
   #batches = 0;
-  #lastError: string | undefined = undefined;
+  #lastError: Error | undefined = undefined;
   #running = true;
 
   /** @internal Created by `Outbox.start()`. */
   constructor(db: Database, broker: Broker, settings: OutboxSettings, options: RelayStartOptions) {
-    this.#db = db;
-    this.#broker = broker;
-    this.#settings = settings;
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+    }
     const signal = checkSignal(options.signal);
-    const onAbort = (): void => this.#stopping.abort();
+    this.#db = db;
+    this.#settings = settings;
+    this.#round = {
+      db,
+      broker,
+      settings,
+      picked: () => void this.#batches++,
+      outcome: (sent, failed, error) => {
+        this.#published += sent;
+        this.#failed += failed;
+        if (error !== undefined)
+          this.#report('connkit/outbox: relay could not publish, retrying', error, { failed });
+      },
+    };
+    const watcher = { giveUp: () => this.#stopping.abort() };
     if (signal?.aborted) this.#stopping.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    else if (signal !== undefined) watchAbort(signal, watcher);
     this.#done = Promise.all([this.#listen(), this.#loop()])
       .then(() => undefined)
       .finally(() => {
         this.#running = false;
-        signal?.removeEventListener('abort', onAbort);
+        if (signal !== undefined) unwatchAbort(signal, watcher);
       });
     // stop() hands this promise to its caller; a relay nobody stops must not raise an unhandled rejection.
     this.#done.catch(() => undefined);
@@ -150,6 +171,14 @@ export class Relay {
     };
   }
 
+  #report(message: string, error: Error, details?: Record<string, unknown>): void {
+    this.#lastError = error;
+    reportBackground({ logger: this.#settings.logger }, message, error, {
+      table: this.#settings.table,
+      ...details,
+    });
+  }
+
   /** Turns NOTIFYs into wake-ups; the subscription reconnects by itself after connection loss. */
   async #listen(): Promise<void> {
     const signal = this.#stopping.signal;
@@ -166,7 +195,9 @@ export class Relay {
       }
     } catch (err) {
       // Without NOTIFY the relay still works: it polls. Stopping ends the subscription on purpose.
-      if (!signal.aborted) this.#lastError = `listen failed, polling only: ${String(err)}`;
+      if (!signal.aborted) {
+        this.#report('connkit/outbox: relay listen failed, polling only', toError(err));
+      }
     }
   }
 
@@ -185,7 +216,7 @@ export class Relay {
       1,
       Math.min(MAX_OPEN_BATCHES, this.#db.stats().pool.max - 1, Math.floor(MAX_ROWS_IN_FLIGHT / batchSize)),
     );
-    let failures = 0;
+    const backoff = new Backoff({ initialDelay: 100, maxDelay: 5000 });
     /** Full batches still awaiting their confirms, oldest first. */
     const open: Batch[] = [];
     const settleOpen = async (keep: number): Promise<number> => {
@@ -197,7 +228,7 @@ export class Relay {
       while (!signal.aborted) {
         // Clear before reading: a NOTIFY that lands while the batch runs keeps the event set.
         this.#wake.clear();
-        const batch = this.#startBatch();
+        const batch = startBatch(this.#round);
         const picked = await batch.issued;
         const failedBefore = await settleOpen(maxOpen - 2);
         const overlap =
@@ -213,13 +244,10 @@ export class Relay {
         }
         const failedNow = failedBefore + (await batch.done) + (await settleOpen(0));
         if (failedNow > 0) {
-          failures += 1;
-          await sleep(backoffDelay(failures, { initialDelay: 100, maxDelay: 5000 }), { signal }).catch(
-            () => undefined,
-          );
+          await sleep(backoff.next(), { signal }).catch(() => undefined);
           continue;
         }
-        failures = 0;
+        backoff.reset();
         if (picked === batchSize) continue;
         await this.#wake.wait({ signal, timeout: pollInterval }).catch((err: unknown) => {
           if (!(err instanceof TimeoutError) && !signal.aborted) throw err;
@@ -229,77 +257,5 @@ export class Relay {
       // Stopping: the batches in hand are finished (confirmed and deleted, or rolled back), not dropped.
       await settleOpen(0);
     }
-  }
-
-  /** Starts one batch (see {@link Batch}). */
-  #startBatch(): Batch {
-    let markIssued!: (picked: number) => void;
-    const issued = new Promise<number>((resolve) => (markIssued = resolve));
-    const batch: Batch = { issued, done: Promise.resolve(0), failing: false };
-    batch.done = this.#relayBatch(markIssued, () => (batch.failing = true)).then(
-      ([picked, failed]) => {
-        markIssued(picked);
-        return failed;
-      },
-      (err: unknown) => {
-        this.#lastError = String(err);
-        batch.failing = true;
-        markIssued(0);
-        return 1;
-      },
-    );
-    return batch;
-  }
-
-  /**
-   * One round: lock a batch, publish it with confirms, delete what was confirmed. `issued(n)` is
-   * called once the publishes of its `n` rows are on the channel, `failing()` as soon as one of them
-   * fails (before the others are confirmed).
-   */
-  async #relayBatch(
-    issued: (picked: number) => void,
-    failing: () => void,
-  ): Promise<[picked: number, failed: number]> {
-    const { table, batchSize, publishTimeout } = this.#settings;
-    return this.#db.transaction(async (tx) => {
-      const rows = await tx.rows<OutboxRow>(sql`
-        select id, message_id, exchange, routing_key, content, content_type, headers
-        from ${tableId(table)} order by id limit ${batchSize} for update skip locked`);
-      if (rows.length === 0) return [0, 0];
-      this.#batches += 1;
-      // Issued in id order on the broker's channel; confirms are awaited together.
-      const confirms = rows.map((row) =>
-        this.#broker.publish(row.exchange, row.routing_key, row.content, {
-          messageId: row.message_id,
-          contentType: row.content_type,
-          ...(row.headers ? { headers: row.headers } : {}),
-          timeout: publishTimeout,
-        }),
-      );
-      issued(rows.length);
-      for (const confirm of confirms) confirm.catch(failing);
-      const outcomes = await Promise.allSettled(confirms);
-      const sent: string[] = [];
-      const failed: string[] = [];
-      let error = '';
-      outcomes.forEach((outcome, i) => {
-        const id = rows[i]!.id;
-        if (outcome.status === 'fulfilled') sent.push(id);
-        else {
-          failed.push(id);
-          error = String(outcome.reason);
-        }
-      });
-      if (sent.length > 0)
-        await tx.query(sql`delete from ${tableId(table)} where id = any(${sent}::bigint[])`);
-      if (failed.length > 0) {
-        await tx.query(sql`update ${tableId(table)} set attempts = attempts + 1, last_error = ${error}
-          where id = any(${failed}::bigint[])`);
-        this.#lastError = error;
-      }
-      this.#published += sent.length;
-      this.#failed += failed.length;
-      return [rows.length, failed.length];
-    });
   }
 }

@@ -141,6 +141,34 @@ describe('invalid options', () => {
     expect(broker.stats().consumers).toHaveLength(0);
   });
 
+  it('broker.connect/publish/call/declare/close with bad arguments throw synchronously naming the culprit', () => {
+    const bad: [string, () => unknown, typeof TypeError, RegExp][] = [
+      [
+        'connect signal',
+        () => broker.connect({ signal: 'x' as unknown as AbortSignal }),
+        TypeError,
+        /signal.*"x"/,
+      ],
+      ['publish signal', () => broker.sendToQueue(q, 1, { signal: {} as AbortSignal }), TypeError, /signal/],
+      ['publish priority', () => broker.sendToQueue(q, 1, { priority: 256 }), RangeError, /priority.*256/],
+      [
+        'publish expiration',
+        () => broker.sendToQueue(q, 1, { expiration: -5 }),
+        RangeError,
+        /expiration.*-5/,
+      ],
+      ['publish headers', () => broker.sendToQueue(q, 1, { headers: [] as never }), TypeError, /headers/],
+      ['call queue', () => broker.call(42 as unknown as string, 1), TypeError, /queue.*42/],
+      ['call headers', () => broker.call(q, 1, { headers: 'h' as never }), TypeError, /headers.*"h"/],
+      ['declare queues', () => broker.declare({ queues: 'q' as never }), TypeError, /queues.*"q"/],
+      ['close timeout', () => broker.close({ timeout: '1' as unknown as number }), TypeError, /timeout.*"1"/],
+    ];
+    for (const [name, call, cls, message] of bad) {
+      expect(call, name).toThrow(cls);
+      expect(call, name).toThrow(message);
+    }
+  });
+
   it('db.transaction() with bad options fails naming the option, without running fn', async () => {
     let ran = false;
     const fn = async (): Promise<void> => {
@@ -493,5 +521,21 @@ describe('timeout: 0 and negative timeouts', () => {
     const p0 = await outcome(() => broker.sendToQueue(q, 'zero', { timeout: 0 }));
     expect(p0.error).toBeInstanceOf(TimeoutError);
     expect(p0.error).toBeInstanceOf(ConnkitError);
+  });
+
+  it('timeout: 0 on a publish, call or declare always rejects with TimeoutError and sends nothing (they always wait for the broker)', async () => {
+    const target = uniqueName('zero_q');
+    queues.push(target);
+    await broker.declare({ queues: [{ name: target }] });
+    for (let i = 0; i < 20; i++) {
+      await expect(broker.sendToQueue(target, i, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+      await expect(broker.call(target, i, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+      await expect(broker.declare({ queues: [{ name: target }] }, { timeout: 0 })).rejects.toBeInstanceOf(
+        TimeoutError,
+      );
+    }
+    await broker.sendToQueue(q, 'fence');
+    expect(await queueDepth(target)).toBe(0);
+    expect(broker.stats()).toMatchObject({ rpcPending: 0, publisher: { pending: 0 } });
   });
 });

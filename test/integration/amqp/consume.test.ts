@@ -100,6 +100,32 @@ describe('Broker.consume()', () => {
     expect(JSON.parse(dead.content.toString())).toEqual({ job: 1 });
   });
 
+  it('retries and dead-letters a foreign message without message_id keeping it id-less', async () => {
+    const q = queueName();
+    const b = broker();
+    await b.declare({ queues: [{ name: q }] });
+    const ids: unknown[] = [];
+    const consumer = b.consume(
+      q,
+      async (msg) => {
+        ids.push(msg.properties.messageId);
+        throw new Error('always');
+      },
+      { retry: { attempts: 3, delay: 10 }, deadLetter: `${q}.dead` },
+    );
+    await consumer.ready;
+    await withAmqpChannel(amqpUrl(), async (ch) => {
+      ch.sendToQueue(q, Buffer.from('no id'), { contentType: 'text/plain' });
+      await ch.checkQueue(q);
+    });
+    const dead = await getMessage(amqpUrl(), `${q}.dead`);
+    expect(ids).toEqual([undefined, undefined, undefined]);
+    expect(dead.properties.messageId).toBeUndefined();
+    expect(dead.properties.headers?.['x-connkit-attempt']).toBe(3);
+    expect(dead.content.toString()).toBe('no id');
+    expect(consumer.stats()).toMatchObject({ retried: 2, deadLettered: 1 });
+  });
+
   it("rejects to the queue's own DLX when no deadLetter is given", async () => {
     const q = queueName();
     const b = broker();

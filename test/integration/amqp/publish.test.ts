@@ -1,3 +1,5 @@
+import { getEventListeners } from 'node:events';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Broker,
@@ -8,14 +10,16 @@ import {
   TimeoutError,
   UnroutableError,
 } from '../../../adapters/amqp/index.js';
-import { deleteExchanges, deleteQueues, getMessage } from '../../support/amqp.js';
+import { deleteExchanges, deleteQueues, getMessage, withAmqpChannel } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
+import { ChaosProxy } from '../../support/proxy.js';
 import { amqpUrl } from '../../support/services.js';
 import { rejectionOf } from '../../support/async.js';
 
 const queues: string[] = [];
 const exchanges: string[] = [];
 const brokers: Broker[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 function broker(opts: BrokerOptions = { url: amqpUrl() }): Broker {
   const b = new Broker({ clientName: uniqueName('connkit_f'), ...opts });
@@ -32,6 +36,7 @@ function queueName(): string {
 
 afterEach(async () => {
   await Promise.all(brokers.splice(0).map((b) => b.close({ timeout: 2000 })));
+  for (const fn of cleanups.splice(0).reverse()) await fn();
   await deleteQueues(amqpUrl(), queues.splice(0));
   await deleteExchanges(amqpUrl(), exchanges.splice(0));
 });
@@ -207,5 +212,150 @@ describe('Broker.connect()', () => {
     const err = await rejectionOf(b.connect());
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toMatch(/within 300 ms/);
+  });
+});
+
+/** A TCP listener that counts the connections made to it (and drops each after its first bytes). */
+async function countingListener(): Promise<{
+  url: string;
+  accepted: () => number;
+  fence: () => Promise<void>;
+}> {
+  let accepted = 0;
+  let fenceSeen: (() => void) | undefined;
+  const server = net.createServer((socket) => {
+    accepted++;
+    socket.on('error', () => undefined);
+    socket.once('data', (chunk: Buffer) => {
+      if (chunk.toString() === 'fence') fenceSeen?.();
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    // Connections made by this process are accepted in the order they were opened: once the
+    // listener has heard from a connection of our own opened now, it has counted every earlier one.
+    accepted: () => accepted - 1,
+    fence: () =>
+      new Promise<void>((resolve) => {
+        fenceSeen = resolve;
+        const socket = net.connect(port, '127.0.0.1', () => socket.write('fence'));
+        socket.on('error', () => undefined);
+      }),
+  };
+}
+
+describe('Broker with an already aborted signal', () => {
+  it('publish/call/declare on a never-connected Broker reject with the reason and open no connection', async () => {
+    const listener = await countingListener();
+    const b = broker({ url: listener.url, connectTimeout: 60_000 });
+    const reason = new Error('request gone');
+    const signal = AbortSignal.abort(reason);
+    await expect(b.sendToQueue('q', 1, { signal })).rejects.toBe(reason);
+    await expect(b.publish('', 'q', 1, { signal })).rejects.toBe(reason);
+    await expect(b.call('q', 1, { signal })).rejects.toBe(reason);
+    await expect(b.declare({ queues: [{ name: 'q' }] }, { signal })).rejects.toBe(reason);
+    await listener.fence();
+    expect(listener.accepted()).toBe(0);
+    expect(b.stats()).toMatchObject({ connected: false, connecting: false });
+  });
+});
+
+describe('Broker.publish() with a signal shared by many calls', () => {
+  it('listens to it once: no MaxListenersExceededWarning, no listener left', async () => {
+    const q = queueName();
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
+    await b.connect();
+    const signal = new AbortController().signal;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => b.sendToQueue(q, i, { signal })));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('Broker.publish() option validation', () => {
+  it.each([
+    ['expiration: -1', { expiration: -1 }],
+    ['expiration: "abc"', { expiration: 'abc' }],
+    ['priority: 300', { priority: 300 }],
+  ] as const)(
+    '%s throws before sending; the in-flight neighbours are not re-published and all confirm',
+    async (_, bad) => {
+      const q = queueName();
+      const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q }] } });
+      await b.connect();
+      const neighbours = Array.from({ length: 200 }, (_, i) => b.sendToQueue(q, i));
+      expect(() => b.sendToQueue(q, 'bad', bad)).toThrow(RangeError);
+      const more = Array.from({ length: 50 }, (_, i) => b.sendToQueue(q, 200 + i));
+      await Promise.all([...neighbours, ...more]);
+      expect(b.stats().publisher).toMatchObject({ republished: 0, confirmed: 250, pending: 0 });
+      const depth = await withAmqpChannel(amqpUrl(), async (ch) => (await ch.checkQueue(q)).messageCount);
+      expect(depth).toBe(250);
+    },
+  );
+});
+
+describe('Broker.declare()', () => {
+  async function stalledBroker(): Promise<{ b: Broker; proxy: ChaosProxy; q: string }> {
+    const proxy = await ChaosProxy.forUrl(amqpUrl(), 5672);
+    cleanups.push(() => proxy.close());
+    const b = broker({ url: proxy.rewrite(amqpUrl()), heartbeat: 0 });
+    const q = queueName();
+    // A first declaration leaves an idle channel in the pool: the next one goes straight to the wire.
+    await b.declare({ queues: [{ name: q }] });
+    proxy.stall(true);
+    return { b, proxy, q };
+  }
+
+  it('Broker.close() on a peer gone silent resolves after its timeout instead of waiting for the close-ok', async () => {
+    const { b } = await stalledBroker();
+    const started = performance.now();
+    await b.close({ timeout: 300 });
+    // Well under amqplib's own detection of a dead peer (two heartbeats, 120 s by the broker's default).
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(b.stats()).toMatchObject({ connected: false, connecting: false });
+  });
+
+  it('timeout bounds the declaration itself, not only the wait for a connection', async () => {
+    const { b, q } = await stalledBroker();
+    await expect(b.declare({ queues: [{ name: `${q}_2` }] }, { timeout: 200 })).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
+    queues.push(`${q}_2`);
+  });
+
+  it('an abort during the declaration rejects with the reason', async () => {
+    const { b, q } = await stalledBroker();
+    const ac = new AbortController();
+    const declaring = b.declare({ queues: [{ name: `${q}_3` }] }, { signal: ac.signal });
+    queues.push(`${q}_3`);
+    const reason = new Error('shutting down');
+    setImmediate(() => ac.abort(reason));
+    await expect(declaring).rejects.toBe(reason);
+  });
+
+  it('timeout 0 always rejects with TimeoutError and declares nothing', async () => {
+    const b = broker();
+    await b.connect();
+    const q = queueName();
+    await expect(b.declare({ queues: [{ name: q }] }, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    const exists = await withAmqpChannel(amqpUrl(), (ch) =>
+      ch.checkQueue(q).then(
+        () => true,
+        () => false,
+      ),
+    );
+    expect(exists).toBe(false);
   });
 });

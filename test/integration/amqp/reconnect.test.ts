@@ -125,4 +125,28 @@ describe('Broker reconnect', () => {
     await broker.sendToQueue(q, 'after');
     expect(broker.stats().connected).toBe(true);
   });
+
+  it('logs the reconnect (to which URL) and the consumer re-subscribed at info, attempts at debug', async () => {
+    const q = uniqueName('q');
+    queues.push(q);
+    const lines: { level: string; details: Record<string, unknown>; message: string }[] = [];
+    const log =
+      (level: string) =>
+      (details: Record<string, unknown>, message: string): void =>
+        void lines.push({ level, details, message });
+    const logger = { warn: log('warn'), info: log('info'), debug: log('debug') };
+    const { proxy, broker } = await proxied({ logger });
+    await broker.declare({ queues: [{ name: q }] });
+    const consumer = broker.consume(q, async () => undefined);
+    await consumer.ready;
+    proxy.cutAll();
+    await until(() => broker.stats().reconnects === 1 && consumer.stats().consuming);
+    await until(() => lines.some((l) => l.level === 'info' && /re-?subscribed/i.test(l.message)));
+    const reconnected = lines.find((l) => l.level === 'info' && /reconnected/i.test(l.message));
+    expect(reconnected?.details.url).toBe(proxy.rewrite(amqpUrl()).replace(/:[^:@/]*@/, ':***@'));
+    const resubscribed = lines.find((l) => l.level === 'info' && /re-?subscribed/i.test(l.message));
+    expect(resubscribed?.details.queue).toBe(q);
+    expect(lines.some((l) => l.level === 'debug')).toBe(true);
+    expect(JSON.stringify(lines.map((l) => [l.message, l.details]))).not.toContain(':guest@');
+  });
 });

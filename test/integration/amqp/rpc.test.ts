@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, RemoteError, TimeoutError, UnroutableError } from '../../../adapters/amqp/index.js';
@@ -159,5 +160,39 @@ describe('Broker.call()', () => {
     const call = b.call(q, 1, { signal: ac.signal });
     setTimeout(() => ac.abort(new Error('enough')), 50);
     await expect(call).rejects.toThrow('enough');
+  });
+
+  it('timeout 0 always rejects with TimeoutError and sends no request, even to a live server', async () => {
+    const b = broker();
+    const q = await rpcQueue(b);
+    let served = 0;
+    const server = b.serve(q, async () => ++served);
+    await server.ready;
+    await expect(b.call(q, 1)).resolves.toBe(1);
+    await expect(b.call(q, 2, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(b.call(q, 3)).resolves.toBe(2); // the timeout-0 request never reached the server
+    expect(b.stats().rpcPending).toBe(0);
+  });
+
+  it('listens once to a signal shared by 50 concurrent calls: no MaxListenersExceededWarning, no listener left', async () => {
+    const b = broker();
+    const q = await rpcQueue(b);
+    const server = b.serve<number>(q, async (msg) => msg.body * 2, { concurrency: 8 });
+    await server.ready;
+    const signal = new AbortController().signal;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, n) => b.call<number>(q, n, { signal })),
+      );
+      expect(results).toEqual(Array.from({ length: 50 }, (_, n) => n * 2));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });

@@ -253,7 +253,9 @@ describe('Outbox relay (overlapping batches)', () => {
     const stats = await relay.stats();
     expect(stats).toMatchObject({ published: 199, pending: 1 });
     expect(stats.failed).toBeGreaterThanOrEqual(1);
-    expect(stats.lastError).toMatch(/no-such-exchange/);
+    expect(stats.lastError).toBeInstanceOf(Error);
+    expect(stats.lastError?.message).toMatch(/no-such-exchange/);
+    expect(stats.lastError).toMatchObject({ code: 'CHANNEL_ERROR' });
     const left = await relayDb.one<{ attempts: number; last_error: string }>(
       `select attempts, last_error from ${outbox.table}`,
     );
@@ -284,6 +286,83 @@ describe('Outbox relay (overlapping batches)', () => {
     expect(got.length).toBe(published); // exactly what was deleted reached the queue, once
     expect(got.map((m) => m.body.i)).toEqual(Array.from({ length: published }, (_, i) => i));
     await relayDb.close();
+  });
+});
+
+describe('Outbox argument checks', () => {
+  it('enqueue() with a bad exchange, routing key, message or headers throws synchronously, writing nothing', async () => {
+    const outbox = new Outbox(db, await newBroker(), { table: `${schema.name}.bad_enqueue` });
+    await outbox.install();
+    await db.transaction(async (tx) => {
+      const bad: [string, () => unknown, typeof TypeError, RegExp][] = [
+        [
+          'exchange',
+          () => outbox.enqueue(tx, { exchange: 1 as never, routingKey: 'k', body: 1 }),
+          TypeError,
+          /exchange.*1/,
+        ],
+        [
+          'routingKey',
+          () => outbox.enqueue(tx, { exchange: '', routingKey: null as never, body: 1 }),
+          TypeError,
+          /routingKey.*null/,
+        ],
+        ['message', () => outbox.enqueue(tx, 'msg' as never), TypeError, /message.*"msg"/],
+        [
+          'body',
+          () => outbox.enqueue(tx, { exchange: '', routingKey: 'k', body: undefined }),
+          TypeError,
+          /body/,
+        ],
+        [
+          'headers',
+          () => outbox.enqueue(tx, { exchange: '', routingKey: 'k', body: 1, headers: 'h' as never }),
+          TypeError,
+          /headers.*"h"/,
+        ],
+        [
+          'messageId',
+          () => outbox.enqueue(tx, { exchange: '', routingKey: 'k', body: 1, messageId: 7 as never }),
+          TypeError,
+          /messageId.*7/,
+        ],
+      ];
+      for (const [name, call, cls, message] of bad) {
+        expect(call, name).toThrow(cls);
+        expect(call, name).toThrow(message);
+      }
+    });
+    const { n } = await db.one<{ n: number }>(`select count(*)::int as n from ${outbox.table}`);
+    expect(n).toBe(0);
+  });
+
+  it('a relay failure goes to the logger and stats().lastError keeps the Error itself', async () => {
+    const broker = await newBroker();
+    const warnings: { details: Record<string, unknown>; message: string }[] = [];
+    const logger = {
+      warn: (details: Record<string, unknown>, message: string) => void warnings.push({ details, message }),
+    };
+    const outbox = new Outbox(db, broker, {
+      table: `${schema.name}.relay_logged`,
+      pollInterval: 100,
+      logger,
+    });
+    await outbox.install();
+    await db.transaction((tx) =>
+      outbox.enqueue(tx, { exchange: 'connkit-no-such-exchange-2', routingKey: 'k', body: 1 }),
+    );
+    const relay = outbox.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      while (warnings.length === 0 && Date.now() < deadline) await sleep(20);
+    } finally {
+      await relay.stop();
+    }
+    const stats = await relay.stats();
+    expect(stats.lastError).toBeInstanceOf(Error);
+    expect(warnings[0]?.message).toMatch(/relay/);
+    expect(warnings[0]?.details.err).toBeInstanceOf(Error);
+    expect((warnings[0]?.details.err as Error).message).toMatch(/no-such-exchange-2/);
   });
 });
 
@@ -373,5 +452,53 @@ describe('Inbox', () => {
     const keyed = new Inbox(db, { table: `${schema.name}.inbox_noid`, idOf: () => 'business-key-1' });
     await keyed.handler(async () => undefined)(msg, new AbortController().signal);
     expect(keyed.stats().applied).toBe(1);
+  });
+
+  it('handler(fn) throws TypeError synchronously when fn is not a function', () => {
+    const inbox = new Inbox(db, { table: `${schema.name}.inbox_badfn` });
+    expect(() => inbox.handler('nope' as never)).toThrow(TypeError);
+    expect(() => inbox.handler('nope' as never)).toThrow(/fn.*"nope"/);
+  });
+
+  it('a foreign message without message_id is retried id-less and dead-lettered; its effect never runs', async () => {
+    const broker = await newBroker();
+    const queue = await newQueue(broker);
+    const dead = await newQueue(broker);
+    const inbox = new Inbox(db, { table: `${schema.name}.inbox_foreign` });
+    await inbox.install();
+    let applied = 0;
+    const consumer = broker.consume(
+      queue,
+      inbox.handler(async () => {
+        applied += 1;
+      }),
+      { retry: { attempts: 3, delay: 50 }, deadLetter: dead },
+    );
+    await consumer.ready;
+    try {
+      // A publisher that sends no message_id (raw amqplib, as many foreign clients do).
+      await withAmqpChannel(amqpUrl(), async (ch) => {
+        ch.sendToQueue(queue, Buffer.from('{"order":1}'), { contentType: 'application/json' });
+        await ch.checkQueue(queue);
+      });
+      const got = await withAmqpChannel(amqpUrl(), async (ch) => {
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          const msg = await ch.get(dead, { noAck: true });
+          if (msg) return msg;
+          await sleep(25);
+        }
+        return undefined;
+      });
+      expect(got).toBeDefined();
+      expect(got?.properties.messageId).toBeUndefined();
+      expect(got?.properties.headers?.['x-connkit-error-name']).toBe('MissingMessageIdError');
+      expect(got?.properties.headers?.['x-connkit-attempt']).toBe(3);
+      expect(applied).toBe(0);
+      expect(inbox.stats()).toMatchObject({ applied: 0, failed: 3 });
+      expect(consumer.stats()).toMatchObject({ retried: 2, deadLettered: 1 });
+    } finally {
+      await consumer.close();
+    }
   });
 });

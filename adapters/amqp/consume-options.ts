@@ -1,0 +1,137 @@
+/**
+ * Options of `broker.consume()` / `broker.serve()`, the handler's type and the consumer's counters;
+ * validated in one place ({@link resolveConsumeOptions}).
+ * @module
+ */
+import { checkInteger, describeValue } from '../../src/internal/index.js';
+import type { Message } from './message.js';
+import { MAX_TTL } from './wire.js';
+
+/**
+ * Options of `broker.consume()`.
+ *
+ * @example
+ * ```ts
+ * broker.consume('jobs', handle, { concurrency: 4, prefetch: 16, retry: { attempts: 5, delay: [1000, 5000] }, deadLetter: 'jobs.dead' });
+ * ```
+ */
+export interface ConsumeOptions {
+  /** Handlers running at once, at most. @default 1 */
+  concurrency?: number;
+  /** Unacked deliveries the broker sends ahead (basic.qos). @default `concurrency` */
+  prefetch?: number;
+  /**
+   * Retries through delay queues. `attempts` counts every try, the first included; `delay` is in
+   * whole milliseconds (at most 2^32-1, RabbitMQ's longest TTL), per attempt when an array (the last
+   * value repeats).
+   */
+  retry?: { attempts: number; delay: number | number[] };
+  /** Queue that takes messages whose attempts are spent (the error in headers). @default the queue's own DLX (reject) */
+  deadLetter?: string;
+}
+
+/**
+ * A message handler: resolve → ack, throw → retry / dead-letter. `signal` aborts on a forced close.
+ *
+ * @example
+ * ```ts
+ * const handler: MessageHandler<{ id: number }> = async (msg, signal) => save(msg.body.id, { signal });
+ * ```
+ */
+export type MessageHandler<T = unknown, R = unknown> = (msg: Message<T>, signal: AbortSignal) => Promise<R>;
+
+/**
+ * Counters of a consumer.
+ *
+ * @example
+ * ```ts
+ * const { active, acked, retried, deadLettered } = consumer.stats();
+ * ```
+ */
+export interface ConsumerStats {
+  queue: string;
+  consuming: boolean;
+  active: number;
+  buffered: number;
+  acked: number;
+  retried: number;
+  deadLettered: number;
+  rejected: number;
+  restarts: number;
+}
+
+/**
+ * {@link ConsumeOptions} validated, with defaults applied.
+ *
+ * @example
+ * ```ts
+ * const settings: ConsumeSettings = resolveConsumeOptions('jobs', handler, { concurrency: 2 });
+ * ```
+ */
+export interface ConsumeSettings {
+  concurrency: number;
+  prefetch: number;
+  /** Tries in all (1: no retry). */
+  attempts: number;
+  /** Delay before retry n (index n-1, the last repeating); empty without retry. */
+  delays: number[];
+  deadLetter: string | undefined;
+}
+
+function checkDelay(value: unknown, name: string): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
+  }
+  if (!Number.isInteger(value) || value < 0 || value > MAX_TTL) {
+    throw new RangeError(
+      `${name} must be whole milliseconds in [0, ${MAX_TTL}], got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates the arguments of `consume()`/`serve()` (throwing `TypeError`/`RangeError` quoting the
+ * bad value) and applies the defaults.
+ *
+ * @example
+ * ```ts
+ * resolveConsumeOptions('jobs', handler, { concurrency: 0 }); // RangeError: concurrency must be …, got 0
+ * ```
+ */
+export function resolveConsumeOptions(queue: unknown, handler: unknown, opts: unknown): ConsumeSettings {
+  if (typeof queue !== 'string' || queue === '')
+    throw new TypeError(`queue must be a non-empty string, got ${describeValue(queue)}`);
+  if (typeof handler !== 'function')
+    throw new TypeError(`handler must be a function, got ${describeValue(handler)}`);
+  if (opts === null || typeof opts !== 'object') {
+    throw new TypeError(`options must be an object, got ${describeValue(opts)}`);
+  }
+  const o = opts as ConsumeOptions;
+  const concurrency = checkInteger(o.concurrency, 'concurrency', 1, 1);
+  const settings: ConsumeSettings = {
+    concurrency,
+    prefetch: checkInteger(o.prefetch, 'prefetch', concurrency, 0, 65_535),
+    attempts: 1,
+    delays: [],
+    deadLetter: undefined,
+  };
+  if (o.retry !== undefined) {
+    if (o.retry === null || typeof o.retry !== 'object') {
+      throw new TypeError(`retry must be { attempts, delay }, got ${describeValue(o.retry)}`);
+    }
+    settings.attempts = checkInteger(o.retry.attempts, 'retry.attempts', 1, 1);
+    const delays = Array.isArray(o.retry.delay) ? o.retry.delay : [o.retry.delay];
+    if (delays.length === 0) throw new RangeError('retry.delay must not be an empty array');
+    settings.delays = delays.map((d, i) =>
+      checkDelay(d, Array.isArray(o.retry?.delay) ? `retry.delay[${i}]` : 'retry.delay'),
+    );
+  }
+  if (o.deadLetter !== undefined) {
+    if (typeof o.deadLetter !== 'string' || o.deadLetter === '') {
+      throw new TypeError(`deadLetter must be a queue name, got ${describeValue(o.deadLetter)}`);
+    }
+    settings.deadLetter = o.deadLetter;
+  }
+  return settings;
+}

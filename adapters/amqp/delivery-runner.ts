@@ -1,0 +1,175 @@
+/**
+ * {@link DeliveryRunner}: runs a consumer's handler on its deliveries — at most `concurrency` at
+ * once, the rest buffered — and settles each one on the channel it came from: ack when the handler
+ * resolves, the {@link FailurePolicy} when it throws, an RPC reply first when serving.
+ * @module
+ */
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { startTimer } from '../../src/internal/index.js';
+import type { MessageHandler } from './consume-options.js';
+import type { FailurePolicy } from './failure-policy.js';
+import { toMessage, type Message } from './message.js';
+import { sendReply } from './rpc-reply.js';
+
+interface Delivery {
+  raw: ConsumeMessage;
+  channel: Channel;
+}
+
+/**
+ * What the runner needs from its consumer.
+ *
+ * @example
+ * ```ts
+ * const host: RunnerHost = { channel: () => current, closing: () => false, reportError: console.error };
+ * ```
+ */
+export interface RunnerHost {
+  /** The consumer's live channel: deliveries of any other one are not settled (their tags are void). */
+  channel(): Channel | undefined;
+  /** True once the consumer is closing: buffered deliveries are not started. */
+  closing(): boolean;
+  reportError(message: string, err: unknown): void;
+}
+
+/**
+ * The handler side of a consumer.
+ *
+ * @example
+ * ```ts
+ * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal });
+ * runner.deliver(channel, raw);
+ * ```
+ */
+export class DeliveryRunner {
+  readonly stats = { acked: 0, retried: 0, deadLettered: 0, rejected: 0 };
+  readonly #host: RunnerHost;
+  readonly #handler: MessageHandler<unknown>;
+  readonly #policy: FailurePolicy;
+  readonly #concurrency: number;
+  readonly #reply: boolean;
+  readonly #signal: AbortSignal;
+  #active = 0;
+  #buffer: Delivery[] = [];
+  #idle: (() => void)[] = [];
+
+  constructor(
+    host: RunnerHost,
+    handler: MessageHandler<unknown>,
+    policy: FailurePolicy,
+    opts: { concurrency: number; reply: boolean; signal: AbortSignal },
+  ) {
+    this.#host = host;
+    this.#handler = handler;
+    this.#policy = policy;
+    this.#concurrency = opts.concurrency;
+    this.#reply = opts.reply;
+    this.#signal = opts.signal;
+  }
+
+  /** Handlers running. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Deliveries waiting for a free handler slot. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /** Runs the handler on a delivery now, or as soon as a slot frees. */
+  deliver(channel: Channel, raw: ConsumeMessage): void {
+    if (this.#active < this.#concurrency) void this.#run({ raw, channel });
+    else this.#buffer.push({ raw, channel });
+  }
+
+  /** Drops the buffered deliveries of a dead channel (the broker redelivers them). */
+  dropChannel(channel: Channel): void {
+    this.#buffer = this.#buffer.filter((d) => d.channel !== channel);
+  }
+
+  /** Returns every buffered delivery to the queue (closing). */
+  requeueBuffered(): void {
+    for (const d of this.#buffer.splice(0)) this.settle(d.channel, d.raw, 'requeue');
+  }
+
+  /** True once no handler runs, false if `timeout` ms (any duration) pass first. */
+  idleWithin(timeout: number): Promise<boolean> {
+    if (this.#active === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const cancel = startTimer(timeout, () => resolve(false));
+      this.#idle.push(() => {
+        cancel();
+        resolve(true);
+      });
+    });
+  }
+
+  /** Acks, requeues or rejects on the delivery's own channel, if it is still the live one. */
+  settle(channel: Channel, raw: ConsumeMessage, how: 'ack' | 'requeue' | 'reject'): void {
+    // Delivery tags belong to their channel: acking on another would close it (PRECONDITION_FAILED).
+    if (channel !== this.#host.channel()) return;
+    try {
+      if (how === 'ack') {
+        channel.ack(raw);
+        this.stats.acked++;
+      } else channel.nack(raw, false, how === 'requeue');
+    } catch {
+      // channel closed meanwhile: the broker redelivers
+    }
+  }
+
+  async #run(delivery: Delivery): Promise<void> {
+    this.#active++;
+    try {
+      await this.#handle(delivery);
+    } catch (err) {
+      this.#host.reportError('connkit/amqp: delivery handling failed', err);
+    } finally {
+      this.#active--;
+      const next = this.#host.closing() ? undefined : this.#buffer.shift();
+      if (next) void this.#run(next);
+      else if (this.#active === 0) for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  async #handle({ raw, channel }: Delivery): Promise<void> {
+    let msg: Message;
+    try {
+      msg = toMessage(raw);
+    } catch (err) {
+      await this.#failed(channel, raw, undefined, err); // an unparsable body never gets better
+      return;
+    }
+    let result: unknown;
+    try {
+      result = await this.#handler(msg, this.#signal);
+    } catch (err) {
+      if (this.#reply) {
+        sendReply(channel, raw, undefined, err, true);
+        this.settle(channel, raw, 'ack');
+      } else await this.#failed(channel, raw, msg.attempt, err);
+      return;
+    }
+    if (this.#reply) sendReply(channel, raw, result, undefined, false);
+    this.settle(channel, raw, 'ack');
+  }
+
+  async #failed(
+    channel: Channel,
+    raw: ConsumeMessage,
+    attempt: number | undefined,
+    err: unknown,
+  ): Promise<void> {
+    const outcome = await this.#policy.fail(raw, attempt, err);
+    if (outcome === 'requeue') this.settle(channel, raw, 'requeue');
+    else if (outcome === 'rejected') {
+      this.stats.rejected++;
+      this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
+    } else {
+      if (outcome === 'retried') this.stats.retried++;
+      else this.stats.deadLettered++;
+      this.settle(channel, raw, 'ack');
+    }
+  }
+}

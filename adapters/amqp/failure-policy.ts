@@ -1,0 +1,174 @@
+/**
+ * {@link FailurePolicy}: what becomes of a delivery whose handler failed — retried through a delay
+ * queue (attempt counted in a header), dead-lettered to a queue (the error in headers), or rejected
+ * to the queue's own DLX. A relayed message keeps exactly the identity it came with: its
+ * `message_id` (none stays none), correlation id, type, timestamp and headers.
+ * @module
+ */
+import type { ConsumeMessage, Options } from 'amqplib';
+import { describeValue } from '../../src/internal/index.js';
+import type { ConsumeSettings } from './consume-options.js';
+import type { Topology } from './topology.js';
+import {
+  ATTEMPT_HEADER,
+  delayQueueArguments,
+  delayQueueName,
+  ERROR_HEADER,
+  ERROR_NAME_HEADER,
+  SOURCE_QUEUE_HEADER,
+  wireTimestamp,
+} from './wire.js';
+
+/**
+ * How a failed delivery ended: relayed (ack the original), or to be rejected / requeued.
+ *
+ * @example
+ * ```ts
+ * const outcome: FailureOutcome = await policy.fail(raw, 1, err); // 'retried'
+ * ```
+ */
+export type FailureOutcome = 'retried' | 'dead-lettered' | 'rejected' | 'requeue';
+
+/**
+ * What the policy needs from the broker.
+ *
+ * @example
+ * ```ts
+ * const host: FailureHost = { republish: (ex, key, content, props) => publisher.republish(ex, key, content, props), reportError() {} };
+ * ```
+ */
+export interface FailureHost {
+  /** A confirmed publish of a message as it is (no id made up for one that has none). */
+  republish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    properties: Options.Publish,
+  ): Promise<void>;
+  reportError(message: string, err: unknown, details?: Record<string, unknown>): void;
+}
+
+/**
+ * The name and message of anything thrown, for headers.
+ *
+ * @example
+ * ```ts
+ * errorText('boom'); // { name: 'string', message: 'Non-error thrown: "boom"' }
+ * ```
+ */
+export function errorText(err: unknown): { name: string; message: string } {
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: typeof err, message: `Non-error thrown: ${describeValue(err)}` };
+}
+
+/**
+ * The properties of `raw` to relay it with, plus `headers`. Left out: `expiration` (the copy
+ * must not expire in a delay queue) and `user_id` (the broker checks it against the connection's user).
+ *
+ * @example
+ * ```ts
+ * const props = relayProperties(raw, { 'x-connkit-attempt': 2 });
+ * ```
+ */
+export function relayProperties(raw: ConsumeMessage, headers: Record<string, unknown>): Options.Publish {
+  const p = raw.properties;
+  const out: Options.Publish = {
+    headers: { ...(p.headers as Record<string, unknown> | undefined), ...headers },
+    deliveryMode: p.deliveryMode === 1 ? 1 : 2,
+    mandatory: true,
+    timestamp: typeof p.timestamp === 'number' ? p.timestamp : wireTimestamp(),
+  };
+  if (typeof p.messageId === 'string') out.messageId = p.messageId;
+  if (typeof p.contentType === 'string') out.contentType = p.contentType;
+  if (typeof p.contentEncoding === 'string') out.contentEncoding = p.contentEncoding;
+  if (typeof p.correlationId === 'string') out.correlationId = p.correlationId;
+  if (typeof p.replyTo === 'string') out.replyTo = p.replyTo;
+  if (typeof p.type === 'string') out.type = p.type;
+  if (typeof p.appId === 'string') out.appId = p.appId;
+  if (typeof p.priority === 'number') out.priority = p.priority;
+  return out;
+}
+
+/**
+ * The retry and dead-letter policy of one consumer.
+ *
+ * @example
+ * ```ts
+ * const policy = new FailurePolicy('jobs', settings, host);
+ * await broker.declare(policy.topology());
+ * const outcome = await policy.fail(raw, msg.attempt, err);
+ * ```
+ */
+export class FailurePolicy {
+  readonly #queue: string;
+  readonly #attempts: number;
+  readonly #delays: number[];
+  readonly #deadLetter: string | undefined;
+  readonly #host: FailureHost;
+
+  constructor(queue: string, settings: ConsumeSettings, host: FailureHost) {
+    this.#queue = queue;
+    this.#attempts = settings.attempts;
+    this.#delays = settings.delays;
+    this.#deadLetter = settings.deadLetter;
+    this.#host = host;
+  }
+
+  /** True when failures are retried (delay queues must exist). */
+  get retries(): boolean {
+    return this.#attempts > 1;
+  }
+
+  /** Queue that takes spent messages, if any. */
+  get deadLetter(): string | undefined {
+    return this.#deadLetter;
+  }
+
+  /** The delay queues retries go through. */
+  topology(): Topology {
+    const queues = [...new Set(this.#delays)].map((ms) => ({
+      name: delayQueueName(this.#queue, ms),
+      options: { durable: true, arguments: delayQueueArguments(this.#queue, ms) },
+    }));
+    return { queues };
+  }
+
+  /**
+   * Relays a failed delivery (attempt `attempt`, `undefined` when the message could not even be
+   * decoded: it never gets better, so it is not retried). A relay that fails is reported and the
+   * delivery goes back to the queue.
+   */
+  async fail(raw: ConsumeMessage, attempt: number | undefined, err: unknown): Promise<FailureOutcome> {
+    const { name, message } = errorText(err);
+    if (attempt !== undefined && attempt < this.#attempts) {
+      const delay = this.#delays[Math.min(attempt - 1, this.#delays.length - 1)] as number;
+      const properties = relayProperties(raw, { [ATTEMPT_HEADER]: attempt + 1, [ERROR_HEADER]: message });
+      return this.#relay(delayQueueName(this.#queue, delay), raw, properties, 'retried');
+    }
+    if (this.#deadLetter === undefined) return 'rejected';
+    const properties = relayProperties(raw, {
+      [ERROR_HEADER]: message,
+      [ERROR_NAME_HEADER]: name,
+      [SOURCE_QUEUE_HEADER]: this.#queue,
+    });
+    return this.#relay(this.#deadLetter, raw, properties, 'dead-lettered');
+  }
+
+  async #relay(
+    queue: string,
+    raw: ConsumeMessage,
+    properties: Options.Publish,
+    outcome: FailureOutcome,
+  ): Promise<FailureOutcome> {
+    try {
+      await this.#host.republish('', queue, raw.content, properties);
+      return outcome;
+    } catch (err) {
+      this.#host.reportError(`connkit/amqp: could not relay a failed message (${outcome})`, err, {
+        queue: this.#queue,
+        to: queue,
+      });
+      return 'requeue';
+    }
+  }
+}
