@@ -40,6 +40,22 @@ export default tseslint.config(
     },
   },
   {
+    // A bare setTimeout fires at once for Infinity and for anything above 2^31-1 ms (~24.8 days),
+    // which DESIGN §2 allows as a timeout: the postgres adapter's timers go through the seam's
+    // startTimer/startTimerAt/delay, Deadline and Scope, which take any duration.
+    files: ['adapters/postgres/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval'].map((name) => ({
+          name,
+          message:
+            'Use the seam (src/internal/index.js): startTimer/startTimerAt/delay, Deadline or Scope take any duration; a bare timer fires at once past 2^31-1 ms.',
+        })),
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'examples/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import type pg from 'pg';
+import { logDebug } from '../../src/internal/index.js';
 import { connect, type ConnectSettings } from './connection.js';
 
 /** Protocol code of CancelRequest: 1234 << 16 | 5678. */
@@ -81,8 +82,10 @@ export async function cancelBackend(client: pg.Client, settings: ConnectSettings
     secretKey: number | null;
   };
   if (c.processID === null || c.secretKey === null) return false;
+  const details = { target: settings.target, pid: c.processID };
   try {
     await sendCancelRequest({ host: c.host, port: c.port, processID: c.processID, secretKey: c.secretKey });
+    logDebug(settings.logger, 'connkit/postgres: cancel sent (CancelRequest)', details);
     return true;
   } catch {
     try {
@@ -92,6 +95,7 @@ export async function cancelBackend(client: pg.Client, settings: ConnectSettings
       );
       try {
         await conn.client.query('select pg_cancel_backend($1)', [c.processID]);
+        logDebug(settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', details);
         return true;
       } finally {
         await conn.close();

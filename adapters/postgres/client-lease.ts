@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type pg from 'pg';
+import { type Deadline, delay, startTimer, unwatchAbort, watchAbort } from '../../src/internal/index.js';
 
 /**
  * A dedicated connection lent to one stream.
@@ -32,7 +33,8 @@ export interface ClientLease {
 }
 
 /**
- * Lends a dedicated connection; must reject with `signal.reason` when `signal` aborts while waiting.
+ * Lends a dedicated connection; must reject with `signal.reason` when `signal` aborts while waiting,
+ * and should give up waiting at `deadline`.
  *
  * @example
  * ```ts
@@ -42,11 +44,12 @@ export interface ClientLease {
  * };
  * ```
  */
-export type AcquireClient = (signal: AbortSignal | undefined) => Promise<ClientLease>;
+export type AcquireClient = (signal: AbortSignal | undefined, deadline?: Deadline) => Promise<ClientLease>;
 
 /**
  * Internal: settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts. The
- * listener is removed either way, so a long-lived signal collects nothing.
+ * signal is watched through the kit's one shared listener per signal, so many concurrent waits on
+ * one signal add one listener, and none is left behind.
  *
  * @example
  * ```ts
@@ -61,15 +64,15 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
     return Promise.reject(signal.reason as Error);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const watcher = { giveUp: reject };
+    watchAbort(signal, watcher);
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatchAbort(signal, watcher);
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatchAbort(signal, watcher);
         reject(err);
       },
     );
@@ -87,18 +90,12 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
  */
 export function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-    );
+    const stop = startTimer(ms, () => resolve(false), true);
+    const settled = (): void => {
+      stop();
+      resolve(true);
+    };
+    promise.then(settled, settled);
   });
 }
 
@@ -125,13 +122,12 @@ export function socketOf(client: pg.Client): Socket | undefined {
  */
 export async function endClient(client: pg.Client, ms = 5_000): Promise<void> {
   client.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      socketOf(client)?.destroy();
-      resolve();
-    }, ms);
-  });
-  await Promise.race([client.end().catch(() => undefined), late]);
-  clearTimeout(timer);
+  const ended = await Promise.race([
+    client.end().then(
+      () => true,
+      () => true,
+    ),
+    delay(ms).then(() => false),
+  ]);
+  if (!ended) socketOf(client)?.destroy();
 }

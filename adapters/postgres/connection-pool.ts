@@ -7,17 +7,19 @@
  */
 import type pg from 'pg';
 import {
+  Deadline,
   type Lease,
   Pool,
   type PoolOptions,
   type PoolStats,
   reportBackground,
+  Scope,
 } from '../../src/internal/index.js';
+import type { CallLimits } from './call-limits.js';
 import { settleWithin } from './client-lease.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
 import { cancelActive, execute, type ExecuteContext } from './execute.js';
 import type { QueryInput } from './query-input.js';
-import { ScopedSignal } from './scoped-signal.js';
 
 const RELEASE_ROLLBACK_MS = 5_000;
 /** Milliseconds an aborted `withClient` fn may take to give the client back before it is destroyed. */
@@ -67,21 +69,29 @@ export class ConnectionPool {
     );
   }
 
-  /** Borrows a connection; waits at most until `deadline` (`performance.now()` based) and `acquireTimeout`. */
-  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>> {
-    const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-    return this.#pool.acquire({ signal, timeout: Math.min(remaining, this.#acquireTimeout) });
+  /** Borrows a connection; waits at most until `deadline` and `acquireTimeout`. */
+  acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>> {
+    const timeout = Math.min(deadline.remaining(), this.#acquireTimeout);
+    return signal === undefined ? this.#pool.acquire({ timeout }) : this.#acquireWatched(signal, timeout);
+  }
+
+  async #acquireWatched(signal: AbortSignal, timeout: number): Promise<Lease<PgConnection>> {
+    // The core Pool puts a listener on the signal of every waiting acquire, so a request's signal
+    // shared by many queued calls would collect one each (and a MaxListenersExceededWarning): the
+    // pool gets a scope's own signal instead, and the caller's is watched once, whatever the calls.
+    using scope = new Scope({ signal });
+    return await this.#pool.acquire({ signal: scope.signal, timeout });
   }
 
   /** Runs one statement on a borrowed connection; abort/timeout cancel it on the server. */
-  async run(input: QueryInput, signal: AbortSignal | undefined, timeout: number): Promise<pg.QueryResult> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  async run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
     // An idle connection is taken synchronously (no promise, no turn of the microtask queue): the
     // common case for a lightly loaded pool, and what makes a query cost no more than with pg.Pool.
     const lease =
-      (signal?.aborted ? undefined : this.#pool.tryAcquire()) ?? (await this.acquire(signal, deadline));
+      (limits.signal?.aborted ? undefined : this.#pool.tryAcquire()) ??
+      (await this.acquire(limits.signal, limits.deadline));
     try {
-      return await execute(lease.resource, input, [signal], deadline, this.#ctx);
+      return await execute(lease.resource, input, limits, this.#ctx);
     } finally {
       void this.release(lease);
     }
@@ -90,14 +100,17 @@ export class ConnectionPool {
   /** See `Database.withClient`. */
   async withClient<T>(
     fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
-    signal: AbortSignal | undefined,
-    timeout: number,
+    limits: CallLimits,
   ): Promise<T> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
-    const lease = await this.acquire(signal, deadline);
-    const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
-      this.#ctx.onCancel?.();
-      lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
+    const lease = await this.acquire(limits.signal, limits.deadline);
+    const scoped = new Scope({
+      signal: limits.signal,
+      deadline: limits.deadline,
+      timeoutMessage: (ms) => `withClient() timed out after ${ms} ms`,
+      onAbort: () => {
+        this.#ctx.onCancel?.();
+        lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
+      },
     });
     let settled = false;
     const work = Promise.resolve().then(() => fn(lease.resource.client, scoped.signal));
@@ -122,8 +135,8 @@ export class ConnectionPool {
   }
 
   /** Lends a dedicated client to a stream or COPY; `release(err)` with an error destroys it. */
-  async lend(signal: AbortSignal | undefined): Promise<LentClient> {
-    const lease = await this.acquire(signal, Infinity);
+  async lend(signal: AbortSignal | undefined, deadline = Deadline.NEVER): Promise<LentClient> {
+    const lease = await this.acquire(signal, deadline);
     let done = false;
     return {
       client: lease.resource.client,
@@ -156,10 +169,8 @@ export class ConnectionPool {
           { target: this.#settings.target, pid: conn.processID },
           'connkit/postgres: connection returned inside a transaction; rolling back',
         );
-        const deadline = performance.now() + RELEASE_ROLLBACK_MS;
-        await execute(conn, { text: 'rollback', values: undefined }, [], deadline, {
-          settings: this.#settings,
-        });
+        const limits = { signal: undefined, deadline: Deadline.after(RELEASE_ROLLBACK_MS) };
+        await execute(conn, { text: 'rollback', values: undefined }, limits, { settings: this.#settings });
       }
     } catch {
       // The rollback failed: the connection cannot be trusted and is destroyed below.

@@ -5,9 +5,18 @@
  * @module
  */
 import pg from 'pg';
-import { ConnectionError, type Logger, TimeoutError } from '../../src/internal/index.js';
+import {
+  ConnectionError,
+  Deadline,
+  delay,
+  logDebug,
+  type Logger,
+  Scope,
+  TimeoutError,
+} from '../../src/internal/index.js';
 import { sendCancelRequest } from './cancel.js';
 import { isConnectionError, redact } from './errors.js';
+import type { TlsPlan } from './tls-mode.js';
 
 /**
  * What {@link connect} needs to open a connection.
@@ -27,8 +36,10 @@ export interface ConnectSettings {
   secrets: readonly string[];
   /** Called once when the connection breaks (socket error, server terminated it). */
   onBroken?: ((conn: PgConnection, err: Error) => void) | undefined;
-  /** Receives warnings that cannot be thrown. */
+  /** Receives warnings that cannot be thrown, and connections opened and closed (debug). */
   logger?: Logger | undefined;
+  /** TLS from the URL's `sslmode` (libpq semantics); undefined: `config.ssl` as it is. */
+  tls?: TlsPlan | undefined;
 }
 
 /**
@@ -50,9 +61,13 @@ export class PgConnection {
   /** Set while a cancelled statement is still winding down: nothing else may be sent before. */
   busy: Promise<void> | undefined = undefined;
   #closing: Promise<void> | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #target: string;
 
-  constructor(client: pg.Client) {
+  constructor(client: pg.Client, settings?: Pick<ConnectSettings, 'logger' | 'target'>) {
     this.client = client;
+    this.#logger = settings?.logger;
+    this.#target = settings?.target ?? '';
   }
 
   /** Backend process id (`pg_backend_pid()`), for cancel requests and tests. */
@@ -77,35 +92,42 @@ export class PgConnection {
 
   /** Ends the connection; never rejects, idempotent. A broken or busy socket is destroyed at once. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const internal = this.client as unknown as {
-        connection?: { stream?: { destroy(): void } };
-        _activeQuery?: unknown;
-        pipeline?: boolean;
-        host: string;
-        port: number;
-      };
-      if (this.broken) internal.connection?.stream?.destroy();
-      else if (internal._activeQuery && !internal.pipeline) {
-        // pg's end() drops the socket under a running statement, which the server would keep
-        // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
-        await sendCancelRequest(
-          { host: internal.host, port: internal.port, processID: this.processID, secretKey: this.secretKey },
-          2_000,
-        ).catch(() => undefined);
-      }
-      await Promise.race([
-        this.client.end().catch(() => undefined),
-        // A peer that stopped answering must not hold close() forever.
-        new Promise<void>((resolve) =>
-          setTimeout(() => {
-            internal.connection?.stream?.destroy();
-            resolve();
-          }, 5_000).unref(),
-        ),
-      ]);
-    })();
+    this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const internal = this.client as unknown as {
+      connection?: { stream?: { destroy(): void } };
+      _activeQuery?: unknown;
+      pipeline?: boolean;
+      host: string;
+      port: number;
+    };
+    const pid = this.processID;
+    if (this.broken) internal.connection?.stream?.destroy();
+    else if (internal._activeQuery && !internal.pipeline) {
+      // pg's end() drops the socket under a running statement, which the server would keep
+      // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
+      await sendCancelRequest(
+        { host: internal.host, port: internal.port, processID: pid, secretKey: this.secretKey },
+        2_000,
+      ).catch(() => undefined);
+    }
+    // A peer that stopped answering must not hold close() forever.
+    const ended = await Promise.race([
+      this.client.end().then(
+        () => true,
+        () => true,
+      ),
+      delay(5_000).then(() => false),
+    ]);
+    if (!ended) internal.connection?.stream?.destroy();
+    logDebug(this.#logger, 'connkit/postgres: connection closed', {
+      target: this.#target,
+      pid,
+      reason: this.broken?.message,
+    });
   }
 }
 
@@ -118,10 +140,37 @@ export class PgConnection {
  * const conn = await connect({ config: { connectionString: url }, connectTimeout: 5000, target, secrets: [] });
  * ```
  */
-export async function connect(settings: ConnectSettings, signal?: AbortSignal): Promise<PgConnection> {
+export async function connect(
+  settings: ConnectSettings,
+  signal?: AbortSignal,
+  deadline: Deadline = Deadline.NEVER,
+): Promise<PgConnection> {
   signal?.throwIfAborted();
-  const client = new pg.Client(settings.config);
-  const conn = new PgConnection(client);
+  const plan = settings.tls;
+  const within = deadline.atMost(settings.connectTimeout);
+  if (plan === undefined) return attempt(settings, settings.config, signal, within);
+  const first = { ...settings.config, ssl: await plan.first() };
+  try {
+    return await attempt(settings, first, signal, within);
+  } catch (err) {
+    // libpq's allow/prefer: one more try with the other setting, within the same connect timeout.
+    const cause = err instanceof ConnectionError ? err.cause : undefined;
+    if (plan.fallback === undefined || cause === undefined || !plan.fallback.retry(cause)) throw err;
+    logDebug(settings.logger, `connkit/postgres: sslmode=${plan.mode}, retrying with the other TLS setting`, {
+      target: settings.target,
+    });
+    return attempt(settings, { ...settings.config, ssl: await plan.fallback.ssl() }, signal, within);
+  }
+}
+
+async function attempt(
+  settings: ConnectSettings,
+  config: pg.ClientConfig,
+  signal: AbortSignal | undefined,
+  deadline: Deadline,
+): Promise<PgConnection> {
+  const client = new pg.Client(config);
+  const conn = new PgConnection(client, settings);
   // Attached before connect: pg emits 'error' for idle sockets that die, which would otherwise crash.
   client.on('error', (err: Error) => {
     const first = conn.broken === undefined;
@@ -133,27 +182,21 @@ export async function connect(settings: ConnectSettings, signal?: AbortSignal): 
       conn.markBroken(new ConnectionError('PostgreSQL connection ended'));
     }
   });
-  let failure: unknown;
-  const onAbort = (): void => {
-    failure = signal?.reason;
-    destroy(client);
-  };
-  signal?.addEventListener('abort', onAbort);
-  const timer =
-    settings.connectTimeout === Infinity
-      ? undefined
-      : setTimeout(() => {
-          failure = new TimeoutError(
-            `Connecting to PostgreSQL at ${settings.target} timed out after ${settings.connectTimeout} ms`,
-          );
-          destroy(client);
-        }, settings.connectTimeout);
+  using scope = new Scope({
+    signal,
+    deadline,
+    timeoutMessage: (ms) => `Connecting to PostgreSQL at ${settings.target} timed out after ${ms} ms`,
+    onAbort: () => destroy(client),
+  });
   try {
-    await client.connect();
-    return conn;
+    await scope.race(client.connect());
   } catch (err) {
     destroy(client);
-    if (failure !== undefined) throw failure;
+    if (scope.aborted) {
+      const reason = scope.reason;
+      // Made here, after the await, so the stack leads to the caller.
+      throw reason instanceof TimeoutError && !signal?.aborted ? new TimeoutError(reason.message) : reason;
+    }
     const message = err instanceof Error ? err.message : String(err);
     const kind = isConnectionError(err) ? 'Cannot connect to' : 'Connection refused by';
     throw new ConnectionError(
@@ -162,10 +205,13 @@ export async function connect(settings: ConnectSettings, signal?: AbortSignal): 
         cause: err,
       },
     );
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
   }
+  logDebug(settings.logger, 'connkit/postgres: connection opened', {
+    target: settings.target,
+    pid: conn.processID,
+    pipeline: config.pipeline === true,
+  });
+  return conn;
 }
 
 function destroy(client: pg.Client): void {

@@ -9,13 +9,14 @@ import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import {
   checkDuration,
   checkSignal,
+  Deadline,
   describeValue,
   InvalidStateError,
-  type SignalOptions,
-  TimeoutError,
+  Scope,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import { refusedAtOnce } from './call-limits.js';
+import { settleWithin, type AcquireClient, type ClientLease } from './client-lease.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';
 
@@ -40,10 +41,17 @@ export interface CopyFromOptions extends WaitOptions {
  *
  * @example
  * ```ts
- * db.copyTo('copy t to stdout', { signal: AbortSignal.timeout(30_000) });
+ * db.copyTo('copy t to stdout', { signal, timeout: 30_000 });
  * ```
  */
-export type CopyToOptions = SignalOptions;
+export interface CopyToOptions extends WaitOptions {
+  /**
+   * Milliseconds the whole transfer may take, from the first `next()` (waiting for a connection
+   * included); on expiry the COPY is cancelled and the next step rejects with `TimeoutError`.
+   * @default Infinity
+   */
+  timeout?: number | undefined;
+}
 
 /**
  * What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable.
@@ -98,7 +106,7 @@ function releaseAfter(lease: ClientLease, err: unknown): void {
  * const n = await copyFrom(acquire, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
  * ```
  */
-export async function copyFrom(
+export function copyFrom(
   acquire: AcquireClient,
   copySql: string | QueryLike,
   source: CopySource,
@@ -112,10 +120,25 @@ export async function copyFrom(
   }
   const signal = checkSignal(opts?.signal);
   const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-  signal?.throwIfAborted();
-  const scope = new DeadlineScope(signal, timeout);
+  if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+  if (timeout === 0) return Promise.reject(refusedAtOnce('copyFrom()'));
+  return load(acquire, text, source, signal, timeout);
+}
+
+async function load(
+  acquire: AcquireClient,
+  text: string,
+  source: CopySource,
+  signal: AbortSignal | undefined,
+  timeout: number,
+): Promise<number> {
+  using scope = new Scope({
+    signal,
+    deadline: Deadline.after(timeout),
+    timeoutMessage: (ms) => `copyFrom() timed out after ${ms} ms`,
+  });
   try {
-    const lease = await acquire(scope.signal);
+    const lease = await acquire(scope.signal, scope.deadline);
     let failure: unknown;
     try {
       checkPipelined(lease, 'copyFrom()');
@@ -129,9 +152,7 @@ export async function copyFrom(
       releaseAfter(lease, failure);
     }
   } catch (err) {
-    throw scope.reason ?? toDatabaseError(err);
-  } finally {
-    scope.dispose();
+    throw scope.aborted ? scope.reason : toDatabaseError(err);
   }
 }
 
@@ -165,16 +186,24 @@ export function copyTo(
 ): AsyncIterable<Uint8Array> {
   const text = readCopySql(copySql, 'copyTo()');
   const signal = checkSignal(opts?.signal);
-  return { [Symbol.asyncIterator]: () => iterateCopyTo(acquire, text, signal) };
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+  return { [Symbol.asyncIterator]: () => iterateCopyTo(acquire, text, signal, timeout) };
 }
 
 async function* iterateCopyTo(
   acquire: AcquireClient,
   text: string,
   signal: AbortSignal | undefined,
+  timeout: number,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  if (timeout === 0) throw refusedAtOnce('copyTo()');
   signal?.throwIfAborted();
-  const lease = await acquire(signal);
+  using scope = new Scope({
+    signal,
+    deadline: Deadline.after(timeout),
+    timeoutMessage: (ms) => `copyTo() timed out after ${ms} ms`,
+  });
+  const lease = await acquire(signal, scope.deadline);
   let outcome = 'stopped' as 'complete' | 'failed' | 'stopped';
   let failure: unknown;
   try {
@@ -183,11 +212,12 @@ async function* iterateCopyTo(
     const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       for (;;) {
+        if (scope.aborted) throw scope.reason;
         let step: IteratorResult<Buffer>;
         try {
-          step = await untilAborted(chunks.next(), signal);
+          step = await scope.race(chunks.next());
         } catch (err) {
-          if (!(signal?.aborted && err === signal.reason)) {
+          if (!(scope.aborted && err === scope.reason)) {
             outcome = 'failed';
             failure = err;
             throw toDatabaseError(err);
@@ -196,7 +226,7 @@ async function* iterateCopyTo(
         }
         if (step.done) break;
         yield step.value;
-        signal?.throwIfAborted();
+        if (scope.aborted) throw scope.reason;
       }
       outcome = 'complete';
     } finally {
@@ -210,7 +240,7 @@ async function* iterateCopyTo(
     else if (outcome === 'failed') releaseAfter(lease, failure);
     // Stopped mid-transfer and not drained: pg-copy-streams still holds the socket, so the connection
     // cannot be reused.
-    else lease.release(signal?.aborted ? signal.reason : new Error('COPY TO stopped before its end'));
+    else lease.release(scope.aborted ? scope.reason : new Error('COPY TO stopped before its end'));
   }
 }
 
@@ -230,36 +260,4 @@ async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease)
   );
   const ok = await settleWithin(Promise.allSettled([drained, lease.cancel()]), CLEANUP_MS);
   return ok && (await drained) !== 'dead';
-}
-
-/** A signal that aborts with the caller's reason or with a TimeoutError at the deadline. */
-class DeadlineScope {
-  readonly #controller = new AbortController();
-  readonly #parent: AbortSignal | undefined;
-  readonly #timer: NodeJS.Timeout | undefined;
-  readonly #onAbort = (): void => this.#controller.abort(this.#parent?.reason);
-
-  constructor(parent: AbortSignal | undefined, timeout: number) {
-    this.#parent = parent;
-    parent?.addEventListener('abort', this.#onAbort, { once: true });
-    if (timeout !== Infinity) {
-      this.#timer = setTimeout(() => {
-        this.#controller.abort(new TimeoutError(`copyFrom() timed out after ${timeout} ms`));
-      }, timeout);
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** The abort reason if the scope was aborted (by the caller or the deadline). */
-  get reason(): unknown {
-    return this.#controller.signal.aborted ? (this.#controller.signal.reason as unknown) : undefined;
-  }
-
-  dispose(): void {
-    this.#parent?.removeEventListener('abort', this.#onAbort);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-  }
 }

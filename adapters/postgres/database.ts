@@ -11,15 +11,16 @@ import {
   InvalidStateError,
   PoolClosedError,
   type PoolStats,
-  readWaitOptions,
   reportBackground,
   type WaitOptions,
 } from '../../src/internal/index.js';
+import { readCallLimits } from './call-limits.js';
 import { connect, type ConnectSettings } from './connection.js';
 import { ConnectionPool, type LentClient } from './connection-pool.js';
 import type { ExecuteContext } from './execute.js';
 import { PipelineGroup } from './pipeline.js';
 import {
+  MAX_STATEMENT_TIMEOUT,
   resolveDatabaseOptions,
   type DatabaseOptions,
   type QueryOptions,
@@ -59,19 +60,6 @@ export interface DatabaseStats {
   rollbacks: number;
 }
 
-/** readWaitOptions, but an already-aborted signal becomes a rejected promise (bad values still throw). */
-function readWaitSync(
-  opts: WaitOptions | undefined,
-  fallback: number,
-): { signal: AbortSignal | undefined; timeout: number } | Promise<never> {
-  try {
-    return readWaitOptions(opts, fallback);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw err;
-    return Promise.reject(err);
-  }
-}
-
 /**
  * A PostgreSQL database behind a pool of connections.
  *
@@ -106,6 +94,7 @@ export class Database extends Queryable {
       target: o.target,
       secrets: o.secrets,
       logger: o.logger,
+      tls: o.tls,
       onBroken: (_conn, err) =>
         reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, {
           target: o.target,
@@ -120,7 +109,10 @@ export class Database extends Queryable {
       // could hit a neighbour), so pipelined connections get it as the server's statement_timeout.
       if (o.queryTimeout !== Infinity) {
         const st = Math.min(o.queryTimeout, Number(config.statement_timeout ?? Infinity));
-        config = { ...config, statement_timeout: Math.max(1, Math.ceil(st)) };
+        config = {
+          ...config,
+          statement_timeout: Math.min(Math.max(1, Math.ceil(st)), MAX_STATEMENT_TIMEOUT),
+        };
       }
       this.#pipeline = new PipelineGroup(o.pipelineConnections, { ...settings, config }, o.queryTimeout);
     }
@@ -152,8 +144,8 @@ export class Database extends Queryable {
   ): Promise<QueryResult<R>> {
     const input = readQuery(query, values);
     const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
-    const wait = readWaitSync(opts, this.#queryTimeout);
-    if (wait instanceof Promise) return wait;
+    const limits = readCallLimits(opts, this.#queryTimeout, 'Query');
+    if (limits instanceof Promise) return limits;
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') {
@@ -166,7 +158,7 @@ export class Database extends Queryable {
     const p =
       this.#pipeline !== undefined && kind === 'shared' && !explicit
         ? this.#pipeline.query(input)
-        : this.#pool.run(input, wait.signal, wait.timeout);
+        : this.#pool.run(input, limits);
     return p.then(
       (res) => {
         this.#counts.queries++;
@@ -210,15 +202,16 @@ export class Database extends Queryable {
    */
   withClient<T>(fn: (client: pg.Client, signal: AbortSignal) => Promise<T>, opts?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    const wait = readWaitSync(opts, Infinity);
-    if (wait instanceof Promise) return wait;
-    return this.#pool.withClient(fn, wait.signal, wait.timeout);
+    const limits = readCallLimits(opts, Infinity, 'withClient()');
+    if (limits instanceof Promise) return limits;
+    if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
+    return this.#pool.withClient(fn, limits);
   }
 
   /** Checks that a connection can be had and answers `select 1` (default timeout: 5 s). */
   ping(opts?: WaitOptions): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 5_000);
-    return this.query('select 1', undefined, { signal: opts?.signal, timeout }).then(() => undefined);
+    return this.query('select 1', undefined, { signal: opts?.signal, timeout }).then(noop);
   }
 
   /** Pool, pipeline and query counters. */
@@ -245,7 +238,7 @@ export class Database extends Queryable {
     values?: readonly unknown[],
     opts?: StreamOptions,
   ): AsyncIterable<R> {
-    return streamRows<R>((signal) => this.acquireClient(signal), query, values, opts);
+    return streamRows<R>((signal, deadline) => this.#pool.lend(signal, deadline), query, values, opts);
   }
 
   /**
@@ -261,7 +254,12 @@ export class Database extends Queryable {
   listen(channel: string, opts?: ListenOptions): Promise<Subscription> {
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     for (const s of this.#subscriptions) if (s.closed) this.#subscriptions.delete(s);
-    return openSubscription((signal) => this.connectClient(signal), channel, opts).then(async (sub) => {
+    return openSubscription(
+      (signal) => this.connectClient(signal),
+      channel,
+      opts,
+      this.#settings.logger,
+    ).then(async (sub) => {
       if (this.#closing) {
         await sub.close();
         throw new PoolClosedError('Database is closed');
@@ -293,7 +291,7 @@ export class Database extends Queryable {
    * ```
    */
   copyFrom(copySql: string | QueryLike, source: CopySource, opts?: CopyFromOptions): Promise<number> {
-    return copyFrom((signal) => this.acquireClient(signal), copySql, source, opts);
+    return copyFrom((signal, deadline) => this.#pool.lend(signal, deadline), copySql, source, opts);
   }
 
   /**
@@ -306,7 +304,7 @@ export class Database extends Queryable {
    * ```
    */
   copyTo(copySql: string | QueryLike, opts?: CopyToOptions): AsyncIterable<Uint8Array> {
-    return copyTo((signal) => this.acquireClient(signal), copySql, opts);
+    return copyTo((signal, deadline) => this.#pool.lend(signal, deadline), copySql, opts);
   }
 
   /**
@@ -337,3 +335,5 @@ export class Database extends Queryable {
     return this.close();
   }
 }
+
+function noop(): void {}

@@ -6,7 +6,8 @@
  * @module
  */
 import type pg from 'pg';
-import { TimeoutError } from '../../src/internal/index.js';
+import { Scope, startTimer, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
+import type { CallLimits } from './call-limits.js';
 import { cancelBackend } from './cancel.js';
 import type { ConnectSettings, PgConnection } from './connection.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
@@ -30,28 +31,27 @@ export interface ExecuteContext {
 }
 
 /**
- * Runs `input` on `conn`. `signals` abort it (rejecting with the signal's reason), `deadline`
- * (`performance.now()` based, `Infinity` for none) times it out with `TimeoutError`. Errors are
- * mapped with `toDatabaseError`; a connection-level error marks `conn` broken.
+ * Runs `input` on `conn` within `limits`: the signal aborts it (rejecting with its reason), the
+ * deadline times it out with `TimeoutError`; `outer` (a transaction's scope) aborts it too. Errors
+ * are mapped with `toDatabaseError`; a connection-level error marks `conn` broken.
  *
  * @example
  * ```ts
- * const res = await execute(conn, { text: 'select pg_sleep(5)', values: undefined }, [signal], Infinity, ctx);
+ * const res = await execute(conn, { text: 'select pg_sleep(5)', values: undefined }, { signal, deadline }, ctx);
  * ```
  */
 export async function execute(
   conn: PgConnection,
   input: QueryInput,
-  signals: readonly (AbortSignal | undefined)[],
-  deadline: number,
+  limits: CallLimits,
   ctx: ExecuteContext,
+  outer?: AbortSignal,
 ): Promise<pg.QueryResult> {
-  for (const s of signals) s?.throwIfAborted();
+  outer?.throwIfAborted();
+  limits.signal?.throwIfAborted();
   if (conn.busy) await conn.busy;
   if (conn.broken) throw toDatabaseError(conn.broken, ctx.settings.secrets);
-  let abortable = deadline !== Infinity;
-  for (const s of signals) if (s) abortable = true;
-  if (!abortable) {
+  if (limits.signal === undefined && outer === undefined && limits.deadline.infinite) {
     try {
       return await submit(conn.client, input);
     } catch (err) {
@@ -60,59 +60,35 @@ export async function execute(
     }
   }
   const query = submit(conn.client, input);
-  const timeoutMs = Math.round(deadline - performance.now());
+  // One Scope per statement, watching the caller's signal through the shared listener (a signal
+  // handed to many concurrent statements costs one listener) and the deadline through a timer that
+  // takes any duration.
+  const scope = new Scope({
+    signal: limits.signal,
+    deadline: limits.deadline,
+    onAbort: () => {
+      ctx.onCancel?.();
+      conn.busy = cancelAndDrain(conn, query, ctx.settings);
+    },
+  });
+  if (outer !== undefined) watchAbort(outer, scope);
   try {
-    return await new Promise<pg.QueryResult>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = (): void => {
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        for (const s of signals) s?.removeEventListener('abort', onAbort);
-      };
-      const interrupt = (reason: unknown): void => {
-        if (settled) return;
-        cleanup();
-        reject(reason);
-        ctx.onCancel?.();
-        conn.busy = cancelAndDrain(conn, query, ctx.settings);
-      };
-      function onAbort(this: AbortSignal): void {
-        interrupt(this.reason);
-      }
-      for (const s of signals) s?.addEventListener('abort', onAbort);
-      if (deadline !== Infinity) timer = setTimeout(() => interrupt(TIMED_OUT), Math.max(0, timeoutMs));
-      query.then(
-        (res) => {
-          if (settled) return;
-          cleanup();
-          resolve(res);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          cleanup();
-          reject(new Failed(err));
-        },
-      );
-    });
+    return await scope.race(query);
   } catch (err) {
     // Errors are made here, after an await, rather than in pg's or the timer's callback: their stack
     // then leads back to the caller. An abort rejects with the signal's own reason, untouched.
-    if (err instanceof Failed) throw fail(conn, err.error, ctx);
-    if (err === TIMED_OUT) {
+    if (!scope.aborted || err !== scope.reason) throw fail(conn, err, ctx);
+    if (err instanceof TimeoutError && !limits.signal?.aborted && !outer?.aborted) {
       throw new TimeoutError(
-        `Query timed out after ${timeoutMs} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
+        `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
       );
     }
     throw err;
+  } finally {
+    scope.dispose();
+    if (outer !== undefined) unwatchAbort(outer, scope);
   }
 }
-
-/** The query's own failure, told apart from an abort reason (which can be anything). */
-class Failed {
-  constructor(readonly error: unknown) {}
-}
-const TIMED_OUT = Symbol('timed out');
 
 /**
  * `client.query` in its callback form, with the text and values as separate arguments: pg's promise
@@ -160,13 +136,13 @@ async function cancelAndDrain(
       if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
     },
   );
-  let grace: NodeJS.Timeout | undefined;
+  let stopGrace: (() => void) | undefined;
   const expired = new Promise<void>((resolve) => {
-    grace = setTimeout(() => {
+    stopGrace = startTimer(CANCEL_GRACE, () => {
       conn.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
       void conn.close();
       resolve();
-    }, CANCEL_GRACE);
+    });
   });
   const cancelled = (async () => {
     // Checked after a turn of the loop: a result already on its way needs no cancel.
@@ -174,7 +150,7 @@ async function cancelAndDrain(
     if (!over) await cancelBackend(conn.client, settings);
   })();
   await Promise.race([Promise.all([finished, cancelled]), expired]);
-  clearTimeout(grace);
+  stopGrace?.();
   conn.busy = undefined;
 }
 

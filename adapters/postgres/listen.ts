@@ -5,12 +5,19 @@
  */
 import type pg from 'pg';
 import {
+  type AbortWatcher,
   backoffDelay,
   type BackoffOptions,
   checkDuration,
   checkInteger,
   checkSignal,
+  logDebug,
+  logInfo,
+  type Logger,
   sleep,
+  startTimer,
+  unwatchAbort,
+  watchAbort,
 } from '../../src/internal/index.js';
 import { endClient, socketOf } from './client-lease.js';
 import { toDatabaseError } from './errors.js';
@@ -42,7 +49,8 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   readonly #opts: ListenOptions;
   readonly #maxBuffered: number;
   readonly #heartbeat: number;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
+  readonly #logger: Logger | undefined;
+  #stopHeartbeat: (() => void) | undefined;
   readonly #controller = new AbortController();
   readonly #buffer: Notification[] = [];
   readonly #pending: Pending[] = [];
@@ -51,10 +59,12 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   #failure: { reason: unknown } | undefined;
   #closing: Promise<void> | undefined;
   #reconnects = 0;
-  readonly #onAbort = (): void => {
-    const signal = this.#opts.signal;
-    this.#failure ??= { reason: signal?.reason };
-    void this.close();
+  /** Watches the caller's signal through the kit's shared listener (one per signal, however many subscriptions). */
+  readonly #watcher: AbortWatcher = {
+    giveUp: (reason) => {
+      this.#failure ??= { reason };
+      void this.close();
+    },
   };
 
   /** @internal Use {@link listen} or `db.listen()`. */
@@ -62,13 +72,14 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
     connect: ListenConnect,
     channel: string,
     opts: ListenOptions,
-    limits: { maxBuffered: number; heartbeat: number },
+    limits: { maxBuffered: number; heartbeat: number; logger?: Logger | undefined },
   ) {
     this.#connect = connect;
     this.channel = channel;
     this.#opts = opts;
     this.#maxBuffered = limits.maxBuffered;
     this.#heartbeat = limits.heartbeat;
+    this.#logger = limits.logger;
   }
 
   /** How many times the connection was re-established. */
@@ -84,7 +95,7 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   /** @internal First connect: failures reject `listen()` instead of being retried. */
   async start(): Promise<this> {
     const signal = this.#opts.signal;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (signal !== undefined) watchAbort(signal, this.#watcher);
     try {
       await this.#open();
       return this;
@@ -127,14 +138,14 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
   }
 
   async #shutdown(): Promise<void> {
-    this.#opts.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#opts.signal !== undefined) unwatchAbort(this.#opts.signal, this.#watcher);
     this.#controller.abort(new Error('Subscription closed'));
     this.#buffer.length = 0;
     for (const p of this.#pending.splice(0)) {
       if (this.#failure) p.reject(this.#failure.reason);
       else p.resolve(DONE);
     }
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeat?.();
     const client = this.#client;
     this.#client = undefined;
     if (client) await endClient(client);
@@ -172,34 +183,37 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
     this.#startHeartbeat(client);
   }
 
-  /** Pings the connection every `heartbeat` ms; an unanswered ping destroys the socket (→ reconnect). */
+  /**
+   * Pings the connection `heartbeat` ms after the last ping was answered; a ping unanswered for as
+   * long destroys the socket (→ reconnect). Timers that take any duration, re-armed after each beat.
+   */
   #startHeartbeat(client: pg.Client): void {
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeat?.();
     if (this.#heartbeat === 0) return;
     const ms = this.#heartbeat;
-    let beating = false;
-    this.#heartbeatTimer = setInterval(() => {
-      if (this.#client !== client || this.#paused || beating) return;
-      beating = true;
-      const deadline = setTimeout(() => {
-        if (this.#client === client) {
-          socketOf(client)?.destroy(
-            new Error(`LISTEN connection did not answer a heartbeat within ${ms} ms`),
-          );
-        }
-      }, ms);
-      client
-        .query('select 1')
-        .then(
-          () => undefined,
-          () => undefined, // a failure is reported through the client's 'error'/'end' events
-        )
-        .finally(() => {
-          beating = false;
-          clearTimeout(deadline);
-        });
-    }, ms);
-    this.#heartbeatTimer.unref();
+    const next = (): void => {
+      if (this.#client === client) this.#stopHeartbeat = startTimer(ms, beat, true);
+    };
+    const beat = (): void => {
+      if (this.#client !== client) return;
+      if (this.#paused) return next();
+      this.#stopHeartbeat = startTimer(
+        ms,
+        () => {
+          if (this.#client === client) {
+            socketOf(client)?.destroy(
+              new Error(`LISTEN connection did not answer a heartbeat within ${ms} ms`),
+            );
+          }
+        },
+        true,
+      );
+      client.query('select 1').then(
+        next,
+        () => undefined, // a failure is reported through the client's 'error'/'end' events
+      );
+    };
+    next();
   }
 
   #deliver(msg: pg.Notification): void {
@@ -222,9 +236,13 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
     if (this.#client !== client) return; // still subscribing: #open reports it
     this.#client = undefined;
     this.#paused = false;
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeat?.();
     void endClient(client);
     if (this.#closing) return;
+    logDebug(this.#logger, 'connkit/postgres: LISTEN connection lost; reconnecting', {
+      channel: this.channel,
+      err,
+    });
     this.#opts.onError?.(err);
     void this.#reconnect();
   }
@@ -242,6 +260,10 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
         await this.#open();
         if (this.#closing) return;
         this.#reconnects++;
+        logInfo(this.#logger, 'connkit/postgres: LISTEN reconnected', {
+          channel: this.channel,
+          attempts: attempt,
+        });
         this.#opts.onReconnect?.();
         return;
       } catch (err) {
@@ -269,6 +291,7 @@ export function listen(
   connect: ListenConnect,
   channel: string,
   opts: ListenOptions = {},
+  logger?: Logger,
 ): Promise<Subscription> {
   if (typeof connect !== 'function') throw new TypeError('listen() needs a connect function');
   checkChannel(channel);
@@ -278,5 +301,5 @@ export function listen(
   if (heartbeat === Infinity) throw new RangeError('heartbeat must be finite (0 disables it), got Infinity');
   if (opts.reconnect !== undefined) backoffDelay(1, opts.reconnect); // validates now, not at the first loss
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
-  return new Subscription(connect, channel, opts, { maxBuffered, heartbeat }).start();
+  return new Subscription(connect, channel, opts, { maxBuffered, heartbeat, logger }).start();
 }

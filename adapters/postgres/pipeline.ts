@@ -10,8 +10,10 @@ import type pg from 'pg';
 import {
   backoffDelay,
   ConnectionError,
+  logDebug,
   PoolClosedError,
   reportBackground,
+  startTimer,
   TimeoutError,
 } from '../../src/internal/index.js';
 import { connect, type ConnectSettings, type PgConnection } from './connection.js';
@@ -88,20 +90,20 @@ export class PipelineGroup {
    */
   #bounded(p: Promise<pg.QueryResult>): Promise<pg.QueryResult> {
     return new Promise<pg.QueryResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const stop = startTimer(this.#queryTimeout + CALLER_MARGIN, () => {
         reject(
           new TimeoutError(
             `Query timed out after ${this.#queryTimeout} ms (queryTimeout): no answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`,
           ),
         );
-      }, this.#queryTimeout + CALLER_MARGIN);
+      });
       p.then(
         (res) => {
-          clearTimeout(timer);
+          stop();
           resolve(res);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          stop();
           reject(err);
         },
       );
@@ -130,10 +132,10 @@ export class PipelineGroup {
     const q = submit(conn.client, input);
     // The server ends a statement at statement_timeout; no answer well after that means a silently
     // dead peer: destroy the socket so every query in flight on it fails instead of hanging.
-    const watchdog =
+    const stopWatchdog =
       this.#queryTimeout === Infinity
         ? undefined
-        : setTimeout(() => this.#kill(conn), this.#queryTimeout + WATCHDOG_GRACE);
+        : startTimer(this.#queryTimeout + WATCHDOG_GRACE, () => this.#kill(conn));
     try {
       return await q;
     } catch (err) {
@@ -156,7 +158,7 @@ export class PipelineGroup {
       }
       throw mapped;
     } finally {
-      clearTimeout(watchdog);
+      stopWatchdog?.();
       conn.inFlight--;
     }
   }
@@ -244,7 +246,14 @@ export class PipelineGroup {
 
   #evict(conn: PgConnection): void {
     const i = this.#slots.indexOf(conn);
-    if (i !== -1) this.#slots[i] = undefined;
+    if (i !== -1) {
+      this.#slots[i] = undefined;
+      logDebug(this.#settings.logger, 'connkit/postgres: pipelined connection lost; it will be replaced', {
+        target: this.#settings.target,
+        pid: conn.processID,
+        err: conn.broken,
+      });
+    }
     void conn.close();
   }
 }

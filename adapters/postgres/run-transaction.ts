@@ -5,17 +5,19 @@
  */
 import {
   backoffDelay,
+  Deadline,
   InvalidStateError,
   type Lease,
+  now,
   PoolClosedError,
-  readWaitOptions,
+  Scope,
   sleep,
 } from '../../src/internal/index.js';
+import { type CallLimits, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { execute, type ExecuteContext } from './execute.js';
 import { checkTransactionOptions, type TransactionOptions } from './options.js';
-import { ScopedSignal } from './scoped-signal.js';
 import { Transaction, type TransactionScope } from './transaction.js';
 
 /**
@@ -27,7 +29,7 @@ import { Transaction, type TransactionScope } from './transaction.js';
  * ```
  */
 export interface TransactionHost {
-  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>>;
+  acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>>;
   release(lease: Lease<PgConnection>): Promise<void>;
   ctx: ExecuteContext;
   closed(): boolean;
@@ -69,24 +71,17 @@ export function runTransaction<T>(
 ): Promise<T> {
   const retries = checkTransactionOptions(opts);
   const begin = beginStatement(opts);
-  let wait: { signal: AbortSignal | undefined; timeout: number };
-  try {
-    wait = readWaitOptions(opts, Infinity);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw err;
-    return Promise.reject(err);
-  }
-  const { signal, timeout } = wait;
-  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  const limits = readCallLimits(opts, Infinity, 'transaction()');
+  if (limits instanceof Promise) return limits;
   return (async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await attemptOnce(fn, begin, signal, deadline, timeout, host);
+        return await attemptOnce(fn, begin, limits, host);
       } catch (err) {
         if (!(err instanceof DatabaseError) || !err.retryable || attempt > retries) throw err;
         const delay = backoffDelay(attempt, { initialDelay: 10, maxDelay: 1_000 });
-        if (performance.now() + delay >= deadline) throw err;
-        await sleep(delay, { signal });
+        if (now() + delay >= limits.deadline.at) throw err;
+        await sleep(delay, { signal: limits.signal });
       }
     }
   })();
@@ -95,15 +90,17 @@ export function runTransaction<T>(
 async function attemptOnce<T>(
   fn: (tx: Transaction) => Promise<T>,
   begin: string,
-  signal: AbortSignal | undefined,
-  deadline: number,
-  timeout: number,
+  limits: CallLimits,
   host: TransactionHost,
 ): Promise<T> {
   if (host.closed()) throw new PoolClosedError('Database is closed');
-  const lease = await host.acquire(signal, deadline);
+  const lease = await host.acquire(limits.signal, limits.deadline);
   const conn = lease.resource;
-  const scope = new ScopedSignal(signal, deadline, `transaction() (timeout ${timeout} ms)`);
+  const scope = new Scope({
+    signal: limits.signal,
+    deadline: limits.deadline,
+    timeoutMessage: (ms) => `transaction() timed out after ${ms} ms`,
+  });
   const state: TransactionScope = {
     conn,
     ctx: host.ctx,
@@ -117,9 +114,9 @@ async function attemptOnce<T>(
   let committed = false;
   let result: T;
   try {
-    await tx.run(begin, undefined, undefined, Infinity);
+    await tx.run(begin, undefined, NO_LIMITS);
     result = await scope.race(fn(tx));
-    const res = await tx.run('commit', undefined, undefined, Infinity);
+    const res = await tx.run('commit', undefined, NO_LIMITS);
     // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
     if (res.command === 'ROLLBACK') {
       throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
@@ -147,7 +144,8 @@ async function rollback(conn: PgConnection, state: TransactionScope, ctx: Execut
   await state.tail;
   if (conn.broken !== undefined || conn.transactionStatus === 'I') return;
   try {
-    await execute(conn, { text: 'rollback', values: undefined }, [], performance.now() + ROLLBACK_MS, ctx);
+    const limits = { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) };
+    await execute(conn, { text: 'rollback', values: undefined }, limits, ctx);
   } catch {
     // The release path sees the connection still in a transaction (or broken) and destroys it.
   }

@@ -3,8 +3,16 @@
  * @module
  */
 import Cursor from 'pg-cursor';
-import { checkInteger, checkSignal, InvalidStateError } from '../../src/internal/index.js';
-import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import {
+  checkDuration,
+  checkInteger,
+  checkSignal,
+  Deadline,
+  InvalidStateError,
+  Scope,
+} from '../../src/internal/index.js';
+import { refusedAtOnce } from './call-limits.js';
+import { settleWithin, type AcquireClient, type ClientLease } from './client-lease.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import { readQuery, type QueryLike } from './query-input.js';
 
@@ -21,6 +29,13 @@ export interface StreamOptions {
   batchSize?: number | undefined;
   /** Aborting it stops the stream: the next step rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
+  /**
+   * Milliseconds the whole stream may take, from the first `next()` (waiting for a connection
+   * included) to its end; on expiry the running batch is cancelled, the cursor closed and the next
+   * step rejects with `TimeoutError`. `0` always rejects (a cursor always waits for the server).
+   * @default Infinity
+   */
+  timeout?: number | undefined;
 }
 
 /** How long closing a cursor or cancelling a statement may take before the connection is destroyed. */
@@ -59,8 +74,10 @@ export function streamRows<R = Record<string, unknown>>(
   const input = readQuery(query, values);
   const batchSize = checkInteger(opts?.batchSize, 'batchSize', 100, 1);
   const signal = checkSignal(opts?.signal);
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
   return {
-    [Symbol.asyncIterator]: () => new RowIterator<R>(acquire, input.text, input.values, batchSize, signal),
+    [Symbol.asyncIterator]: () =>
+      new RowIterator<R>(acquire, input.text, input.values, batchSize, signal, timeout),
   };
 }
 
@@ -77,6 +94,9 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
   readonly #values: unknown[] | undefined;
   readonly #batchSize: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #timeout: number;
+  /** The stream's abort-or-deadline scope, made at the first step (none without signal and timeout). */
+  #scope: Scope | undefined;
   readonly #state: CursorState = { broken: undefined, cursorDone: false };
   #lease: ClientLease | undefined;
   #cursor: Cursor<R> | undefined;
@@ -92,16 +112,18 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
     values: unknown[] | undefined,
     batchSize: number,
     signal: AbortSignal | undefined,
+    timeout: number,
   ) {
     this.#acquire = acquire;
     this.#text = text;
     this.#values = values;
     this.#batchSize = batchSize;
     this.#signal = signal;
+    this.#timeout = timeout;
   }
 
   next(): Promise<IteratorResult<R, undefined>> {
-    if (this.#busy === undefined && this.#index < this.#rows.length && !this.#signal?.aborted) {
+    if (this.#busy === undefined && this.#index < this.#rows.length && !this.#scope?.aborted) {
       return Promise.resolve({ done: false, value: this.#rows[this.#index++] as R });
     }
     return this.#serial(() => this.#fetch());
@@ -127,11 +149,12 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
   async #fetch(): Promise<IteratorResult<R, undefined>> {
     if (this.#done) return DONE;
     try {
-      // The consumer may have aborted while it held a row: stop before handing out more.
-      this.#signal?.throwIfAborted();
+      const scope = this.#scope ?? this.#start();
+      // The consumer may have aborted while it held a row, or the deadline passed: stop here.
+      if (scope?.aborted) throw scope.reason;
       if (this.#index < this.#rows.length) return { done: false, value: this.#rows[this.#index++] as R };
       const cursor = this.#cursor ?? (await this.#open());
-      const rows = await readBatch(cursor, this.#batchSize, this.#signal, this.#lease!, this.#state);
+      const rows = await readBatch(cursor, this.#batchSize, scope, this.#lease!, this.#state);
       if (rows.length === 0) {
         this.#state.cursorDone = true;
         await this.#finish();
@@ -146,9 +169,22 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
     }
   }
 
+  /** The first step: the stream's scope starts now (undefined when it has no signal and no timeout). */
+  #start(): Scope | undefined {
+    if (this.#timeout === 0) throw refusedAtOnce('stream()');
+    if (this.#signal === undefined && this.#timeout === Infinity) return undefined;
+    this.#scope = new Scope({
+      signal: this.#signal,
+      deadline: Deadline.after(this.#timeout),
+      timeoutMessage: (ms) => `stream() timed out after ${ms} ms`,
+    });
+    return this.#scope;
+  }
+
   async #open(): Promise<Cursor<R>> {
-    this.#lease = await this.#acquire(this.#signal);
-    this.#signal?.throwIfAborted();
+    const scope = this.#scope;
+    this.#lease = await this.#acquire(this.#signal, scope?.deadline);
+    if (scope?.aborted) throw scope.reason;
     if (this.#lease.client.pipeline) {
       throw new InvalidStateError(
         'streamRows() needs a dedicated, non-pipelined connection: cursors cannot share one',
@@ -162,6 +198,7 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
     if (this.#done) return;
     this.#done = true;
     this.#rows = [];
+    this.#scope?.dispose();
     if (this.#lease !== undefined) await finish(this.#lease, this.#cursor, this.#state);
   }
 }
@@ -176,15 +213,15 @@ interface CursorState {
 async function readBatch<R>(
   cursor: Cursor<R>,
   batchSize: number,
-  signal: AbortSignal | undefined,
+  scope: Scope | undefined,
   lease: ClientLease,
   state: CursorState,
 ): Promise<R[]> {
   const read = cursor.read(batchSize);
   try {
-    return await untilAborted(read, signal);
+    return await (scope === undefined ? read : scope.race(read));
   } catch (err) {
-    if (signal?.aborted && err === signal.reason) {
+    if (scope?.aborted && err === scope.reason) {
       await stopRead(read, lease, state, err);
       throw err;
     }

@@ -4,12 +4,12 @@
  * @module
  */
 import {
-  checkDuration,
   checkSignal,
   describeValue,
   InvalidStateError,
   type SignalOptions,
 } from '../../src/internal/index.js';
+import { type CallLimits, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
 import { execute, type ExecuteContext } from './execute.js';
 import type { QueryOptions } from './options.js';
@@ -101,21 +101,19 @@ export class Transaction extends Queryable {
         ),
       );
     }
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    return this.run(input.text, input.values, signal, timeout).then((res) => toResult<R>(res));
+    const limits = readCallLimits(opts, Infinity, 'Query');
+    if (limits instanceof Promise) return limits;
+    return this.run(input.text, input.values, limits).then((res) => toResult<R>(res));
   }
 
   /** @internal Runs a statement in order, refusing once the transaction is over (used by connkit). */
-  run(text: string, values: unknown[] | undefined, signal: AbortSignal | undefined, timeout: number) {
+  run(text: string, values: unknown[] | undefined, limits: CallLimits) {
     const scope = this.#scope;
-    const start = performance.now();
     const step = scope.tail.then(() => {
       if (scope.closed)
         throw new InvalidStateError('Transaction is over: it was committed, rolled back or aborted');
       scope.signal.throwIfAborted();
-      const deadline = timeout === Infinity ? Infinity : start + timeout;
-      return execute(scope.conn, { text, values }, [scope.signal, signal], deadline, scope.ctx);
+      return execute(scope.conn, { text, values }, limits, scope.ctx, scope.signal);
     });
     scope.tail = step.then(
       () => scope.onQuery?.(false),
@@ -128,16 +126,20 @@ export class Transaction extends Queryable {
    * Runs `fn` inside a SAVEPOINT: released when `fn` resolves, rolled back to (undoing only `fn`'s
    * work, the outer transaction goes on) when it throws. Resolves with `fn`'s value.
    */
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: SignalOptions): Promise<T> {
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: SignalOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     for (const key of ['isolation', 'readOnly', 'deferrable', 'retries'] as const) {
       if (opts && key in opts)
         throw new TypeError(`${key} cannot be set on a nested transaction (savepoint)`);
     }
     const signal = checkSignal(opts?.signal);
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    return this.#savepoint(fn, signal === undefined ? NO_LIMITS : { signal, deadline: NO_LIMITS.deadline });
+  }
+
+  async #savepoint<T>(fn: (tx: Transaction) => Promise<T>, limits: CallLimits): Promise<T> {
     const name = `connkit_sp_${this.#depth + 1}_${++this.#scope.savepoints}`;
-    await this.run(`savepoint ${name}`, undefined, signal, Infinity);
+    await this.run(`savepoint ${name}`, undefined, limits);
     const callbacksBefore = this.#scope.afterCommit?.length ?? 0;
     let result: T;
     try {
@@ -146,12 +148,12 @@ export class Transaction extends Queryable {
       // What the rolled-back savepoint registered must not run at the outer commit.
       this.#scope.afterCommit?.splice(callbacksBefore);
       if (!this.#scope.closed && !this.#scope.conn.broken) {
-        await this.run(`rollback to savepoint ${name}`, undefined, undefined, Infinity);
-        await this.run(`release savepoint ${name}`, undefined, undefined, Infinity);
+        await this.run(`rollback to savepoint ${name}`, undefined, NO_LIMITS);
+        await this.run(`release savepoint ${name}`, undefined, NO_LIMITS);
       }
       throw err;
     }
-    await this.run(`release savepoint ${name}`, undefined, signal, Infinity);
+    await this.run(`release savepoint ${name}`, undefined, limits);
     return result;
   }
 }

@@ -150,16 +150,10 @@ describe('copyFrom()', () => {
 
   it('throws synchronously on bad arguments, before acquiring', async () => {
     const h = await harness();
-    await expect(async () => copyFrom(h.acquire, sql`copy t from stdin where ${1}`, [])).rejects.toThrow(
-      /no parameters/,
-    );
-    await expect(async () => copyFrom(h.acquire, 42 as unknown as string, [])).rejects.toThrow(TypeError);
-    await expect(async () =>
-      copyFrom(h.acquire, 'copy t from stdin', 5 as unknown as string[]),
-    ).rejects.toThrow(TypeError);
-    await expect(async () => copyFrom(h.acquire, 'copy t from stdin', [], { timeout: -1 })).rejects.toThrow(
-      RangeError,
-    );
+    expect(() => copyFrom(h.acquire, sql`copy t from stdin where ${1}`, [])).toThrow(/no parameters/);
+    expect(() => copyFrom(h.acquire, 42 as unknown as string, [])).toThrow(TypeError);
+    expect(() => copyFrom(h.acquire, 'copy t from stdin', 5 as unknown as string[])).toThrow(TypeError);
+    expect(() => copyFrom(h.acquire, 'copy t from stdin', [], { timeout: -1 })).toThrow(RangeError);
     const reason = new Error('already');
     await expect(
       copyFrom(h.acquire, 'copy t from stdin', [], { signal: AbortSignal.abort(reason) }),
