@@ -8,6 +8,7 @@ import {
   checkDuration,
   checkSignal,
   Deadline,
+  Scope,
   TimeoutError,
   type WaitOptions,
 } from '../../src/internal/index.js';
@@ -74,4 +75,24 @@ export function refusedAtOnce(what: string): TimeoutError {
   return new TimeoutError(
     `${what} timed out after 0 ms: timeout 0 allows no waiting, and a statement always waits for the server (nothing was sent)`,
   );
+}
+
+/**
+ * The {@link Scope} of a call that spans several steps (a transaction, a `withClient` fn, a stream,
+ * a COPY): it ends on the caller's abort or at the deadline with ``TimeoutError(`${what} timed out
+ * after … ms`)``, and tells `onAbort`.
+ *
+ * @example
+ * ```ts
+ * using scope = callScope(limits, 'copyFrom()');
+ * await pipeline(source, stream, { signal: scope.signal });
+ * ```
+ */
+export function callScope(limits: CallLimits, what: string, onAbort?: (reason: unknown) => void): Scope {
+  return new Scope({
+    signal: limits.signal,
+    deadline: limits.deadline,
+    timeoutMessage: (ms) => `${what} timed out after ${ms} ms`,
+    onAbort,
+  });
 }

@@ -12,11 +12,11 @@ import {
   Deadline,
   describeValue,
   InvalidStateError,
-  Scope,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { refusedAtOnce } from './call-limits.js';
-import { settleWithin, type AcquireClient, type ClientLease } from './client-lease.js';
+import { type CallLimits, callScope, readCallLimits, refusedAtOnce } from './call-limits.js';
+import type { ConnectionLease, LendConnection } from './connection-lease.js';
+import { settleWithin } from './settle-within.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';
 
@@ -78,14 +78,14 @@ function readCopySql(query: unknown, fn: string): string {
   throw new TypeError(`${fn}: copySql must be a string or a SqlQuery, got ${describeValue(query)}`);
 }
 
-function checkPipelined(lease: ClientLease, fn: string): void {
-  if (lease.client.pipeline) {
+function checkPipelined(lease: ConnectionLease, fn: string): void {
+  if (lease.conn.client.pipeline) {
     throw new InvalidStateError(`${fn} needs a dedicated, non-pipelined connection`);
   }
 }
 
 /** Releases healthy unless `err` says the connection itself is gone. */
-function releaseAfter(lease: ClientLease, err: unknown): void {
+function releaseAfter(lease: ConnectionLease, err: unknown): void {
   if (err !== undefined && isConnectionError(err)) lease.release(err);
   else lease.release();
 }
@@ -103,11 +103,11 @@ function releaseAfter(lease: ClientLease, err: unknown): void {
  * @example
  * ```ts
  * async function* rows() { for (const u of users) yield `${u.id}\t${u.name}\n`; }
- * const n = await copyFrom(acquire, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
+ * const n = await copyFrom(lend, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
  * ```
  */
 export function copyFrom(
-  acquire: AcquireClient,
+  lend: LendConnection,
   copySql: string | QueryLike,
   source: CopySource,
   opts?: CopyFromOptions,
@@ -118,31 +118,24 @@ export function copyFrom(
       `copyFrom(): source must be an (async) iterable or a Readable, got ${describeValue(source)}`,
     );
   }
-  const signal = checkSignal(opts?.signal);
-  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-  if (signal?.aborted) return Promise.reject(signal.reason as unknown);
-  if (timeout === 0) return Promise.reject(refusedAtOnce('copyFrom()'));
-  return load(acquire, text, source, signal, timeout);
+  const limits = readCallLimits(opts, Infinity, 'copyFrom()');
+  if (limits instanceof Promise) return limits;
+  return load(lend, text, source, limits);
 }
 
 async function load(
-  acquire: AcquireClient,
+  lend: LendConnection,
   text: string,
   source: CopySource,
-  signal: AbortSignal | undefined,
-  timeout: number,
+  limits: CallLimits,
 ): Promise<number> {
-  using scope = new Scope({
-    signal,
-    deadline: Deadline.after(timeout),
-    timeoutMessage: (ms) => `copyFrom() timed out after ${ms} ms`,
-  });
+  using scope = callScope(limits, 'copyFrom()');
   try {
-    const lease = await acquire(scope.signal, scope.deadline);
+    const lease = await lend(scope.signal, scope.deadline);
     let failure: unknown;
     try {
       checkPipelined(lease, 'copyFrom()');
-      const stream = lease.client.query(copyFromStream(text));
+      const stream = lease.conn.start(copyFromStream(text));
       await pipeline(source, stream, { signal: scope.signal });
       return stream.rowCount;
     } catch (err) {
@@ -167,48 +160,44 @@ function isSource(value: object): boolean {
 /**
  * Runs `COPY … TO STDOUT` and yields the output as byte chunks (several rows per chunk, not
  * row-aligned). Lazy: the connection is acquired when iteration starts and released when it ends.
- * Breaking out early or aborting stops the transfer: with `lease.cancel` (as `Database` provides) the
- * COPY is cancelled on the server and the rest of its output drained, so the connection is reused;
- * without it the connection is destroyed (the COPY owns the socket until it ends; the server stops
- * when the socket closes). An SQL error rejects with `DatabaseError` and keeps the connection.
+ * Breaking out early, aborting or timing out stops the transfer: the COPY is cancelled on the server
+ * and the rest of its output drained, so the connection is reused; if that does not finish in time
+ * the connection is destroyed (the COPY owns the socket until it ends; the server stops when the
+ * socket closes). An SQL error rejects with `DatabaseError` and keeps the connection.
  *
  * @example
  * ```ts
- * for await (const chunk of copyTo(acquire, 'copy (select * from orders) to stdout with (format csv)')) {
+ * for await (const chunk of copyTo(lend, 'copy (select * from orders) to stdout with (format csv)')) {
  *   file.write(chunk);
  * }
  * ```
  */
 export function copyTo(
-  acquire: AcquireClient,
+  lend: LendConnection,
   copySql: string | QueryLike,
   opts?: CopyToOptions,
 ): AsyncIterable<Uint8Array> {
   const text = readCopySql(copySql, 'copyTo()');
   const signal = checkSignal(opts?.signal);
   const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-  return { [Symbol.asyncIterator]: () => iterateCopyTo(acquire, text, signal, timeout) };
+  return { [Symbol.asyncIterator]: () => iterateCopyTo(lend, text, signal, timeout) };
 }
 
 async function* iterateCopyTo(
-  acquire: AcquireClient,
+  lend: LendConnection,
   text: string,
   signal: AbortSignal | undefined,
   timeout: number,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   if (timeout === 0) throw refusedAtOnce('copyTo()');
   signal?.throwIfAborted();
-  using scope = new Scope({
-    signal,
-    deadline: Deadline.after(timeout),
-    timeoutMessage: (ms) => `copyTo() timed out after ${ms} ms`,
-  });
-  const lease = await acquire(signal, scope.deadline);
+  using scope = callScope({ signal, deadline: Deadline.after(timeout) }, 'copyTo()');
+  const lease = await lend(signal, scope.deadline);
   let outcome = 'stopped' as 'complete' | 'failed' | 'stopped';
   let failure: unknown;
   try {
     checkPipelined(lease, 'copyTo()');
-    const stream = lease.client.query(copyToStream(text));
+    const stream = lease.conn.start(copyToStream(text));
     const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       for (;;) {
@@ -249,8 +238,7 @@ async function* iterateCopyTo(
  * reading (and dropping) what is still in flight, until the server's error or the end hands the
  * socket back to `pg`. True when the connection is healthy again.
  */
-async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease): Promise<boolean> {
-  if (lease.cancel === undefined) return false;
+async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ConnectionLease): Promise<boolean> {
   // Drain first: the COPY owns the socket, so the server's answer to the cancel is only read by us.
   const drained = (async () => {
     while (!(await chunks.next()).done);
@@ -258,6 +246,6 @@ async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease)
     () => 'ended' as const,
     (err: unknown) => (isConnectionError(err) ? ('dead' as const) : ('cancelled' as const)),
   );
-  const ok = await settleWithin(Promise.allSettled([drained, lease.cancel()]), CLEANUP_MS);
+  const ok = await settleWithin(Promise.all([drained, lease.conn.cancel()]), CLEANUP_MS);
   return ok && (await drained) !== 'dead';
 }

@@ -10,28 +10,26 @@ import {
   type Lease,
   now,
   PoolClosedError,
-  Scope,
   sleep,
 } from '../../src/internal/index.js';
-import { type CallLimits, NO_LIMITS, readCallLimits } from './call-limits.js';
+import { type CallLimits, callScope, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
 import { DatabaseError } from './errors.js';
-import { execute, type ExecuteContext } from './execute.js';
 import { checkTransactionOptions, type TransactionOptions } from './options.js';
-import { Transaction, type TransactionScope } from './transaction.js';
+import { Transaction } from './transaction.js';
+import { runInTransaction, type TransactionState } from './transaction-state.js';
 
 /**
  * What `runTransaction` needs from its `Database`.
  *
  * @example
  * ```ts
- * runTransaction(fn, opts, { acquire, release, ctx, closed: () => false, onQuery() {}, onEnd() {} });
+ * runTransaction(fn, opts, { acquire, release, closed: () => false, onQuery() {}, onEnd() {} });
  * ```
  */
 export interface TransactionHost {
   acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>>;
   release(lease: Lease<PgConnection>): Promise<void>;
-  ctx: ExecuteContext;
   closed(): boolean;
   onQuery(failed: boolean): void;
   onEnd(committed: boolean): void;
@@ -39,6 +37,8 @@ export interface TransactionHost {
 
 /** Milliseconds a ROLLBACK may take before the connection is given up. */
 const ROLLBACK_MS = 5_000;
+const COMMIT = { text: 'commit', values: undefined };
+const ROLLBACK = { text: 'rollback', values: undefined };
 
 /**
  * Builds `BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]` from validated options.
@@ -96,14 +96,9 @@ async function attemptOnce<T>(
   if (host.closed()) throw new PoolClosedError('Database is closed');
   const lease = await host.acquire(limits.signal, limits.deadline);
   const conn = lease.resource;
-  const scope = new Scope({
-    signal: limits.signal,
-    deadline: limits.deadline,
-    timeoutMessage: (ms) => `transaction() timed out after ${ms} ms`,
-  });
-  const state: TransactionScope = {
+  const scope = callScope(limits, 'transaction()');
+  const state: TransactionState = {
     conn,
-    ctx: host.ctx,
     signal: scope.signal,
     closed: false,
     tail: Promise.resolve(),
@@ -114,9 +109,9 @@ async function attemptOnce<T>(
   let committed = false;
   let result: T;
   try {
-    await tx.run(begin, undefined, NO_LIMITS);
+    await runInTransaction(state, { text: begin, values: undefined }, NO_LIMITS);
     result = await scope.race(fn(tx));
-    const res = await tx.run('commit', undefined, NO_LIMITS);
+    const res = await runInTransaction(state, COMMIT, NO_LIMITS);
     // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
     if (res.command === 'ROLLBACK') {
       throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
@@ -125,7 +120,7 @@ async function attemptOnce<T>(
   } finally {
     state.closed = true;
     scope.dispose();
-    if (!committed) await rollback(conn, state, host.ctx);
+    if (!committed) await rollback(conn, state);
     host.onEnd(committed);
     await host.release(lease);
   }
@@ -140,12 +135,12 @@ async function attemptOnce<T>(
   return result;
 }
 
-async function rollback(conn: PgConnection, state: TransactionScope, ctx: ExecuteContext): Promise<void> {
+async function rollback(conn: PgConnection, state: TransactionState): Promise<void> {
   await state.tail;
-  if (conn.broken !== undefined || conn.transactionStatus === 'I') return;
+  if (conn.broken !== undefined || conn.idle) return;
   try {
-    const limits = { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) };
-    await execute(conn, { text: 'rollback', values: undefined }, limits, ctx);
+    // Straight on the connection: the transaction's own scope may be what aborted.
+    await conn.run(ROLLBACK, { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) });
   } catch {
     // The release path sees the connection still in a transaction (or broken) and destroys it.
   }

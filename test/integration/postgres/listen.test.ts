@@ -1,16 +1,16 @@
 import { getEventListeners } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  listen,
-  type ListenConnect,
-  type Notification,
-  type Subscription,
-} from '../../../adapters/postgres/listen.js';
-import { notify } from '../../../adapters/postgres/notify.js';
+import { Deadline } from '../../../src/internal/index.js';
+import { PgConnection } from '../../../adapters/postgres/connection.js';
+import type { ListenConnect, Notification } from '../../../adapters/postgres/listen-options.js';
+import { listen } from '../../../adapters/postgres/listen.js';
+import { notifyStatement } from '../../../adapters/postgres/notify.js';
+import type { Subscription } from '../../../adapters/postgres/subscription.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, terminateBackends, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { connectSettings } from './connection-harness.js';
 
 const subs: Subscription[] = [];
 afterEach(async () => {
@@ -18,18 +18,22 @@ afterEach(async () => {
 });
 
 function connector(app: string): ListenConnect & { calls: number } {
+  const settings = connectSettings({ app });
   const fn = Object.assign(
-    async (_signal: AbortSignal) => {
+    (signal: AbortSignal) => {
       fn.calls++;
-      const client = new pg.Client({ connectionString: databaseUrl(), application_name: app });
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
+      return PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
     },
     { calls: 0 },
   );
   return fn;
 }
+
+/** NOTIFY through a raw client, with connkit's statement. */
+const notify = (client: pg.Client, channel: string, payload?: string) => {
+  const { text, values } = notifyStatement(channel, payload);
+  return client.query(text, [...values]);
+};
 
 async function open(channel: string, opts: Parameters<typeof listen>[2] = {}) {
   const app = uniqueName('listen');
@@ -135,12 +139,9 @@ describe('listen()', () => {
   });
 
   it('rejects with the connect error when the first connection fails', async () => {
-    const failing: ListenConnect = async () => {
-      const c = new pg.Client({ host: '127.0.0.1', port: 1 });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    };
+    const settings = connectSettings({ url: 'postgres://nobody@127.0.0.1:1/none' });
+    const failing: ListenConnect = (signal) =>
+      PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
     await expect(listen(failing, 'c')).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 
@@ -200,17 +201,16 @@ describe('Subscription.close()', () => {
   });
 });
 
-describe('notify()', () => {
-  it('sends through any queryable and refuses oversized payloads synchronously', async () => {
+describe('notifyStatement()', () => {
+  it('carries channel and payload as parameters, and refuses bad ones synchronously', async () => {
     const channel = uniqueName('ch');
     const { sub } = await open(channel);
-    await withPgClient(databaseUrl(), (c) =>
-      notify({ query: (t, v) => c.query(t, v) }, channel, 'via wrapper'),
-    );
-    expect((await nextWithin(sub)).value?.payload).toBe('via wrapper');
-    const client = { query: () => Promise.resolve() };
-    expect(() => notify(client, channel, 'x'.repeat(8000))).toThrow(RangeError);
-    expect(() => notify(client, '', 'x')).toThrow(RangeError);
-    expect(() => notify(client, channel, 5 as unknown as string)).toThrow(TypeError);
+    const statement = notifyStatement(channel, "it's; select 1");
+    expect(statement).toEqual({ text: 'select pg_notify($1, $2)', values: [channel, "it's; select 1"] });
+    await withPgClient(databaseUrl(), (c) => c.query(statement.text, [...statement.values]));
+    expect((await nextWithin(sub)).value?.payload).toBe("it's; select 1");
+    expect(() => notifyStatement(channel, 'x'.repeat(8000))).toThrow(RangeError);
+    expect(() => notifyStatement('', 'x')).toThrow(RangeError);
+    expect(() => notifyStatement(channel, 5 as unknown as string)).toThrow(TypeError);
   });
 });
