@@ -204,7 +204,7 @@ export class PgConnection {
     );
     if (!stopped) {
       this.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
-      await this.close();
+      void this.close();
     }
   }
 

@@ -24,6 +24,7 @@ import { type ConnectSettings, PgConnection } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { MAX_STATEMENT_TIMEOUT } from './options.js';
 import type { QueryInput } from './query-input.js';
+import { statementFailure, submit } from './statement.js';
 
 /** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
 const WATCHDOG_GRACE = 5_000;
@@ -139,21 +140,25 @@ export class PipelineGroup {
         ? undefined
         : startTimer(this.#queryTimeout + WATCHDOG_GRACE, () => this.#kill(conn));
     try {
-      return await conn.run(input);
+      // Straight to the client, not through conn.run(): a pipelined connection is never cancelled, so
+      // there is nothing to wait for, and the hot path keeps one async frame.
+      return await submit(conn.client, input);
     } catch (err) {
+      // Mapped here, after the await, so the error's stack leads back to the caller.
+      const mapped = statementFailure(conn, err);
       if (conn.broken !== undefined) this.#evict(conn);
       if (
         this.#queryTimeout !== Infinity &&
-        err instanceof DatabaseError &&
-        err.code === '57014' &&
-        err.message.includes('statement timeout')
+        mapped instanceof DatabaseError &&
+        mapped.code === '57014' &&
+        mapped.message.includes('statement timeout')
       ) {
         throw new TimeoutError(
           `Query timed out after ${this.#queryTimeout} ms (queryTimeout, enforced by the server on a pipelined connection)`,
-          { cause: err },
+          { cause: mapped },
         );
       }
-      throw err;
+      throw mapped;
     } finally {
       stopWatchdog?.();
       conn.inFlight--;

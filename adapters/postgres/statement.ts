@@ -52,7 +52,7 @@ export async function runStatement(
     try {
       return await submit(conn.client, input);
     } catch (err) {
-      throw fail(conn, err);
+      throw statementFailure(conn, err);
     }
   }
   const query = submit(conn.client, input);
@@ -69,7 +69,7 @@ export async function runStatement(
   try {
     return await scope.race(query);
   } catch (err) {
-    if (!scope.aborted || err !== scope.reason) throw fail(conn, err);
+    if (!scope.aborted || err !== scope.reason) throw statementFailure(conn, err);
     if (err instanceof TimeoutError && !limits.signal?.aborted) {
       throw new TimeoutError(
         `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.processID}): ${preview(input.text)}`,
@@ -81,9 +81,16 @@ export async function runStatement(
 
 /**
  * `client.query` in its callback form, with the text and values as separate arguments: pg's promise
- * form adds a second promise per query, and a config object is cloned property by property.
+ * form adds a second promise per query, and a config object is cloned property by property. Rejects
+ * with pg's own error: map it with {@link statementFailure} after an `await`, so its stack leads
+ * back to the caller.
+ *
+ * @example
+ * ```ts
+ * try { return await submit(conn.client, input); } catch (err) { throw statementFailure(conn, err); }
+ * ```
  */
-function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
+export function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
   return new Promise<pg.QueryResult>((resolve, reject) => {
     client.query(
       input.text,
@@ -94,7 +101,19 @@ function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryResult> {
   });
 }
 
-function fail(conn: StatementHost, err: unknown): unknown {
+/**
+ * What a statement's failure means: a connection-level error marks `conn` broken; the error is
+ * mapped to connkit's (`toDatabaseError`, passwords scrubbed).
+ *
+ * @example
+ * ```ts
+ * throw statementFailure(conn, err);
+ * ```
+ */
+export function statementFailure(
+  conn: Pick<StatementHost, 'markBroken' | 'settings'>,
+  err: unknown,
+): unknown {
   if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
   return toDatabaseError(err, conn.settings.secrets);
 }

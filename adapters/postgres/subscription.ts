@@ -196,13 +196,19 @@ export class Subscription implements AsyncIterable<Notification>, AsyncDisposabl
     const beat = (): void => {
       if (this.#conn !== conn) return;
       if (this.#paused) return next();
-      this.#stopHeartbeat = startTimer(
+      const stopDeadline = startTimer(
         ms,
         () => conn.destroy(new Error(`LISTEN connection did not answer a heartbeat within ${ms} ms`)),
         true,
       );
-      // A failure breaks the connection, which `conn.lost` reports.
-      conn.run(PING).then(next, () => undefined);
+      this.#stopHeartbeat = stopDeadline;
+      conn.run(PING).then(
+        () => {
+          stopDeadline();
+          next();
+        },
+        stopDeadline, // the failure broke the connection, which `conn.lost` reports
+      );
     };
     next();
   }

@@ -131,6 +131,20 @@ describe('listen()', () => {
     expect((await backendsOf(databaseUrl(), app)).length).toBe(1);
   });
 
+  it('keeps a healthy connection through many heartbeats', async () => {
+    const channel = uniqueName('ch');
+    const errors: unknown[] = [];
+    const { sub, app } = await open(channel, { heartbeat: 50, onError: (e) => errors.push(e) });
+    const pid = (await backendsOf(databaseUrl(), app))[0]!.pid;
+    // Ten beats and more: each answered ping must disarm its deadline, or the connection is cut.
+    await new Promise((r) => setTimeout(r, 600));
+    await send(channel, 'alive');
+    expect((await nextWithin(sub)).value?.payload).toBe('alive');
+    expect(errors).toEqual([]);
+    expect(sub.reconnects).toBe(0);
+    expect((await backendsOf(databaseUrl(), app)).map((b) => b.pid)).toEqual([pid]);
+  });
+
   it('rejects at once for an already-aborted signal without connecting', async () => {
     const connect = connector(uniqueName('listen'));
     const reason = new Error('gone');
