@@ -25,6 +25,11 @@ import { runStatement } from './statement.js';
 
 /** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
 const CANCEL_GRACE = 5_000;
+/**
+ * Milliseconds a delivered CancelRequest may take to stop the statement before `pg_cancel_backend`
+ * is tried too (the protocol has no answer to a CancelRequest: one swallowed by a proxy looks sent).
+ */
+const CANCEL_CONFIRM = 1_000;
 /** Milliseconds `close()` waits for the server's goodbye before it destroys the socket. */
 const CLOSE_GRACE = 5_000;
 
@@ -158,10 +163,11 @@ export class PgConnection {
   }
 
   /**
-   * Cancels what the connection runs now and resolves once it is idle again: a CancelRequest (or,
-   * failing that, `pg_cancel_backend` over a fresh connection), then the running statement's end —
-   * or, after a grace period, the connection destroyed. The CancelRequest is awaited too, so a late
-   * one never hits the next statement. Never rejects; concurrent calls share one cancel.
+   * Cancels what the connection runs now and resolves once it is idle again: a CancelRequest, and
+   * `pg_cancel_backend` over a fresh connection when that could not be sent or the statement still
+   * runs a second later; then the statement's end — or, after a grace period, the connection
+   * destroyed. Every cancel is awaited too, so a late one never hits the next statement. Never
+   * rejects; concurrent calls share one cancel.
    *
    * @example
    * ```ts
@@ -197,38 +203,52 @@ export class PgConnection {
   async #cancelAndDrain(): Promise<void> {
     // After a turn of the loop: a result already on its way needs no cancel.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (!isRunning(this.client)) return;
-    const stopped = await settleWithin(
-      Promise.all([whenIdle(this.client), this.#sendCancel()]),
-      CANCEL_GRACE,
-    );
+    const key = backendKey(this.client);
+    if (!isRunning(this.client) || key === undefined) return;
+    const idle = whenIdle(this.client);
+    const grace = Deadline.after(CANCEL_GRACE);
+    // Each cancel is awaited before the connection counts as idle: a late one would hit the next statement.
+    const delivered = await this.#cancelRequest(key, CANCEL_GRACE);
+    let stopped = delivered && (await settleWithin(idle, Math.min(CANCEL_CONFIRM, grace.remaining())));
+    if (!stopped) {
+      // Not delivered, or nothing came of it: a proxy or pooler may swallow CancelRequests.
+      const answered = await settleWithin(this.#cancelBackend(key), grace.remaining());
+      stopped = answered && (await settleWithin(idle, grace.remaining()));
+    }
     if (!stopped) {
       this.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
       void this.close();
     }
   }
 
-  /** CancelRequest first, then `pg_cancel_backend` over a fresh connection. Never rejects. */
-  async #sendCancel(timeout = CANCEL_GRACE): Promise<void> {
-    const key = backendKey(this.client);
-    if (key === undefined) return;
-    const details = { target: this.settings.target, pid: key.processID };
+  /** The protocol's CancelRequest; false when it could not be sent. Never rejects. */
+  async #cancelRequest(key: { processID: number; secretKey: number }, timeout: number): Promise<boolean> {
     try {
       await sendCancelRequest({ host: this.client.host, port: this.client.port, ...key }, timeout);
-      logDebug(this.settings.logger, 'connkit/postgres: cancel sent (CancelRequest)', details);
-      return;
     } catch {
-      // A server or proxy that refuses CancelRequest still takes pg_cancel_backend.
+      return false;
     }
+    logDebug(this.settings.logger, 'connkit/postgres: cancel sent (CancelRequest)', {
+      target: this.settings.target,
+      pid: key.processID,
+    });
+    return true;
+  }
+
+  /** `select pg_cancel_backend(pid)` over a fresh connection. Never rejects. */
+  async #cancelBackend(key: { processID: number }): Promise<void> {
+    const limits = {
+      signal: undefined,
+      deadline: Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE)),
+    };
     try {
-      const limits = {
-        signal: undefined,
-        deadline: Deadline.after(Math.min(this.settings.connectTimeout, 30_000)),
-      };
       const side = await PgConnection.open({ ...this.settings, onBroken: undefined }, limits);
       try {
         await side.run({ text: 'select pg_cancel_backend($1)', values: [key.processID] }, limits);
-        logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', details);
+        logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
+          target: this.settings.target,
+          pid: key.processID,
+        });
       } finally {
         await side.close();
       }
@@ -243,7 +263,8 @@ export class PgConnection {
     else if (isRunning(this.client) && !this.client.pipeline) {
       // pg's end() drops the socket under a running statement, which the server would keep
       // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
-      await this.#sendCancel(2_000);
+      const key = backendKey(this.client);
+      if (key !== undefined) await this.#cancelRequest(key, 2_000);
     }
     // A peer that stopped answering must not hold close() forever.
     const ended = await settleWithin(this.client.end(), CLOSE_GRACE);

@@ -27,9 +27,13 @@ import { readUrlTls, type TlsPlan } from './tls-mode.js';
 export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
 
 /**
- * The kit's {@link Logger} (details first, then the message — pino's signature). Where the adapter
- * reports what it cannot throw: a connection dropped while idle, a pipelined connection that failed,
- * a cleanup that could not finish (`warn`); connections opened and replaced (`debug`).
+ * The kit's {@link Logger} (details first, then the message — pino's signature). `warn`: what the
+ * adapter cannot throw — a connection lost while idle, a pipelined connection that failed to open, a
+ * connection given back inside a transaction. `info`: a LISTEN subscription reconnected. `debug`
+ * (for someone chasing a reconnect or a slow pool): each connection opened and closed (with its
+ * backend pid), a pipelined connection lost and replaced, a cancel sent (CancelRequest or
+ * `pg_cancel_backend`), a LISTEN connection lost, an `sslmode` fallback. Details never carry a
+ * password or a bound value.
  *
  * @example
  * ```ts
