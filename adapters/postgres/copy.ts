@@ -31,7 +31,8 @@ import type { QueryLike } from './query-input.js';
 export interface CopyFromOptions extends WaitOptions {
   /**
    * Milliseconds for the whole load (waiting for a connection included); on expiry the COPY is
-   * rolled back and the call rejects with `TimeoutError`. @default Infinity
+   * rolled back and the call rejects with `TimeoutError`. `0` always rejects (a COPY always waits
+   * for the server), before a connection is taken. @default Infinity
    */
   timeout?: number | undefined;
 }
@@ -47,8 +48,8 @@ export interface CopyFromOptions extends WaitOptions {
 export interface CopyToOptions extends WaitOptions {
   /**
    * Milliseconds the whole transfer may take, from the first `next()` (waiting for a connection
-   * included); on expiry the COPY is cancelled and the next step rejects with `TimeoutError`.
-   * @default Infinity
+   * included); on expiry the COPY is cancelled and the next step rejects with `TimeoutError`. `0`
+   * always rejects, before a connection is taken. @default Infinity
    */
   timeout?: number | undefined;
 }
