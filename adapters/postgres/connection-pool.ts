@@ -7,51 +7,43 @@
  */
 import type pg from 'pg';
 import {
+  Deadline,
   type Lease,
   Pool,
   type PoolOptions,
   type PoolStats,
   reportBackground,
+  Scope,
 } from '../../src/internal/index.js';
-import { settleWithin } from './client-lease.js';
-import { connect, type ConnectSettings, type PgConnection } from './connection.js';
-import { cancelActive, execute, type ExecuteContext } from './execute.js';
+import type { CallLimits } from './call-limits.js';
+import type { ConnectionLease } from './connection-lease.js';
+import { type ConnectSettings, PgConnection } from './connection.js';
 import type { QueryInput } from './query-input.js';
-import { ScopedSignal } from './scoped-signal.js';
 
+/** Milliseconds the ROLLBACK of a connection given back inside a transaction may take. */
 const RELEASE_ROLLBACK_MS = 5_000;
-/** Milliseconds an aborted `withClient` fn may take to give the client back before it is destroyed. */
-const WITH_CLIENT_GRACE_MS = 5_000;
-
-/** A dedicated client lent to a stream or COPY (see `AcquireClient` in client-lease.ts). */
-export interface LentClient {
-  client: pg.Client;
-  release(err?: unknown): void;
-  cancel(): Promise<unknown>;
-}
+const ROLLBACK: QueryInput = { text: 'rollback', values: undefined };
 
 /**
  * Internal pool of dedicated connections.
  *
  * @example
  * ```ts
- * const pool = new ConnectionPool(settings, { max: 10 }, 10_000, ctx);
- * const res = await pool.run({ text: 'select 1', values: undefined }, signal, 5_000);
+ * const pool = new ConnectionPool(settings, { max: 10 }, 10_000);
+ * const res = await pool.run({ text: 'select 1', values: undefined }, { signal, deadline });
  * ```
  */
 export class ConnectionPool {
   readonly #settings: ConnectSettings;
   readonly #pool: Pool<PgConnection>;
   readonly #acquireTimeout: number;
-  readonly #ctx: ExecuteContext;
 
-  constructor(settings: ConnectSettings, options: PoolOptions, acquireTimeout: number, ctx: ExecuteContext) {
+  constructor(settings: ConnectSettings, options: PoolOptions, acquireTimeout: number) {
     this.#settings = settings;
     this.#acquireTimeout = acquireTimeout;
-    this.#ctx = ctx;
     this.#pool = new Pool<PgConnection>(
       {
-        create: (signal) => connect(settings, signal),
+        create: (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER }),
         destroy: (conn) => conn.close(),
         validate: (conn) => conn.broken === undefined,
         // No factory.reset: release() below already rolls back or destroys a connection left inside
@@ -67,66 +59,35 @@ export class ConnectionPool {
     );
   }
 
-  /** Borrows a connection; waits at most until `deadline` (`performance.now()` based) and `acquireTimeout`. */
-  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>> {
-    const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-    return this.#pool.acquire({ signal, timeout: Math.min(remaining, this.#acquireTimeout) });
+  /** Borrows a connection; waits at most until `deadline` and `acquireTimeout`. */
+  acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>> {
+    const timeout = Math.min(deadline.remaining(), this.#acquireTimeout);
+    return signal === undefined ? this.#pool.acquire({ timeout }) : this.#acquireWatched(signal, timeout);
   }
 
-  /** Runs one statement on a borrowed connection; abort/timeout cancel it on the server. */
-  async run(input: QueryInput, signal: AbortSignal | undefined, timeout: number): Promise<pg.QueryResult> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  /**
+   * Runs one statement on a borrowed connection; abort/timeout cancel it on the server. Same
+   * signature as `PipelineGroup.run`: `Database.query` picks one of the two.
+   */
+  async run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
     // An idle connection is taken synchronously (no promise, no turn of the microtask queue): the
     // common case for a lightly loaded pool, and what makes a query cost no more than with pg.Pool.
     const lease =
-      (signal?.aborted ? undefined : this.#pool.tryAcquire()) ?? (await this.acquire(signal, deadline));
+      (limits.signal?.aborted ? undefined : this.#pool.tryAcquire()) ??
+      (await this.acquire(limits.signal, limits.deadline));
     try {
-      return await execute(lease.resource, input, [signal], deadline, this.#ctx);
+      return await lease.resource.run(input, limits);
     } finally {
       void this.release(lease);
     }
   }
 
-  /** See `Database.withClient`. */
-  async withClient<T>(
-    fn: (client: pg.Client, signal: AbortSignal) => Promise<T>,
-    signal: AbortSignal | undefined,
-    timeout: number,
-  ): Promise<T> {
-    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  /** Lends a dedicated connection to a stream or COPY; `release(err)` with an error destroys it. */
+  async lend(signal: AbortSignal | undefined, deadline: Deadline): Promise<ConnectionLease> {
     const lease = await this.acquire(signal, deadline);
-    const scoped = new ScopedSignal(signal, deadline, 'withClient()', () => {
-      this.#ctx.onCancel?.();
-      lease.resource.busy ??= cancelActive(lease.resource, this.#settings);
-    });
-    let settled = false;
-    const work = Promise.resolve().then(() => fn(lease.resource.client, scoped.signal));
-    const tracked = work.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    try {
-      return await scoped.race(work);
-    } finally {
-      scoped.dispose();
-      if (settled) void this.release(lease);
-      else {
-        // Aborted while fn still holds the raw client: it must not reach the next borrower while
-        // fn may still use it. Wait a little for fn to notice its signal, else destroy it.
-        void settleWithin(tracked, WITH_CLIENT_GRACE_MS).then((ok) => {
-          if (!ok) lease.resource.markBroken(new Error('withClient() fn ignored its abort signal'));
-          return this.release(lease);
-        });
-      }
-    }
-  }
-
-  /** Lends a dedicated client to a stream or COPY; `release(err)` with an error destroys it. */
-  async lend(signal: AbortSignal | undefined): Promise<LentClient> {
-    const lease = await this.acquire(signal, Infinity);
     let done = false;
     return {
-      client: lease.resource.client,
+      conn: lease.resource,
       release: (err?: unknown) => {
         if (done) return;
         done = true;
@@ -135,7 +96,6 @@ export class ConnectionPool {
         }
         void this.release(lease);
       },
-      cancel: () => (lease.resource.busy ??= cancelActive(lease.resource, this.#settings)),
     };
   }
 
@@ -143,29 +103,8 @@ export class ConnectionPool {
   release(lease: Lease<PgConnection>): Promise<void> {
     const conn = lease.resource;
     // The common case, synchronously: a healthy, idle connection goes straight to the next caller.
-    if (conn.busy === undefined && conn.broken === undefined && isIdle(conn)) return lease.release();
+    if (conn.busy === undefined && conn.broken === undefined && conn.idle) return lease.release();
     return this.#releaseDirty(lease);
-  }
-
-  async #releaseDirty(lease: Lease<PgConnection>): Promise<void> {
-    const conn = lease.resource;
-    try {
-      if (conn.busy) await conn.busy;
-      if (conn.broken === undefined && !isIdle(conn)) {
-        this.#settings.logger?.warn(
-          { target: this.#settings.target, pid: conn.processID },
-          'connkit/postgres: connection returned inside a transaction; rolling back',
-        );
-        const deadline = performance.now() + RELEASE_ROLLBACK_MS;
-        await execute(conn, { text: 'rollback', values: undefined }, [], deadline, {
-          settings: this.#settings,
-        });
-      }
-    } catch {
-      // The rollback failed: the connection cannot be trusted and is destroyed below.
-    }
-    if (conn.broken !== undefined || !isIdle(conn)) await lease.destroy();
-    else await lease.release();
   }
 
   stats(): PoolStats {
@@ -175,9 +114,30 @@ export class ConnectionPool {
   close(timeout: number): Promise<void> {
     return this.#pool.close({ timeout });
   }
-}
 
-function isIdle(conn: PgConnection): boolean {
-  const s = conn.transactionStatus;
-  return s === 'I' || s === null;
+  async #acquireWatched(signal: AbortSignal, timeout: number): Promise<Lease<PgConnection>> {
+    // The core Pool puts a listener on the signal of every waiting acquire, so a request's signal
+    // shared by many queued calls would collect one each (and a MaxListenersExceededWarning): the
+    // pool gets a scope's own signal instead, and the caller's is watched once, whatever the calls.
+    using scope = new Scope({ signal });
+    return await this.#pool.acquire({ signal: scope.signal, timeout });
+  }
+
+  async #releaseDirty(lease: Lease<PgConnection>): Promise<void> {
+    const conn = lease.resource;
+    try {
+      if (conn.busy) await conn.busy;
+      if (conn.broken === undefined && !conn.idle) {
+        this.#settings.logger?.warn(
+          { target: this.#settings.target, pid: conn.processID },
+          'connkit/postgres: connection returned inside a transaction; rolling back',
+        );
+        await conn.run(ROLLBACK, { signal: undefined, deadline: Deadline.after(RELEASE_ROLLBACK_MS) });
+      }
+    } catch {
+      // The rollback failed: the connection cannot be trusted and is destroyed below.
+    }
+    if (conn.broken !== undefined || !conn.idle) await lease.destroy();
+    else await lease.release();
+  }
 }

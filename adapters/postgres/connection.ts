@@ -1,34 +1,51 @@
 /**
- * One PostgreSQL connection as the adapter keeps it: a `pg.Client` that had its `'error'` listener
- * attached before `connect()` (so a dropped socket never crashes the process) and that remembers
- * why it broke.
+ * {@link PgConnection}: one PostgreSQL connection as the adapter keeps it — a `pg.Client` with its
+ * `'error'` listener attached from birth (a dropped socket never crashes the process) that knows why
+ * it broke, runs statements within a call's limits, cancels what it runs on the server and closes.
+ * Pool, pipeline, transactions, streams, COPY and LISTEN all hold one of these, so they share its
+ * error, cancel and close handling.
  * @module
  */
-import pg from 'pg';
-import { ConnectionError, type Logger, TimeoutError } from '../../src/internal/index.js';
-import { sendCancelRequest } from './cancel.js';
-import { isConnectionError, redact } from './errors.js';
+import type pg from 'pg';
+import { ConnectionError, Deadline, logDebug } from '../../src/internal/index.js';
+import { type CallLimits, NO_LIMITS } from './call-limits.js';
+import { sendCancelRequest } from './cancel-request.js';
+import { type ClientSettings, openClient } from './connect.js';
+import {
+  backendKey,
+  destroySocket,
+  isRunning,
+  socketOf,
+  transactionStatus,
+  whenIdle,
+} from './pg-internals.js';
+import type { QueryInput } from './query-input.js';
+import { settleWithin } from './settle-within.js';
+import { runStatement } from './statement.js';
+
+/** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
+const CANCEL_GRACE = 5_000;
+/**
+ * Milliseconds a delivered CancelRequest may take to stop the statement before `pg_cancel_backend`
+ * is tried too (the protocol has no answer to a CancelRequest: one swallowed by a proxy looks sent).
+ */
+const CANCEL_CONFIRM = 1_000;
+/** Milliseconds `close()` waits for the server's goodbye before it destroys the socket. */
+const CLOSE_GRACE = 5_000;
 
 /**
- * What {@link connect} needs to open a connection.
+ * What {@link PgConnection.open} needs.
  *
  * @example
  * ```ts
- * const settings: ConnectSettings = { config: { connectionString: url }, connectTimeout: 10_000, target: 'db:5432/app', secrets: [] };
+ * const settings: ConnectSettings = { config, connectTimeout: 10_000, target, secrets: [], onCancel: () => n++ };
  * ```
  */
-export interface ConnectSettings {
-  config: pg.ClientConfig;
-  /** Milliseconds the TCP/TLS connect and the startup handshake may take. */
-  connectTimeout: number;
-  /** `host:port/database`, for messages. */
-  target: string;
-  /** Passwords to scrub from messages. */
-  secrets: readonly string[];
-  /** Called once when the connection breaks (socket error, server terminated it). */
+export interface ConnectSettings extends ClientSettings {
+  /** Called once when an open connection breaks (socket error, server terminated it). */
   onBroken?: ((conn: PgConnection, err: Error) => void) | undefined;
-  /** Receives warnings that cannot be thrown. */
-  logger?: Logger | undefined;
+  /** Called when an abort or a timeout cancels a statement (for `db.stats().cancellations`). */
+  onCancel?: (() => void) | undefined;
 }
 
 /**
@@ -36,140 +53,226 @@ export interface ConnectSettings {
  *
  * @example
  * ```ts
- * const conn = await connect(settings, signal);
- * await conn.client.query('select 1');
+ * const conn = await PgConnection.open(settings, { signal, deadline: Deadline.after(5_000) });
+ * const res = await conn.run({ text: 'select pg_sleep(1)', values: undefined }, { signal, deadline });
  * await conn.close();
  * ```
  */
 export class PgConnection {
   readonly client: pg.Client;
+  readonly settings: ConnectSettings;
   /** Why the connection is unusable; undefined while healthy. */
   broken: Error | undefined = undefined;
-  /** Queries in flight (pipeline mode routes to the least loaded connection). */
+  /** Statements in flight (pipeline mode routes to the least loaded connection). */
   inFlight = 0;
-  /** Set while a cancelled statement is still winding down: nothing else may be sent before. */
+  /** Set while a cancelled statement winds down: nothing else may be sent before it settles. */
   busy: Promise<void> | undefined = undefined;
   #closing: Promise<void> | undefined;
+  #lost: { promise: Promise<Error>; resolve(err: Error): void } | undefined;
 
-  constructor(client: pg.Client) {
+  private constructor(client: pg.Client, settings: ConnectSettings) {
     this.client = client;
+    this.settings = settings;
+    client.on('error', (err: Error) => {
+      const first = this.broken === undefined;
+      this.markBroken(err);
+      if (first) settings.onBroken?.(this, err);
+    });
+    client.on('end', () => this.markBroken(new ConnectionError('PostgreSQL connection ended')));
   }
 
-  /** Backend process id (`pg_backend_pid()`), for cancel requests and tests. */
-  get processID(): number {
-    return (this.client as unknown as { processID: number }).processID;
+  /**
+   * Opens a connection within `limits` and the settings' connect timeout (see `openClient`).
+   *
+   * @example
+   * ```ts
+   * const conn = await PgConnection.open(settings, { signal, deadline });
+   * ```
+   */
+  static async open(settings: ConnectSettings, limits: CallLimits = NO_LIMITS): Promise<PgConnection> {
+    let conn: PgConnection | undefined;
+    await openClient(settings, limits, (client) => (conn = new PgConnection(client, settings)));
+    const opened = conn!;
+    logDebug(settings.logger, 'connkit/postgres: connection opened', {
+      target: settings.target,
+      pid: opened.processID,
+      pipeline: opened.client.pipeline,
+    });
+    return opened;
   }
 
-  /** Secret key of the backend, for cancel requests. */
-  get secretKey(): number {
-    return (this.client as unknown as { secretKey: number }).secretKey;
+  /** Backend process id (`pg_backend_pid()`), for messages and tests. */
+  get processID(): number | undefined {
+    return backendKey(this.client)?.processID;
   }
 
-  /** `'I'` idle, `'T'` in a transaction, `'E'` in a failed transaction, null before the first query. */
-  get transactionStatus(): string | null {
-    return (this.client as unknown as { getTransactionStatus(): string | null }).getTransactionStatus();
+  /** True when no transaction is open (or nothing was run yet): the connection may go back to a pool. */
+  get idle(): boolean {
+    const s = transactionStatus(this.client);
+    return s === 'I' || s === null;
+  }
+
+  /** Settles with the reason once the connection breaks or ends (for LISTEN, which must reconnect). */
+  get lost(): Promise<Error> {
+    if (this.#lost === undefined) {
+      let resolve!: (err: Error) => void;
+      const promise = new Promise<Error>((r) => (resolve = r));
+      this.#lost = { promise, resolve };
+      if (this.broken !== undefined) resolve(this.broken);
+    }
+    return this.#lost.promise;
   }
 
   /** Marks the connection unusable (first reason wins). */
   markBroken(err: Error): void {
-    this.broken ??= err;
+    if (this.broken !== undefined) return;
+    this.broken = err;
+    this.#lost?.resolve(err);
   }
 
-  /** Ends the connection; never rejects, idempotent. A broken or busy socket is destroyed at once. */
+  /** Breaks the connection now: every statement in flight on it fails (a peer that went silent). */
+  destroy(err: Error): void {
+    this.markBroken(err);
+    destroySocket(this.client, { error: err });
+  }
+
+  /**
+   * Runs `input` within `limits`: an abort rejects with the signal's reason, the deadline with
+   * `TimeoutError`, and either cancels the statement on the server while the connection stays
+   * usable (nothing else is sent before the cancelled statement is over). See `runStatement`.
+   *
+   * @example
+   * ```ts
+   * const { rows } = await conn.run({ text: 'select $1::int', values: [1] }, NO_LIMITS);
+   * ```
+   */
+  run(input: QueryInput, limits: CallLimits = NO_LIMITS): Promise<pg.QueryResult> {
+    return runStatement(this, input, limits);
+  }
+
+  /**
+   * Hands `submittable` (a cursor, a COPY stream) to the client; it runs after what is queued.
+   *
+   * @example
+   * ```ts
+   * const cursor = conn.start(new Cursor('select * from big'));
+   * ```
+   */
+  start<T extends pg.Submittable>(submittable: T): T {
+    return this.client.query(submittable);
+  }
+
+  /**
+   * Cancels what the connection runs now and resolves once it is idle again: a CancelRequest, and
+   * `pg_cancel_backend` over a fresh connection when that could not be sent or the statement still
+   * runs a second later; then the statement's end — or, after a grace period, the connection
+   * destroyed. Every cancel is awaited too, so a late one never hits the next statement. Never
+   * rejects; concurrent calls share one cancel.
+   *
+   * @example
+   * ```ts
+   * await conn.cancel();
+   * ```
+   */
+  cancel(): Promise<void> {
+    if (this.busy !== undefined) return this.busy;
+    if (!isRunning(this.client)) return Promise.resolve();
+    const busy = this.#cancelAndDrain().finally(() => {
+      if (this.busy === busy) this.busy = undefined;
+    });
+    this.busy = busy;
+    return busy;
+  }
+
+  /** Pauses reading from the socket (backpressure): the server keeps what follows in its queue. */
+  pause(): void {
+    socketOf(this.client)?.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    socketOf(this.client)?.resume();
+  }
+
+  /** Ends the connection; never rejects, idempotent. A broken socket is destroyed at once. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const internal = this.client as unknown as {
-        connection?: { stream?: { destroy(): void } };
-        _activeQuery?: unknown;
-        pipeline?: boolean;
-        host: string;
-        port: number;
-      };
-      if (this.broken) internal.connection?.stream?.destroy();
-      else if (internal._activeQuery && !internal.pipeline) {
-        // pg's end() drops the socket under a running statement, which the server would keep
-        // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
-        await sendCancelRequest(
-          { host: internal.host, port: internal.port, processID: this.processID, secretKey: this.secretKey },
-          2_000,
-        ).catch(() => undefined);
-      }
-      await Promise.race([
-        this.client.end().catch(() => undefined),
-        // A peer that stopped answering must not hold close() forever.
-        new Promise<void>((resolve) =>
-          setTimeout(() => {
-            internal.connection?.stream?.destroy();
-            resolve();
-          }, 5_000).unref(),
-        ),
-      ]);
-    })();
+    this.#closing ??= this.#close();
     return this.#closing;
   }
-}
 
-/**
- * Opens a connection. Rejects with `signal.reason` on abort, `TimeoutError` after `connectTimeout`,
- * and `ConnectionError` (password never in the message) when the server cannot be reached or refuses.
- *
- * @example
- * ```ts
- * const conn = await connect({ config: { connectionString: url }, connectTimeout: 5000, target, secrets: [] });
- * ```
- */
-export async function connect(settings: ConnectSettings, signal?: AbortSignal): Promise<PgConnection> {
-  signal?.throwIfAborted();
-  const client = new pg.Client(settings.config);
-  const conn = new PgConnection(client);
-  // Attached before connect: pg emits 'error' for idle sockets that die, which would otherwise crash.
-  client.on('error', (err: Error) => {
-    const first = conn.broken === undefined;
-    conn.markBroken(err);
-    if (first) settings.onBroken?.(conn, err);
-  });
-  client.on('end', () => {
-    if (conn.broken === undefined) {
-      conn.markBroken(new ConnectionError('PostgreSQL connection ended'));
+  async #cancelAndDrain(): Promise<void> {
+    // After a turn of the loop: a result already on its way needs no cancel.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const key = backendKey(this.client);
+    if (!isRunning(this.client) || key === undefined) return;
+    const idle = whenIdle(this.client);
+    const grace = Deadline.after(CANCEL_GRACE);
+    // Each cancel is awaited before the connection counts as idle: a late one would hit the next statement.
+    const delivered = await this.#cancelRequest(key, CANCEL_GRACE);
+    let stopped = delivered && (await settleWithin(idle, Math.min(CANCEL_CONFIRM, grace.remaining())));
+    if (!stopped) {
+      // Not delivered, or nothing came of it: a proxy or pooler may swallow CancelRequests.
+      const answered = await settleWithin(this.#cancelBackend(key), grace.remaining());
+      stopped = answered && (await settleWithin(idle, grace.remaining()));
     }
-  });
-  let failure: unknown;
-  const onAbort = (): void => {
-    failure = signal?.reason;
-    destroy(client);
-  };
-  signal?.addEventListener('abort', onAbort);
-  const timer =
-    settings.connectTimeout === Infinity
-      ? undefined
-      : setTimeout(() => {
-          failure = new TimeoutError(
-            `Connecting to PostgreSQL at ${settings.target} timed out after ${settings.connectTimeout} ms`,
-          );
-          destroy(client);
-        }, settings.connectTimeout);
-  try {
-    await client.connect();
-    return conn;
-  } catch (err) {
-    destroy(client);
-    if (failure !== undefined) throw failure;
-    const message = err instanceof Error ? err.message : String(err);
-    const kind = isConnectionError(err) ? 'Cannot connect to' : 'Connection refused by';
-    throw new ConnectionError(
-      `${kind} PostgreSQL at ${settings.target}: ${redact(message, settings.secrets)}`,
-      {
-        cause: err,
-      },
-    );
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    if (!stopped) {
+      this.markBroken(new Error(`Cancelled statement did not stop within ${CANCEL_GRACE} ms`));
+      void this.close();
+    }
   }
-}
 
-function destroy(client: pg.Client): void {
-  const internal = client as unknown as { connection?: { _ending?: boolean; stream?: { destroy(): void } } };
-  if (internal.connection) internal.connection._ending = true;
-  internal.connection?.stream?.destroy();
+  /** The protocol's CancelRequest; false when it could not be sent. Never rejects. */
+  async #cancelRequest(key: { processID: number; secretKey: number }, timeout: number): Promise<boolean> {
+    try {
+      await sendCancelRequest({ host: this.client.host, port: this.client.port, ...key }, timeout);
+    } catch {
+      return false;
+    }
+    logDebug(this.settings.logger, 'connkit/postgres: cancel sent (CancelRequest)', {
+      target: this.settings.target,
+      pid: key.processID,
+    });
+    return true;
+  }
+
+  /** `select pg_cancel_backend(pid)` over a fresh connection. Never rejects. */
+  async #cancelBackend(key: { processID: number }): Promise<void> {
+    const limits = {
+      signal: undefined,
+      deadline: Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE)),
+    };
+    try {
+      const side = await PgConnection.open({ ...this.settings, onBroken: undefined }, limits);
+      try {
+        await side.run({ text: 'select pg_cancel_backend($1)', values: [key.processID] }, limits);
+        logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
+          target: this.settings.target,
+          pid: key.processID,
+        });
+      } finally {
+        await side.close();
+      }
+    } catch {
+      // Nothing more to try: the grace period of #cancelAndDrain destroys the connection.
+    }
+  }
+
+  async #close(): Promise<void> {
+    const pid = this.processID;
+    if (this.broken !== undefined) destroySocket(this.client);
+    else if (isRunning(this.client) && !this.client.pipeline) {
+      // pg's end() drops the socket under a running statement, which the server would keep
+      // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
+      const key = backendKey(this.client);
+      if (key !== undefined) await this.#cancelRequest(key, 2_000);
+    }
+    // A peer that stopped answering must not hold close() forever.
+    const ended = await settleWithin(this.client.end(), CLOSE_GRACE);
+    if (!ended) destroySocket(this.client);
+    logDebug(this.settings.logger, 'connkit/postgres: connection closed', {
+      target: this.settings.target,
+      pid,
+      reason: this.broken?.message,
+    });
+  }
 }

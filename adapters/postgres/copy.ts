@@ -9,13 +9,14 @@ import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import {
   checkDuration,
   checkSignal,
+  Deadline,
   describeValue,
   InvalidStateError,
-  type SignalOptions,
-  TimeoutError,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import { type CallLimits, callScope, readCallLimits, refusedAtOnce } from './call-limits.js';
+import type { ConnectionLease, LendConnection } from './connection-lease.js';
+import { settleWithin } from './settle-within.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryLike } from './query-input.js';
 
@@ -30,7 +31,8 @@ import type { QueryLike } from './query-input.js';
 export interface CopyFromOptions extends WaitOptions {
   /**
    * Milliseconds for the whole load (waiting for a connection included); on expiry the COPY is
-   * rolled back and the call rejects with `TimeoutError`. @default Infinity
+   * rolled back and the call rejects with `TimeoutError`. `0` always rejects (a COPY always waits
+   * for the server), before a connection is taken. @default Infinity
    */
   timeout?: number | undefined;
 }
@@ -40,10 +42,17 @@ export interface CopyFromOptions extends WaitOptions {
  *
  * @example
  * ```ts
- * db.copyTo('copy t to stdout', { signal: AbortSignal.timeout(30_000) });
+ * db.copyTo('copy t to stdout', { signal, timeout: 30_000 });
  * ```
  */
-export type CopyToOptions = SignalOptions;
+export interface CopyToOptions extends WaitOptions {
+  /**
+   * Milliseconds the whole transfer may take, from the first `next()` (waiting for a connection
+   * included); on expiry the COPY is cancelled and the next step rejects with `TimeoutError`. `0`
+   * always rejects, before a connection is taken. @default Infinity
+   */
+  timeout?: number | undefined;
+}
 
 /**
  * What {@link copyFrom} reads: byte or text chunks (not necessarily row-aligned), or a Readable.
@@ -70,14 +79,14 @@ function readCopySql(query: unknown, fn: string): string {
   throw new TypeError(`${fn}: copySql must be a string or a SqlQuery, got ${describeValue(query)}`);
 }
 
-function checkPipelined(lease: ClientLease, fn: string): void {
-  if (lease.client.pipeline) {
+function checkPipelined(lease: ConnectionLease, fn: string): void {
+  if (lease.conn.client.pipeline) {
     throw new InvalidStateError(`${fn} needs a dedicated, non-pipelined connection`);
   }
 }
 
 /** Releases healthy unless `err` says the connection itself is gone. */
-function releaseAfter(lease: ClientLease, err: unknown): void {
+function releaseAfter(lease: ConnectionLease, err: unknown): void {
   if (err !== undefined && isConnectionError(err)) lease.release(err);
   else lease.release();
 }
@@ -95,11 +104,11 @@ function releaseAfter(lease: ClientLease, err: unknown): void {
  * @example
  * ```ts
  * async function* rows() { for (const u of users) yield `${u.id}\t${u.name}\n`; }
- * const n = await copyFrom(acquire, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
+ * const n = await copyFrom(lend, sql`copy ${sql.id('users')} (id, name) from stdin`, rows());
  * ```
  */
-export async function copyFrom(
-  acquire: AcquireClient,
+export function copyFrom(
+  lend: LendConnection,
   copySql: string | QueryLike,
   source: CopySource,
   opts?: CopyFromOptions,
@@ -110,16 +119,24 @@ export async function copyFrom(
       `copyFrom(): source must be an (async) iterable or a Readable, got ${describeValue(source)}`,
     );
   }
-  const signal = checkSignal(opts?.signal);
-  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-  signal?.throwIfAborted();
-  const scope = new DeadlineScope(signal, timeout);
+  const limits = readCallLimits(opts, Infinity, 'copyFrom()');
+  if (limits instanceof Promise) return limits;
+  return load(lend, text, source, limits);
+}
+
+async function load(
+  lend: LendConnection,
+  text: string,
+  source: CopySource,
+  limits: CallLimits,
+): Promise<number> {
+  using scope = callScope(limits, 'copyFrom()');
   try {
-    const lease = await acquire(scope.signal);
+    const lease = await lend(scope.signal, scope.deadline);
     let failure: unknown;
     try {
       checkPipelined(lease, 'copyFrom()');
-      const stream = lease.client.query(copyFromStream(text));
+      const stream = lease.conn.start(copyFromStream(text));
       await pipeline(source, stream, { signal: scope.signal });
       return stream.rowCount;
     } catch (err) {
@@ -129,9 +146,7 @@ export async function copyFrom(
       releaseAfter(lease, failure);
     }
   } catch (err) {
-    throw scope.reason ?? toDatabaseError(err);
-  } finally {
-    scope.dispose();
+    throw scope.aborted ? scope.reason : toDatabaseError(err);
   }
 }
 
@@ -146,48 +161,53 @@ function isSource(value: object): boolean {
 /**
  * Runs `COPY … TO STDOUT` and yields the output as byte chunks (several rows per chunk, not
  * row-aligned). Lazy: the connection is acquired when iteration starts and released when it ends.
- * Breaking out early or aborting stops the transfer: with `lease.cancel` (as `Database` provides) the
- * COPY is cancelled on the server and the rest of its output drained, so the connection is reused;
- * without it the connection is destroyed (the COPY owns the socket until it ends; the server stops
- * when the socket closes). An SQL error rejects with `DatabaseError` and keeps the connection.
+ * Breaking out early, aborting or timing out stops the transfer: the COPY is cancelled on the server
+ * and the rest of its output drained, so the connection is reused; if that does not finish in time
+ * the connection is destroyed (the COPY owns the socket until it ends; the server stops when the
+ * socket closes). An SQL error rejects with `DatabaseError` and keeps the connection.
  *
  * @example
  * ```ts
- * for await (const chunk of copyTo(acquire, 'copy (select * from orders) to stdout with (format csv)')) {
+ * for await (const chunk of copyTo(lend, 'copy (select * from orders) to stdout with (format csv)')) {
  *   file.write(chunk);
  * }
  * ```
  */
 export function copyTo(
-  acquire: AcquireClient,
+  lend: LendConnection,
   copySql: string | QueryLike,
   opts?: CopyToOptions,
 ): AsyncIterable<Uint8Array> {
   const text = readCopySql(copySql, 'copyTo()');
   const signal = checkSignal(opts?.signal);
-  return { [Symbol.asyncIterator]: () => iterateCopyTo(acquire, text, signal) };
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
+  return { [Symbol.asyncIterator]: () => iterateCopyTo(lend, text, signal, timeout) };
 }
 
 async function* iterateCopyTo(
-  acquire: AcquireClient,
+  lend: LendConnection,
   text: string,
   signal: AbortSignal | undefined,
+  timeout: number,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  if (timeout === 0) throw refusedAtOnce('copyTo()');
   signal?.throwIfAborted();
-  const lease = await acquire(signal);
+  using scope = callScope({ signal, deadline: Deadline.after(timeout) }, 'copyTo()');
+  const lease = await lend(signal, scope.deadline);
   let outcome = 'stopped' as 'complete' | 'failed' | 'stopped';
   let failure: unknown;
   try {
     checkPipelined(lease, 'copyTo()');
-    const stream = lease.client.query(copyToStream(text));
+    const stream = lease.conn.start(copyToStream(text));
     const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       for (;;) {
+        if (scope.aborted) throw scope.reason;
         let step: IteratorResult<Buffer>;
         try {
-          step = await untilAborted(chunks.next(), signal);
+          step = await scope.race(chunks.next());
         } catch (err) {
-          if (!(signal?.aborted && err === signal.reason)) {
+          if (!(scope.aborted && err === scope.reason)) {
             outcome = 'failed';
             failure = err;
             throw toDatabaseError(err);
@@ -196,7 +216,7 @@ async function* iterateCopyTo(
         }
         if (step.done) break;
         yield step.value;
-        signal?.throwIfAborted();
+        if (scope.aborted) throw scope.reason;
       }
       outcome = 'complete';
     } finally {
@@ -210,7 +230,7 @@ async function* iterateCopyTo(
     else if (outcome === 'failed') releaseAfter(lease, failure);
     // Stopped mid-transfer and not drained: pg-copy-streams still holds the socket, so the connection
     // cannot be reused.
-    else lease.release(signal?.aborted ? signal.reason : new Error('COPY TO stopped before its end'));
+    else lease.release(scope.aborted ? scope.reason : new Error('COPY TO stopped before its end'));
   }
 }
 
@@ -219,8 +239,7 @@ async function* iterateCopyTo(
  * reading (and dropping) what is still in flight, until the server's error or the end hands the
  * socket back to `pg`. True when the connection is healthy again.
  */
-async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease): Promise<boolean> {
-  if (lease.cancel === undefined) return false;
+async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ConnectionLease): Promise<boolean> {
   // Drain first: the COPY owns the socket, so the server's answer to the cancel is only read by us.
   const drained = (async () => {
     while (!(await chunks.next()).done);
@@ -228,38 +247,6 @@ async function cancelAndDrain(chunks: AsyncIterator<Buffer>, lease: ClientLease)
     () => 'ended' as const,
     (err: unknown) => (isConnectionError(err) ? ('dead' as const) : ('cancelled' as const)),
   );
-  const ok = await settleWithin(Promise.allSettled([drained, lease.cancel()]), CLEANUP_MS);
+  const ok = await settleWithin(Promise.all([drained, lease.conn.cancel()]), CLEANUP_MS);
   return ok && (await drained) !== 'dead';
-}
-
-/** A signal that aborts with the caller's reason or with a TimeoutError at the deadline. */
-class DeadlineScope {
-  readonly #controller = new AbortController();
-  readonly #parent: AbortSignal | undefined;
-  readonly #timer: NodeJS.Timeout | undefined;
-  readonly #onAbort = (): void => this.#controller.abort(this.#parent?.reason);
-
-  constructor(parent: AbortSignal | undefined, timeout: number) {
-    this.#parent = parent;
-    parent?.addEventListener('abort', this.#onAbort, { once: true });
-    if (timeout !== Infinity) {
-      this.#timer = setTimeout(() => {
-        this.#controller.abort(new TimeoutError(`copyFrom() timed out after ${timeout} ms`));
-      }, timeout);
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** The abort reason if the scope was aborted (by the caller or the deadline). */
-  get reason(): unknown {
-    return this.#controller.signal.aborted ? (this.#controller.signal.reason as unknown) : undefined;
-  }
-
-  dispose(): void {
-    this.#parent?.removeEventListener('abort', this.#onAbort);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-  }
 }

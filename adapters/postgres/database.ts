@@ -7,69 +7,41 @@
 import type pg from 'pg';
 import {
   checkDuration,
+  Deadline,
   describeValue,
-  InvalidStateError,
   PoolClosedError,
-  type PoolStats,
-  readWaitOptions,
   reportBackground,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { connect, type ConnectSettings } from './connection.js';
-import { ConnectionPool, type LentClient } from './connection-pool.js';
-import type { ExecuteContext } from './execute.js';
-import { PipelineGroup } from './pipeline.js';
+import { type CallLimits, readCallLimits } from './call-limits.js';
+import type { LendConnection } from './connection-lease.js';
+import { ConnectionPool } from './connection-pool.js';
+import { type ConnectSettings, PgConnection } from './connection.js';
+import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
+import { Counters, type DatabaseStats } from './database-stats.js';
+import type { ListenConnect, ListenOptions } from './listen-options.js';
+import { readListenOptions, subscribe } from './listen.js';
+import { notifyStatement } from './notify.js';
 import {
   resolveDatabaseOptions,
   type DatabaseOptions,
   type QueryOptions,
   type TransactionOptions,
 } from './options.js';
-import { readQuery, type QueryLike } from './query-input.js';
-import { Queryable, toResult, type QueryResult } from './queryable.js';
-import { classifyStatement } from './statement-kind.js';
-import { Transaction } from './transaction.js';
-import { runTransaction } from './run-transaction.js';
-import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
-import { listen as openSubscription, type ListenOptions, type Subscription } from './listen.js';
-import { notify } from './notify.js';
+import { PipelineGroup } from './pipeline.js';
+import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { Queryable, type QueryResult } from './queryable.js';
+import { runTransaction, type TransactionHost } from './run-transaction.js';
+import { classifyStatement, transactionControlRefused } from './statement-kind.js';
 import { streamRows, type StreamOptions } from './stream.js';
+import type { Subscription } from './subscription.js';
+import { SubscriptionSet } from './subscription-set.js';
+import type { Transaction } from './transaction.js';
+import { withClient } from './with-client.js';
 
-/**
- * Counters of `db.stats()`.
- *
- * @example
- * ```ts
- * const { pool, queries, errors, cancellations } = db.stats();
- * ```
- */
-export interface DatabaseStats {
-  /** The connection pool (dedicated connections). */
-  pool: PoolStats;
-  /** Shared pipelined connections (`connections: 0` when pipeline mode is off). */
-  pipeline: { connections: number; inFlight: number };
-  /** Statements that completed, successfully or not. */
-  queries: number;
-  /** Statements that failed (SQL or connection errors; cancellations excluded). */
-  errors: number;
-  /** Statements cancelled by an abort or a timeout. */
-  cancellations: number;
-  /** Transactions committed / rolled back. */
-  commits: number;
-  rollbacks: number;
-}
-
-/** readWaitOptions, but an already-aborted signal becomes a rejected promise (bad values still throw). */
-function readWaitSync(
-  opts: WaitOptions | undefined,
-  fallback: number,
-): { signal: AbortSignal | undefined; timeout: number } | Promise<never> {
-  try {
-    return readWaitOptions(opts, fallback);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw err;
-    return Promise.reject(err);
-  }
+/** What `query()` hands a statement to: the pool or the pipeline, which share this signature. */
+interface StatementRunner {
+  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
 }
 
 /**
@@ -89,41 +61,46 @@ export class Database extends Queryable {
   readonly #settings: ConnectSettings;
   readonly #pool: ConnectionPool;
   readonly #pipeline: PipelineGroup | undefined;
-  readonly #ctx: ExecuteContext;
   readonly #queryTimeout: number;
-  readonly #counts = { queries: 0, errors: 0, cancellations: 0, commits: 0, rollbacks: 0 };
+  readonly #counts = new Counters();
   #closing: Promise<void> | undefined;
-  /** Open LISTEN subscriptions (own connections, outside the pool): `close()` ends them too. */
-  readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptions = new SubscriptionSet();
+  readonly #lend: LendConnection;
+  readonly #connectListen: ListenConnect;
+  readonly #transactions: TransactionHost;
 
   constructor(opts: DatabaseOptions = {}) {
     super();
     const o = resolveDatabaseOptions(opts);
     this.#queryTimeout = o.queryTimeout;
-    this.#settings = {
+    const settings: ConnectSettings = {
       config: { keepAlive: true, ...o.clientConfig },
       connectTimeout: o.connectTimeout,
       target: o.target,
       secrets: o.secrets,
       logger: o.logger,
+      tls: o.tls,
       onBroken: (_conn, err) =>
         reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, {
           target: o.target,
         }),
+      onCancel: this.#counts.cancelled,
     };
-    this.#ctx = { settings: this.#settings, onCancel: () => this.#counts.cancellations++ };
-    const settings = this.#settings;
-    this.#pool = new ConnectionPool(settings, o.pool, o.acquireTimeout, this.#ctx);
+    this.#settings = settings;
+    const pool = new ConnectionPool(settings, o.pool, o.acquireTimeout);
+    this.#pool = pool;
     if (o.pipelineConnections > 0) {
-      let config = settings.config;
-      // The default queryTimeout cannot be enforced by a CancelRequest on a shared connection (it
-      // could hit a neighbour), so pipelined connections get it as the server's statement_timeout.
-      if (o.queryTimeout !== Infinity) {
-        const st = Math.min(o.queryTimeout, Number(config.statement_timeout ?? Infinity));
-        config = { ...config, statement_timeout: Math.max(1, Math.ceil(st)) };
-      }
-      this.#pipeline = new PipelineGroup(o.pipelineConnections, { ...settings, config }, o.queryTimeout);
+      this.#pipeline = new PipelineGroup(o.pipelineConnections, settings, o.queryTimeout);
     }
+    this.#lend = (signal, deadline) => pool.lend(signal, deadline);
+    this.#connectListen = (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
+    this.#transactions = {
+      acquire: (signal, deadline) => pool.acquire(signal, deadline),
+      release: (lease) => pool.release(lease),
+      closed: () => this.#closing !== undefined,
+      onQuery: this.#counts.statement,
+      onEnd: this.#counts.ended,
+    };
   }
 
   /**
@@ -134,7 +111,7 @@ export class Database extends Queryable {
    * tables, advisory locks …) never runs on a shared pipelined connection; like with any pool, it
    * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
    * Text of several statements (`;`-separated, without values) runs them in order and resolves with
-   * the last one's result.
+   * the last one's result. `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
    *
    * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
    * pipelined connections, so time spent queued behind other statements is not counted), and a
@@ -151,88 +128,83 @@ export class Database extends Queryable {
     opts?: QueryOptions,
   ): Promise<QueryResult<R>> {
     const input = readQuery(query, values);
-    const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
-    const wait = readWaitSync(opts, this.#queryTimeout);
-    if (wait instanceof Promise) return wait;
+    const limits = readCallLimits(opts, this.#queryTimeout, 'Query');
+    if (limits instanceof Promise) return limits;
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
-    if (kind === 'transaction') {
-      return Promise.reject(
-        new InvalidStateError(
-          `db.query() refuses transaction control (${describeValue(input.text.trim().slice(0, 40))}): its statements would run on different connections — use db.transaction(async (tx) => …)`,
-        ),
-      );
-    }
-    const p =
-      this.#pipeline !== undefined && kind === 'shared' && !explicit
-        ? this.#pipeline.query(input)
-        : this.#pool.run(input, wait.signal, wait.timeout);
-    return p.then(
-      (res) => {
-        this.#counts.queries++;
-        return toResult<R>(res);
-      },
-      (err: unknown) => {
-        this.#counts.queries++;
-        this.#counts.errors++;
-        throw err;
-      },
-    );
+    if (kind === 'transaction') return Promise.reject(transactionControlRefused(input.text));
+    const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
+    const runner: StatementRunner =
+      this.#pipeline !== undefined && kind === 'shared' && !explicit ? this.#pipeline : this.#pool;
+    return runner.run(input, limits).then(this.#counts.answered, this.#counts.failed) as Promise<
+      QueryResult<R>
+    >;
   }
 
   /**
    * Runs `fn` in a transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws,
    * is aborted or times out (the running statement is cancelled on the server). With `retries`, `fn`
    * is run again after a serialization failure or deadlock, with jittered backoff.
+   *
+   * @example
+   * ```ts
+   * const id = await db.transaction(async (tx) => (await tx.one<{ id: number }>('insert into t default values returning id')).id);
+   * ```
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    return runTransaction(fn, opts, {
-      acquire: (signal, deadline) => this.#pool.acquire(signal, deadline),
-      release: (lease) => this.#pool.release(lease),
-      ctx: this.#ctx,
-      closed: () => this.#closing !== undefined,
-      onQuery: (failed) => {
-        this.#counts.queries++;
-        if (failed) this.#counts.errors++;
-      },
-      onEnd: (committed) => {
-        if (committed) this.#counts.commits++;
-        else this.#counts.rollbacks++;
-      },
-    });
+    return runTransaction(fn, opts, this.#transactions);
   }
 
   /**
    * Lends a dedicated `pg.Client` to `fn` and takes it back when `fn` settles. An abort or timeout
    * cancels the client's running statement and aborts the `signal` given to `fn`. A client returned
    * inside a transaction (a `BEGIN` without `COMMIT`) is rolled back or destroyed, never reused dirty.
+   *
+   * @example
+   * ```ts
+   * await db.withClient(async (client) => client.query("set local work_mem = '64MB'"), { timeout: 5_000 });
+   * ```
    */
   withClient<T>(fn: (client: pg.Client, signal: AbortSignal) => Promise<T>, opts?: WaitOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    const wait = readWaitSync(opts, Infinity);
-    if (wait instanceof Promise) return wait;
-    return this.#pool.withClient(fn, wait.signal, wait.timeout);
+    const limits = readCallLimits(opts, Infinity, 'withClient()');
+    if (limits instanceof Promise) return limits;
+    return withClient(this.#pool, fn, limits);
   }
 
-  /** Checks that a connection can be had and answers `select 1` (default timeout: 5 s). */
+  /**
+   * Checks that a connection can be had and answers `select 1` (default timeout: 5 s).
+   *
+   * @example
+   * ```ts
+   * await db.ping({ timeout: 1_000 });
+   * ```
+   */
   ping(opts?: WaitOptions): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 5_000);
-    return this.query('select 1', undefined, { signal: opts?.signal, timeout }).then(() => undefined);
+    return this.query('select 1', undefined, { signal: opts?.signal, timeout }).then(noop);
   }
 
-  /** Pool, pipeline and query counters. */
+  /**
+   * Pool, pipeline and query counters.
+   *
+   * @example
+   * ```ts
+   * const { pool, queries, cancellations } = db.stats();
+   * ```
+   */
   stats(): DatabaseStats {
     return {
       pool: this.#pool.stats(),
       pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
-      ...this.#counts,
+      ...this.#counts.snapshot(),
     };
   }
 
   /**
    * Streams rows through a server-side cursor on a dedicated connection, `batchSize` rows per round
-   * trip (see `streamRows`). `break` closes the cursor and releases the connection; an abort cancels
+   * trip. `break` closes the cursor and releases the connection; an abort or the `timeout` cancels
    * the running batch on the server.
    *
    * @example
@@ -245,12 +217,12 @@ export class Database extends Queryable {
     values?: readonly unknown[],
     opts?: StreamOptions,
   ): AsyncIterable<R> {
-    return streamRows<R>((signal) => this.acquireClient(signal), query, values, opts);
+    return streamRows<R>(this.#lend, query, values, opts);
   }
 
   /**
    * Subscribes to a channel on its own connection (outside the pool) that reconnects with backoff
-   * and re-issues LISTEN after a loss (see `listen`).
+   * and re-issues LISTEN after a loss.
    *
    * @example
    * ```ts
@@ -258,21 +230,16 @@ export class Database extends Queryable {
    * for await (const { payload } of sub) console.log(payload);
    * ```
    */
-  listen(channel: string, opts?: ListenOptions): Promise<Subscription> {
+  listen(channel: string, opts: ListenOptions = {}): Promise<Subscription> {
+    const limits = readListenOptions(channel, opts, this.#settings.logger);
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
-    for (const s of this.#subscriptions) if (s.closed) this.#subscriptions.delete(s);
-    return openSubscription((signal) => this.connectClient(signal), channel, opts).then(async (sub) => {
-      if (this.#closing) {
-        await sub.close();
-        throw new PoolClosedError('Database is closed');
-      }
-      this.#subscriptions.add(sub);
-      return sub;
-    });
+    const opening = subscribe(this.#connectListen, channel, opts, limits);
+    return this.#subscriptions.add(opening, () => this.#closing !== undefined);
   }
 
   /**
-   * Sends a notification (`select pg_notify($1, $2)`; channel and payload are parameters).
+   * Sends a notification (`select pg_notify($1, $2)`; channel and payload are parameters). Inside a
+   * transaction use `tx.query(…)` with the same statement: it is then delivered on commit.
    *
    * @example
    * ```ts
@@ -280,12 +247,12 @@ export class Database extends Queryable {
    * ```
    */
   notify(channel: string, payload?: string, opts?: QueryOptions): Promise<void> {
-    return notify({ query: (text, values) => this.query(text, values, opts) }, channel, payload);
+    return this.query(notifyStatement(channel, payload), undefined, opts).then(noop);
   }
 
   /**
    * Loads `source` with `COPY … FROM STDIN` on a dedicated connection; resolves with the row count.
-   * Abort or timeout rolls the COPY back and keeps the connection (see `copyFrom`).
+   * Abort or timeout rolls the COPY back and keeps the connection.
    *
    * @example
    * ```ts
@@ -293,12 +260,12 @@ export class Database extends Queryable {
    * ```
    */
   copyFrom(copySql: string | QueryLike, source: CopySource, opts?: CopyFromOptions): Promise<number> {
-    return copyFrom((signal) => this.acquireClient(signal), copySql, source, opts);
+    return copyFrom(this.#lend, copySql, source, opts);
   }
 
   /**
    * Yields the output of `COPY … TO STDOUT` as byte chunks from a dedicated connection; leaving the
-   * loop early destroys that connection (see `copyTo`).
+   * loop early cancels the COPY and keeps the connection.
    *
    * @example
    * ```ts
@@ -306,30 +273,24 @@ export class Database extends Queryable {
    * ```
    */
   copyTo(copySql: string | QueryLike, opts?: CopyToOptions): AsyncIterable<Uint8Array> {
-    return copyTo((signal) => this.acquireClient(signal), copySql, opts);
+    return copyTo(this.#lend, copySql, opts);
   }
 
   /**
-   * Internal, for `stream`/`copy`: lends a dedicated, non-pipelined client (see `AcquireClient`).
-   * `release(err)` with an error destroys the connection.
+   * Waits (up to `timeout`, default 10 s) for lent connections, then closes everything. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await db.close({ timeout: 30_000 });
+   * ```
    */
-  acquireClient(signal: AbortSignal | undefined): Promise<LentClient> {
-    return this.#pool.lend(signal);
-  }
-
-  /** Internal, for `listen`: opens a new connection outside the pool (same settings). */
-  async connectClient(signal?: AbortSignal): Promise<pg.Client> {
-    return (await connect(this.#settings, signal)).client;
-  }
-
-  /** Waits (up to `timeout`, default 10 s) for lent connections, then closes everything. Idempotent. */
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
     this.#closing ??= Promise.all([
       this.#pipeline?.close(),
       this.#pool.close(timeout),
-      ...[...this.#subscriptions].map((s) => s.close()),
-    ]).then(() => undefined);
+      this.#subscriptions.closeAll(),
+    ]).then(noop);
     return this.#closing;
   }
 
@@ -337,3 +298,5 @@ export class Database extends Queryable {
     return this.close();
   }
 }
+
+function noop(): void {}

@@ -1,6 +1,7 @@
 /**
  * connkit/postgres: a PostgreSQL adapter over `pg` — pooled, cancellable queries, transactions with
- * savepoints and retries, pipeline mode, and errors with SQLSTATE codes.
+ * savepoints and retries, pipeline mode, cursor streams, COPY, LISTEN/NOTIFY, and errors with
+ * SQLSTATE codes. Everything goes through a {@link Database}.
  *
  * @example
  * ```ts
@@ -10,7 +11,8 @@
  * ```
  * @module
  */
-export { Database, type DatabaseStats } from './database.js';
+export { Database } from './database.js';
+export type { DatabaseStats } from './database-stats.js';
 export { Transaction } from './transaction.js';
 export { Queryable, type QueryResult } from './queryable.js';
 export {
@@ -30,10 +32,8 @@ export type {
   TransactionOptions,
 } from './options.js';
 export { MAX_PARAMETERS, type QueryLike } from './query-input.js';
-export { sendCancelRequest, type CancelTarget } from './cancel.js';
 export { sql, isSqlQuery, SqlQuery, type Sql } from './sql.js';
-export { streamRows, type StreamOptions } from './stream.js';
-export { listen, Subscription, type ListenConnect, type ListenOptions, type Notification } from './listen.js';
-export { notify, type NotifyTarget } from './notify.js';
-export { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
-export type { AcquireClient, ClientLease } from './client-lease.js';
+export type { StreamOptions } from './stream.js';
+export { Subscription } from './subscription.js';
+export type { ListenOptions, Notification } from './listen-options.js';
+export type { CopyFromOptions, CopySource, CopyToOptions } from './copy.js';

@@ -2,8 +2,8 @@
  * The types of {@link Subscription}: what `listen()` takes and what it yields.
  * @module
  */
-import type pg from 'pg';
 import type { BackoffOptions } from '../../src/internal/index.js';
+import type { PgConnection } from './connection.js';
 
 /**
  * One NOTIFY as received.
@@ -22,22 +22,17 @@ export interface Notification {
 }
 
 /**
- * Opens a fresh, connected, dedicated (non-pooled, non-pipelined) client; should honour `signal`.
+ * Opens a fresh, dedicated (non-pooled, non-pipelined) connection; honours `signal`.
  *
  * @example
  * ```ts
- * const connect: ListenConnect = async () => {
- *   const c = new pg.Client({ connectionString: url });
- *   c.on('error', () => undefined);
- *   await c.connect();
- *   return c;
- * };
+ * const connect: ListenConnect = (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
  * ```
  */
-export type ListenConnect = (signal: AbortSignal) => Promise<pg.Client>;
+export type ListenConnect = (signal: AbortSignal) => Promise<PgConnection>;
 
 /**
- * Options of {@link listen} and `db.listen()`.
+ * Options of `db.listen()`.
  *
  * @example
  * ```ts

@@ -1,20 +1,9 @@
 /**
- * NOTIFY through any queryable (`pg.Client`, a transaction, `Database`).
+ * The checks and the statement behind `db.notify()` (and the channel check of `db.listen()`).
  * @module
  */
 import { describeValue } from '../../src/internal/index.js';
-
-/**
- * Anything that runs a parameterised query: a `pg.Client`, `pg.Pool`, or an adapter wrapper.
- *
- * @example
- * ```ts
- * const target: NotifyTarget = { query: (text, values) => tx.query(text, values) };
- * ```
- */
-export interface NotifyTarget {
-  query(text: string, values: unknown[]): Promise<unknown>;
-}
+import type { QueryLike } from './query-input.js';
 
 /** PostgreSQL's limit: the payload must be shorter than 8000 bytes. */
 const MAX_PAYLOAD_BYTES = 7999;
@@ -22,7 +11,7 @@ const MAX_PAYLOAD_BYTES = 7999;
 const MAX_CHANNEL_BYTES = 63;
 
 /**
- * @internal Validates a channel name for LISTEN and NOTIFY alike (`TypeError`/`RangeError`).
+ * Validates a channel name for LISTEN and NOTIFY alike (`TypeError`/`RangeError`).
  *
  * @example
  * ```ts
@@ -43,20 +32,16 @@ export function checkChannel(channel: unknown): asserts channel is string {
 }
 
 /**
- * Sends a notification with `select pg_notify($1, $2)`: channel and payload travel as parameters,
- * never as SQL text. Inside a transaction it is delivered on commit. The channel is the exact,
- * case-sensitive name `listen()` subscribed to. Throws `RangeError` synchronously for an invalid
+ * The statement that sends a notification: `select pg_notify($1, $2)` — channel and payload travel
+ * as parameters, never as SQL text. Throws `TypeError`/`RangeError` synchronously for an invalid
  * channel or a payload of 8000 bytes or more.
  *
  * @example
  * ```ts
- * await notify(client, 'orders', JSON.stringify({ id: 42 }));
+ * await db.query(notifyStatement('orders', JSON.stringify({ id: 42 })));
  * ```
  */
-export function notify(target: NotifyTarget, channel: string, payload = ''): Promise<void> {
-  if (target === null || typeof target !== 'object' || typeof target.query !== 'function') {
-    throw new TypeError(`notify() needs something with a query() method, got ${describeValue(target)}`);
-  }
+export function notifyStatement(channel: string, payload = ''): QueryLike {
   checkChannel(channel);
   if (typeof payload !== 'string') {
     throw new TypeError(`payload must be a string, got ${describeValue(payload)}`);
@@ -64,5 +49,5 @@ export function notify(target: NotifyTarget, channel: string, payload = ''): Pro
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
     throw new RangeError(`payload must be shorter than 8000 bytes, got ${Buffer.byteLength(payload)} bytes`);
   }
-  return target.query('select pg_notify($1, $2)', [channel, payload]).then(() => undefined);
+  return { text: 'select pg_notify($1, $2)', values: [channel, payload] };
 }

@@ -13,11 +13,27 @@ import {
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { redact } from './errors.js';
+import { readUrlTls, type TlsPlan } from './tls-mode.js';
 
 /**
- * The kit's {@link Logger} (details first, then the message — pino's signature). Where the adapter
- * reports what it cannot throw: a connection dropped while idle, a pipelined connection that failed,
- * a cleanup that could not finish (`warn`); connections opened and replaced (`debug`).
+ * The largest `statement_timeout` PostgreSQL accepts (ms, an int4 GUC): a longer one is sent as this
+ * (~24.8 days), which no statement tells apart from the longer wait.
+ *
+ * @example
+ * ```ts
+ * const st = Math.min(Math.ceil(ms), MAX_STATEMENT_TIMEOUT);
+ * ```
+ */
+export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
+
+/**
+ * The kit's {@link Logger} (details first, then the message — pino's signature). `warn`: what the
+ * adapter cannot throw — a connection lost while idle, a pipelined connection that failed to open, a
+ * connection given back inside a transaction. `info`: a LISTEN subscription reconnected. `debug`
+ * (for someone chasing a reconnect or a slow pool): each connection opened and closed (with its
+ * backend pid), a pipelined connection lost and replaced, a cancel sent (CancelRequest or
+ * `pg_cancel_backend`), a LISTEN connection lost, an `sslmode` fallback. Details never carry a
+ * password or a bound value.
  *
  * @example
  * ```ts
@@ -51,6 +67,18 @@ export interface DatabaseOptions {
   /**
    * Connection string `postgres://user:password@host:port/database?sslmode=…`. Parameters in the URL
    * win over the same fields in `connection` (that is how `pg` merges them).
+   *
+   * TLS parameters have libpq's meaning (connkit reads them itself; pg never sees them, so it prints
+   * no SECURITY WARNING): `sslmode=disable` plain text; `allow` plain text, TLS if the server insists;
+   * `prefer` (libpq's default when only `sslrootcert`/`sslcert`/`sslkey` are given) TLS when the
+   * server offers it, else plain text; `require` encrypted, the certificate not verified — unless a
+   * root certificate is given, then as `verify-ca`; `verify-ca` the chain verified against
+   * `sslrootcert` but not the host name; `verify-full` chain and host name verified (against
+   * `sslrootcert`, or the system's CAs with `sslrootcert=system` or none). `sslrootcert`, `sslcert`,
+   * `sslkey` are file paths, read at every connect (rotated certificates are picked up);
+   * `sslnegotiation=direct` starts TLS without the SSLRequest round trip. Options of a
+   * `connection.ssl` object (`ca`, `servername` …) are kept under the URL's mode. Without TLS
+   * parameters in the URL, `connection.ssl` and pg's defaults apply as they are.
    * @default undefined — `pg`'s defaults and the `PG*` environment variables
    */
   url?: string | undefined;
@@ -138,6 +166,8 @@ export interface ResolvedDatabaseOptions {
   pipelineConnections: number;
   /** Passwords to scrub from messages. */
   secrets: string[];
+  /** TLS from the URL's `sslmode` & co. (libpq semantics); undefined when the URL has none. */
+  tls: TlsPlan | undefined;
   /** `host:port/database` (never the password), for messages. */
   target: string;
 }
@@ -218,9 +248,15 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
   const pool = opts.pool ?? {};
   const acquireTimeout = checkDuration(pool.acquireTimeout, 'pool.acquireTimeout', 10_000);
   const clientConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
-  if (opts.url !== undefined) clientConfig.connectionString = opts.url;
+  let tls: TlsPlan | undefined;
+  if (parsed !== undefined) {
+    const fromUrl = readUrlTls(new URL(parsed.href), connection.ssl);
+    clientConfig.connectionString = fromUrl?.url ?? opts.url;
+    tls = fromUrl?.plan;
+    if (fromUrl?.negotiation !== undefined) clientConfig.sslnegotiation = fromUrl.negotiation;
+  }
   if (statementTimeout > 0 && statementTimeout !== Infinity) {
-    clientConfig.statement_timeout = Math.ceil(statementTimeout);
+    clientConfig.statement_timeout = Math.min(Math.ceil(statementTimeout), MAX_STATEMENT_TIMEOUT);
   }
   const host = parsed?.hostname || connection.host || process.env['PGHOST'] || 'localhost';
   const port = parsed?.port || connection.port || process.env['PGPORT'] || 5432;
@@ -234,6 +270,7 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
     logger: opts.logger,
     pipelineConnections,
     secrets,
+    tls,
     target: `${host}:${port}/${database}`,
   };
 }

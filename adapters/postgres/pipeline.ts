@@ -8,20 +8,27 @@
  */
 import type pg from 'pg';
 import {
-  backoffDelay,
+  Backoff,
   ConnectionError,
+  Deadline,
+  logDebug,
+  now,
   PoolClosedError,
   reportBackground,
+  Scope,
+  startTimer,
   TimeoutError,
 } from '../../src/internal/index.js';
-import { connect, type ConnectSettings, type PgConnection } from './connection.js';
-import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
-import { submit } from './execute.js';
+import type { CallLimits } from './call-limits.js';
+import { type ConnectSettings, PgConnection } from './connection.js';
+import { DatabaseError } from './errors.js';
+import { MAX_STATEMENT_TIMEOUT } from './options.js';
 import type { QueryInput } from './query-input.js';
+import { statementFailure, submit } from './statement.js';
 
 /** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
 const WATCHDOG_GRACE = 5_000;
-/** Milliseconds past `queryTimeout` after which the caller of a pipelined query stops waiting. */
+/** Milliseconds past a caller's deadline after which it stops waiting for a pipelined answer. */
 const CALLER_MARGIN = 1_000;
 
 /**
@@ -29,8 +36,8 @@ const CALLER_MARGIN = 1_000;
  *
  * @example
  * ```ts
- * const group = new PipelineGroup(2, settings);
- * const res = await group.query({ text: 'select $1::int', values: [1] });
+ * const group = new PipelineGroup(2, settings, 5_000);
+ * const res = await group.run({ text: 'select $1::int', values: [1] }, NO_LIMITS);
  * await group.close();
  * ```
  */
@@ -38,24 +45,28 @@ export class PipelineGroup {
   readonly #settings: ConnectSettings;
   readonly #slots: (PgConnection | undefined)[];
   readonly #connecting: (Promise<PgConnection> | undefined)[];
+  readonly #queryTimeout: number;
+  readonly #backoff = new Backoff({ initialDelay: 100, maxDelay: 5_000 });
   #closed = false;
-  #failures = 0;
   #retryAt = 0;
   #lastError: unknown = undefined;
   #spread = 0;
 
-  readonly #queryTimeout: number;
-
-  /** `queryTimeout` (ms) is enforced by the server: the connections' statement_timeout is set to it. */
+  /**
+   * `queryTimeout` (ms) is enforced by the server: a CancelRequest on a shared connection could hit
+   * a neighbour, so the connections' `statement_timeout` is set to it (time spent queued behind other
+   * statements is not counted).
+   */
   constructor(size: number, settings: ConnectSettings, queryTimeout = Infinity) {
     this.#queryTimeout = queryTimeout;
     this.#slots = new Array<PgConnection | undefined>(size).fill(undefined);
     this.#connecting = new Array<Promise<PgConnection> | undefined>(size).fill(undefined);
-    this.#settings = {
-      ...settings,
-      config: { ...settings.config, pipeline: true },
-      onBroken: (conn) => this.#evict(conn),
-    };
+    const config: pg.ClientConfig = { ...settings.config, pipeline: true };
+    if (queryTimeout !== Infinity) {
+      const st = Math.min(queryTimeout, Number(config.statement_timeout ?? Infinity));
+      config.statement_timeout = Math.min(Math.max(1, Math.ceil(st)), MAX_STATEMENT_TIMEOUT);
+    }
+    this.#settings = { ...settings, config, onBroken: (conn) => this.#evict(conn) };
   }
 
   /** Live connections and the queries in flight on them. */
@@ -71,41 +82,19 @@ export class PipelineGroup {
     return { connections, inFlight };
   }
 
-  /** Runs `input` on the least loaded healthy connection (connecting one if none is up). */
-  query(input: QueryInput): Promise<pg.QueryResult> {
+  /**
+   * Runs `input` on the least loaded healthy connection (connecting one if none is up). Same
+   * signature as `ConnectionPool.run`. A pipelined statement is never cancelled (that could hit a
+   * neighbour): a signal or a deadline only stop the caller's wait — the deadline `CALLER_MARGIN` ms
+   * late, so the server's `statement_timeout` answers first when it can — and a late answer is dropped.
+   */
+  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
     const conn = this.#pick();
     const p =
       conn !== undefined
         ? this.#send(conn, input)
         : this.#waitForConnection().then((c) => this.#send(c, input));
-    return this.#queryTimeout === Infinity ? p : this.#bounded(p);
-  }
-
-  /**
-   * The caller's own deadline, `queryTimeout` + a margin that lets the server's statement_timeout
-   * answer first when it can: a peer that went silent never answers, and the watchdog that then
-   * destroys the socket waits longer. A late answer is dropped.
-   */
-  #bounded(p: Promise<pg.QueryResult>): Promise<pg.QueryResult> {
-    return new Promise<pg.QueryResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new TimeoutError(
-            `Query timed out after ${this.#queryTimeout} ms (queryTimeout): no answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`,
-          ),
-        );
-      }, this.#queryTimeout + CALLER_MARGIN);
-      p.then(
-        (res) => {
-          clearTimeout(timer);
-          resolve(res);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    return limits.signal === undefined && limits.deadline.infinite ? p : this.#bounded(p, limits);
   }
 
   /** Ends every connection once its in-flight queries are answered. Idempotent. */
@@ -125,24 +114,39 @@ export class PipelineGroup {
     ]);
   }
 
+  async #bounded(p: Promise<pg.QueryResult>, limits: CallLimits): Promise<pg.QueryResult> {
+    const deadline = limits.deadline;
+    using scope = new Scope({
+      signal: limits.signal,
+      deadline: deadline.infinite ? deadline : Deadline.after(deadline.remaining() + CALLER_MARGIN),
+    });
+    try {
+      return await scope.race(p);
+    } catch (err) {
+      if (!(scope.aborted && err === scope.reason && err instanceof TimeoutError)) throw err;
+      // Made here, after the await, so the stack leads to the caller rather than to a timer.
+      throw new TimeoutError(
+        `Query timed out after ${deadline.ms} ms (queryTimeout): no answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`,
+      );
+    }
+  }
+
   async #send(conn: PgConnection, input: QueryInput): Promise<pg.QueryResult> {
     conn.inFlight++;
-    const q = submit(conn.client, input);
     // The server ends a statement at statement_timeout; no answer well after that means a silently
     // dead peer: destroy the socket so every query in flight on it fails instead of hanging.
-    const watchdog =
+    const stopWatchdog =
       this.#queryTimeout === Infinity
         ? undefined
-        : setTimeout(() => this.#kill(conn), this.#queryTimeout + WATCHDOG_GRACE);
+        : startTimer(this.#queryTimeout + WATCHDOG_GRACE, () => this.#kill(conn));
     try {
-      return await q;
+      // Straight to the client, not through conn.run(): a pipelined connection is never cancelled, so
+      // there is nothing to wait for, and the hot path keeps one async frame.
+      return await submit(conn.client, input);
     } catch (err) {
       // Mapped here, after the await, so the error's stack leads back to the caller.
-      if (isConnectionError(err) && err instanceof Error) {
-        conn.markBroken(err);
-        this.#evict(conn);
-      }
-      const mapped = toDatabaseError(err, this.#settings.secrets);
+      const mapped = statementFailure(conn, err);
+      if (conn.broken !== undefined) this.#evict(conn);
       if (
         this.#queryTimeout !== Infinity &&
         mapped instanceof DatabaseError &&
@@ -156,7 +160,7 @@ export class PipelineGroup {
       }
       throw mapped;
     } finally {
-      clearTimeout(watchdog);
+      stopWatchdog?.();
       conn.inFlight--;
     }
   }
@@ -180,21 +184,20 @@ export class PipelineGroup {
   #fill(i: number): void {
     if (this.#closed || this.#connecting[i] !== undefined) return;
     // After failed connects, back off instead of opening a connection per query during an outage.
-    if (performance.now() < this.#retryAt) return;
-    const p = connect(this.#settings);
+    if (now() < this.#retryAt) return;
+    const p = PgConnection.open(this.#settings);
     this.#connecting[i] = p;
     p.then(
       (conn) => {
         this.#connecting[i] = undefined;
-        this.#failures = 0;
+        this.#backoff.reset();
         if (this.#closed) void conn.close();
         else this.#slots[i] = conn;
       },
       (err: unknown) => {
         this.#connecting[i] = undefined;
         this.#lastError = err;
-        this.#retryAt =
-          performance.now() + backoffDelay(++this.#failures, { initialDelay: 100, maxDelay: 5_000 });
+        this.#retryAt = now() + this.#backoff.next();
         reportBackground(
           { logger: this.#settings.logger },
           'connkit/postgres: pipelined connection failed',
@@ -233,18 +236,22 @@ export class PipelineGroup {
   }
 
   #kill(conn: PgConnection): void {
-    conn.markBroken(
+    conn.destroy(
       new ConnectionError(`No answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`),
     );
     this.#evict(conn);
-    (
-      conn.client as unknown as { connection?: { stream?: { destroy(): void } } }
-    ).connection?.stream?.destroy();
   }
 
   #evict(conn: PgConnection): void {
     const i = this.#slots.indexOf(conn);
-    if (i !== -1) this.#slots[i] = undefined;
+    if (i !== -1) {
+      this.#slots[i] = undefined;
+      logDebug(this.#settings.logger, 'connkit/postgres: pipelined connection lost; it will be replaced', {
+        target: this.#settings.target,
+        pid: conn.processID,
+        err: conn.broken,
+      });
+    }
     void conn.close();
   }
 }

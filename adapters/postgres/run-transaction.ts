@@ -5,31 +5,31 @@
  */
 import {
   backoffDelay,
+  Deadline,
   InvalidStateError,
   type Lease,
+  now,
   PoolClosedError,
-  readWaitOptions,
   sleep,
 } from '../../src/internal/index.js';
+import { type CallLimits, callScope, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
 import { DatabaseError } from './errors.js';
-import { execute, type ExecuteContext } from './execute.js';
 import { checkTransactionOptions, type TransactionOptions } from './options.js';
-import { ScopedSignal } from './scoped-signal.js';
-import { Transaction, type TransactionScope } from './transaction.js';
+import { Transaction } from './transaction.js';
+import { runInTransaction, type TransactionState } from './transaction-state.js';
 
 /**
  * What `runTransaction` needs from its `Database`.
  *
  * @example
  * ```ts
- * runTransaction(fn, opts, { acquire, release, ctx, closed: () => false, onQuery() {}, onEnd() {} });
+ * runTransaction(fn, opts, { acquire, release, closed: () => false, onQuery() {}, onEnd() {} });
  * ```
  */
 export interface TransactionHost {
-  acquire(signal: AbortSignal | undefined, deadline: number): Promise<Lease<PgConnection>>;
+  acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>>;
   release(lease: Lease<PgConnection>): Promise<void>;
-  ctx: ExecuteContext;
   closed(): boolean;
   onQuery(failed: boolean): void;
   onEnd(committed: boolean): void;
@@ -37,6 +37,8 @@ export interface TransactionHost {
 
 /** Milliseconds a ROLLBACK may take before the connection is given up. */
 const ROLLBACK_MS = 5_000;
+const COMMIT = { text: 'commit', values: undefined };
+const ROLLBACK = { text: 'rollback', values: undefined };
 
 /**
  * Builds `BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]` from validated options.
@@ -69,24 +71,17 @@ export function runTransaction<T>(
 ): Promise<T> {
   const retries = checkTransactionOptions(opts);
   const begin = beginStatement(opts);
-  let wait: { signal: AbortSignal | undefined; timeout: number };
-  try {
-    wait = readWaitOptions(opts, Infinity);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw err;
-    return Promise.reject(err);
-  }
-  const { signal, timeout } = wait;
-  const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+  const limits = readCallLimits(opts, Infinity, 'transaction()');
+  if (limits instanceof Promise) return limits;
   return (async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await attemptOnce(fn, begin, signal, deadline, timeout, host);
+        return await attemptOnce(fn, begin, limits, host);
       } catch (err) {
         if (!(err instanceof DatabaseError) || !err.retryable || attempt > retries) throw err;
         const delay = backoffDelay(attempt, { initialDelay: 10, maxDelay: 1_000 });
-        if (performance.now() + delay >= deadline) throw err;
-        await sleep(delay, { signal });
+        if (now() + delay >= limits.deadline.at) throw err;
+        await sleep(delay, { signal: limits.signal });
       }
     }
   })();
@@ -95,18 +90,15 @@ export function runTransaction<T>(
 async function attemptOnce<T>(
   fn: (tx: Transaction) => Promise<T>,
   begin: string,
-  signal: AbortSignal | undefined,
-  deadline: number,
-  timeout: number,
+  limits: CallLimits,
   host: TransactionHost,
 ): Promise<T> {
   if (host.closed()) throw new PoolClosedError('Database is closed');
-  const lease = await host.acquire(signal, deadline);
+  const lease = await host.acquire(limits.signal, limits.deadline);
   const conn = lease.resource;
-  const scope = new ScopedSignal(signal, deadline, `transaction() (timeout ${timeout} ms)`);
-  const state: TransactionScope = {
+  const scope = callScope(limits, 'transaction()');
+  const state: TransactionState = {
     conn,
-    ctx: host.ctx,
     signal: scope.signal,
     closed: false,
     tail: Promise.resolve(),
@@ -117,9 +109,9 @@ async function attemptOnce<T>(
   let committed = false;
   let result: T;
   try {
-    await tx.run(begin, undefined, undefined, Infinity);
+    await runInTransaction(state, { text: begin, values: undefined }, NO_LIMITS);
     result = await scope.race(fn(tx));
-    const res = await tx.run('commit', undefined, undefined, Infinity);
+    const res = await runInTransaction(state, COMMIT, NO_LIMITS);
     // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
     if (res.command === 'ROLLBACK') {
       throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
@@ -128,7 +120,7 @@ async function attemptOnce<T>(
   } finally {
     state.closed = true;
     scope.dispose();
-    if (!committed) await rollback(conn, state, host.ctx);
+    if (!committed) await rollback(conn, state);
     host.onEnd(committed);
     await host.release(lease);
   }
@@ -143,11 +135,12 @@ async function attemptOnce<T>(
   return result;
 }
 
-async function rollback(conn: PgConnection, state: TransactionScope, ctx: ExecuteContext): Promise<void> {
+async function rollback(conn: PgConnection, state: TransactionState): Promise<void> {
   await state.tail;
-  if (conn.broken !== undefined || conn.transactionStatus === 'I') return;
+  if (conn.broken !== undefined || conn.idle) return;
   try {
-    await execute(conn, { text: 'rollback', values: undefined }, [], performance.now() + ROLLBACK_MS, ctx);
+    // Straight on the connection: the transaction's own scope may be what aborted.
+    await conn.run(ROLLBACK, { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) });
   } catch {
     // The release path sees the connection still in a transaction (or broken) and destroys it.
   }

@@ -6,6 +6,7 @@
  * would run on other connections.
  * @module
  */
+import { describeValue, InvalidStateError } from '../../src/internal/index.js';
 
 /**
  * `'shared'`: safe on a shared pipelined connection. `'dedicated'`: changes session state, needs a
@@ -157,4 +158,19 @@ function splitWords(text: string): string[][] {
   }
   if (words.length > 0) out.push(words);
   return out;
+}
+
+/**
+ * The error of `db.query()` given transaction control: `BEGIN`, `COMMIT` … would run on different
+ * pooled connections than the statements around them.
+ *
+ * @example
+ * ```ts
+ * if (classifyStatement(text) === 'transaction') return Promise.reject(transactionControlRefused(text));
+ * ```
+ */
+export function transactionControlRefused(text: string): InvalidStateError {
+  return new InvalidStateError(
+    `db.query() refuses transaction control (${describeValue(text.trim().slice(0, 40))}): its statements would run on different connections — use db.transaction(async (tx) => …)`,
+  );
 }

@@ -3,8 +3,17 @@
  * @module
  */
 import Cursor from 'pg-cursor';
-import { checkInteger, checkSignal, InvalidStateError } from '../../src/internal/index.js';
-import { settleWithin, untilAborted, type AcquireClient, type ClientLease } from './client-lease.js';
+import {
+  checkDuration,
+  checkInteger,
+  checkSignal,
+  Deadline,
+  InvalidStateError,
+  Scope,
+} from '../../src/internal/index.js';
+import { callScope, refusedAtOnce } from './call-limits.js';
+import type { ConnectionLease, LendConnection } from './connection-lease.js';
+import { settleWithin } from './settle-within.js';
 import { isConnectionError, toDatabaseError } from './errors.js';
 import { readQuery, type QueryLike } from './query-input.js';
 
@@ -21,6 +30,13 @@ export interface StreamOptions {
   batchSize?: number | undefined;
   /** Aborting it stops the stream: the next step rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
+  /**
+   * Milliseconds the whole stream may take, from the first `next()` (waiting for a connection
+   * included) to its end; on expiry the running batch is cancelled, the cursor closed and the next
+   * step rejects with `TimeoutError`. `0` always rejects (a cursor always waits for the server).
+   * @default Infinity
+   */
+  timeout?: number | undefined;
 }
 
 /** How long closing a cursor or cancelling a statement may take before the connection is destroyed. */
@@ -29,38 +45,38 @@ const CLEANUP_MS = 5_000;
 /**
  * Streams the rows of a query through a server-side cursor, `batchSize` rows per round trip, so
  * memory stays flat whatever the result size. Lazy: nothing happens until iteration starts, then
- * `acquire(signal)` lends a dedicated, non-pipelined connection (portals cannot share a pipelined
- * one) that is held until the stream ends.
+ * `lend(signal, deadline)` lends a dedicated, non-pipelined connection (portals cannot share a
+ * pipelined one) that is held until the stream ends.
  *
  * Cleanup: at the end, on `break`/`return`, on a thrown error and on abort, the cursor is closed
- * and the connection released. An abort while the server is computing a batch cancels the
- * statement via `lease.cancel()` when provided (connection stays healthy), otherwise the
- * connection is released with the reason, i.e. destroyed. An aborted signal makes the next step
- * reject with `signal.reason`; SQL errors reject with `DatabaseError`. Bad arguments throw
- * synchronously.
+ * and the connection released. An abort or timeout while the server is computing a batch cancels
+ * the statement (`PgConnection.cancel()`; the connection stays healthy). An aborted signal makes
+ * the next step reject with `signal.reason`, the timeout with `TimeoutError`; SQL errors reject
+ * with `DatabaseError`. Bad arguments throw synchronously.
  *
  * Consume it with `for await` (or call `return()`): an iterator that is started and then dropped
  * without finishing, `break` or `return()` keeps its connection, like any unclosed cursor.
  *
  * @example
  * ```ts
- * for await (const row of streamRows<{ id: number }>(acquire, 'select id from big', [], { batchSize: 500 })) {
+ * for await (const row of streamRows<{ id: number }>(lend, 'select id from big', [], { batchSize: 500 })) {
  *   if (row.id > 1000) break; // closes the cursor, releases the connection
  * }
  * ```
  */
 export function streamRows<R = Record<string, unknown>>(
-  acquire: AcquireClient,
+  lend: LendConnection,
   query: string | QueryLike,
   values?: readonly unknown[],
   opts?: StreamOptions,
 ): AsyncIterable<R> {
-  if (typeof acquire !== 'function') throw new TypeError('streamRows() needs an acquire function');
   const input = readQuery(query, values);
   const batchSize = checkInteger(opts?.batchSize, 'batchSize', 100, 1);
   const signal = checkSignal(opts?.signal);
+  const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
   return {
-    [Symbol.asyncIterator]: () => new RowIterator<R>(acquire, input.text, input.values, batchSize, signal),
+    [Symbol.asyncIterator]: () =>
+      new RowIterator<R>(lend, input.text, input.values, batchSize, signal, timeout),
   };
 }
 
@@ -72,13 +88,16 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  * as resuming a generator per row.
  */
 class RowIterator<R> implements AsyncIterator<R, undefined> {
-  readonly #acquire: AcquireClient;
+  readonly #lend: LendConnection;
   readonly #text: string;
   readonly #values: unknown[] | undefined;
   readonly #batchSize: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #timeout: number;
+  /** The stream's abort-or-deadline scope, made at the first step (none without signal and timeout). */
+  #scope: Scope | undefined;
   readonly #state: CursorState = { broken: undefined, cursorDone: false };
-  #lease: ClientLease | undefined;
+  #lease: ConnectionLease | undefined;
   #cursor: Cursor<R> | undefined;
   #rows: R[] = [];
   #index = 0;
@@ -87,21 +106,23 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
   #busy: Promise<unknown> | undefined;
 
   constructor(
-    acquire: AcquireClient,
+    lend: LendConnection,
     text: string,
     values: unknown[] | undefined,
     batchSize: number,
     signal: AbortSignal | undefined,
+    timeout: number,
   ) {
-    this.#acquire = acquire;
+    this.#lend = lend;
     this.#text = text;
     this.#values = values;
     this.#batchSize = batchSize;
     this.#signal = signal;
+    this.#timeout = timeout;
   }
 
   next(): Promise<IteratorResult<R, undefined>> {
-    if (this.#busy === undefined && this.#index < this.#rows.length && !this.#signal?.aborted) {
+    if (this.#busy === undefined && this.#index < this.#rows.length && !this.#scope?.aborted) {
       return Promise.resolve({ done: false, value: this.#rows[this.#index++] as R });
     }
     return this.#serial(() => this.#fetch());
@@ -127,11 +148,12 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
   async #fetch(): Promise<IteratorResult<R, undefined>> {
     if (this.#done) return DONE;
     try {
-      // The consumer may have aborted while it held a row: stop before handing out more.
-      this.#signal?.throwIfAborted();
+      const scope = this.#scope ?? this.#start();
+      // The consumer may have aborted while it held a row, or the deadline passed: stop here.
+      if (scope?.aborted) throw scope.reason;
       if (this.#index < this.#rows.length) return { done: false, value: this.#rows[this.#index++] as R };
       const cursor = this.#cursor ?? (await this.#open());
-      const rows = await readBatch(cursor, this.#batchSize, this.#signal, this.#lease!, this.#state);
+      const rows = await readBatch(cursor, this.#batchSize, scope, this.#lease!, this.#state);
       if (rows.length === 0) {
         this.#state.cursorDone = true;
         await this.#finish();
@@ -146,15 +168,24 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
     }
   }
 
+  /** The first step: the stream's scope starts now (undefined when it has no signal and no timeout). */
+  #start(): Scope | undefined {
+    if (this.#timeout === 0) throw refusedAtOnce('stream()');
+    if (this.#signal === undefined && this.#timeout === Infinity) return undefined;
+    this.#scope = callScope({ signal: this.#signal, deadline: Deadline.after(this.#timeout) }, 'stream()');
+    return this.#scope;
+  }
+
   async #open(): Promise<Cursor<R>> {
-    this.#lease = await this.#acquire(this.#signal);
-    this.#signal?.throwIfAborted();
-    if (this.#lease.client.pipeline) {
+    const scope = this.#scope;
+    this.#lease = await this.#lend(this.#signal, scope?.deadline ?? Deadline.NEVER);
+    if (scope?.aborted) throw scope.reason;
+    if (this.#lease.conn.client.pipeline) {
       throw new InvalidStateError(
-        'streamRows() needs a dedicated, non-pipelined connection: cursors cannot share one',
+        'stream() needs a dedicated, non-pipelined connection: cursors cannot share one',
       );
     }
-    this.#cursor = this.#lease.client.query(new Cursor<R>(this.#text, this.#values));
+    this.#cursor = this.#lease.conn.start(new Cursor<R>(this.#text, this.#values));
     return this.#cursor;
   }
 
@@ -162,6 +193,7 @@ class RowIterator<R> implements AsyncIterator<R, undefined> {
     if (this.#done) return;
     this.#done = true;
     this.#rows = [];
+    this.#scope?.dispose();
     if (this.#lease !== undefined) await finish(this.#lease, this.#cursor, this.#state);
   }
 }
@@ -176,15 +208,15 @@ interface CursorState {
 async function readBatch<R>(
   cursor: Cursor<R>,
   batchSize: number,
-  signal: AbortSignal | undefined,
-  lease: ClientLease,
+  scope: Scope | undefined,
+  lease: ConnectionLease,
   state: CursorState,
 ): Promise<R[]> {
   const read = cursor.read(batchSize);
   try {
-    return await untilAborted(read, signal);
+    return await (scope === undefined ? read : scope.race(read));
   } catch (err) {
-    if (signal?.aborted && err === signal.reason) {
+    if (scope?.aborted && err === scope.reason) {
       await stopRead(read, lease, state, err);
       throw err;
     }
@@ -194,26 +226,23 @@ async function readBatch<R>(
   }
 }
 
-/** An abort landed while a batch was being computed: cancel the statement or give up the connection. */
+/**
+ * An abort landed while a batch was being computed: cancel the statement, and wait for the read to
+ * end — with an error (57014, the cursor synced) or with the rows it already had. The cancel settles
+ * once the backend is idle again; the release path waits for it before the connection is reused.
+ */
 async function stopRead(
   read: Promise<unknown>,
-  lease: ClientLease,
+  lease: ConnectionLease,
   state: CursorState,
   reason: unknown,
 ): Promise<void> {
-  read.catch(() => undefined); // settles later (or never, if the connection is destroyed)
-  if (lease.cancel === undefined) {
-    state.broken = reason;
-    return;
-  }
-  const cancelled = await settleWithin(lease.cancel(), CLEANUP_MS);
-  // After a cancel the read fails with 57014 (cursor already synced) or returns rows it had.
+  void lease.conn.cancel();
   const outcome = read.then(
     () => 'rows' as const,
     (err: unknown) => (isConnectionError(err) ? ('dead' as const) : ('failed' as const)),
   );
-  const settled = cancelled && (await settleWithin(outcome, CLEANUP_MS));
-  if (!settled) {
+  if (!(await settleWithin(outcome, CLEANUP_MS))) {
     state.broken = reason;
     return;
   }
@@ -223,7 +252,7 @@ async function stopRead(
 }
 
 async function finish<R>(
-  lease: ClientLease,
+  lease: ConnectionLease,
   cursor: Cursor<R> | undefined,
   state: CursorState,
 ): Promise<void> {

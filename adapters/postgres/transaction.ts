@@ -4,41 +4,17 @@
  * @module
  */
 import {
-  checkDuration,
   checkSignal,
   describeValue,
   InvalidStateError,
   type SignalOptions,
 } from '../../src/internal/index.js';
-import type { PgConnection } from './connection.js';
-import { execute, type ExecuteContext } from './execute.js';
+import { type CallLimits, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { QueryOptions } from './options.js';
 import { readQuery, type QueryLike } from './query-input.js';
 import { classifyStatement } from './statement-kind.js';
 import { Queryable, toResult, type QueryResult } from './queryable.js';
-
-/**
- * State shared by a transaction and its savepoints.
- *
- * @example
- * ```ts
- * const tx = new Transaction({ conn, ctx, signal, closed: false, tail: Promise.resolve(), savepoints: 0 });
- * ```
- */
-export interface TransactionScope {
-  conn: PgConnection;
-  ctx: ExecuteContext;
-  /** Aborts when the transaction's signal aborts or its timeout expires. */
-  signal: AbortSignal;
-  /** Set once the transaction is over (committed, rolled back, or abandoned on abort). */
-  closed: boolean;
-  /** Serialises statements: pg must not be handed a second one while the first runs. */
-  tail: Promise<unknown>;
-  savepoints: number;
-  onQuery?: ((failed: boolean) => void) | undefined;
-  /** Callbacks to run once the transaction has committed (see `Transaction.afterCommit`). */
-  afterCommit?: (() => void)[] | undefined;
-}
+import { runInTransaction, type TransactionState } from './transaction-state.js';
 
 /**
  * A running transaction (or savepoint). Only valid inside the `fn` it was given to.
@@ -52,10 +28,11 @@ export interface TransactionScope {
  * ```
  */
 export class Transaction extends Queryable {
-  readonly #scope: TransactionScope;
+  readonly #scope: TransactionState;
   readonly #depth: number;
 
-  constructor(scope: TransactionScope, depth = 0) {
+  /** Made by `db.transaction()` (and `tx.transaction()` for a savepoint), not by hand. */
+  constructor(scope: TransactionState, depth = 0) {
     super();
     this.#scope = scope;
     this.#depth = depth;
@@ -101,43 +78,31 @@ export class Transaction extends Queryable {
         ),
       );
     }
-    const signal = checkSignal(opts?.signal);
-    const timeout = checkDuration(opts?.timeout, 'timeout', Infinity);
-    return this.run(input.text, input.values, signal, timeout).then((res) => toResult<R>(res));
-  }
-
-  /** @internal Runs a statement in order, refusing once the transaction is over (used by connkit). */
-  run(text: string, values: unknown[] | undefined, signal: AbortSignal | undefined, timeout: number) {
-    const scope = this.#scope;
-    const start = performance.now();
-    const step = scope.tail.then(() => {
-      if (scope.closed)
-        throw new InvalidStateError('Transaction is over: it was committed, rolled back or aborted');
-      scope.signal.throwIfAborted();
-      const deadline = timeout === Infinity ? Infinity : start + timeout;
-      return execute(scope.conn, { text, values }, [scope.signal, signal], deadline, scope.ctx);
-    });
-    scope.tail = step.then(
-      () => scope.onQuery?.(false),
-      () => scope.onQuery?.(true),
-    );
-    return step;
+    const limits = readCallLimits(opts, Infinity, 'Query');
+    if (limits instanceof Promise) return limits;
+    return runInTransaction(this.#scope, input, limits).then((res) => toResult<R>(res));
   }
 
   /**
    * Runs `fn` inside a SAVEPOINT: released when `fn` resolves, rolled back to (undoing only `fn`'s
    * work, the outer transaction goes on) when it throws. Resolves with `fn`'s value.
    */
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: SignalOptions): Promise<T> {
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: SignalOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     for (const key of ['isolation', 'readOnly', 'deferrable', 'retries'] as const) {
       if (opts && key in opts)
         throw new TypeError(`${key} cannot be set on a nested transaction (savepoint)`);
     }
     const signal = checkSignal(opts?.signal);
-    signal?.throwIfAborted();
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    return this.#savepoint(fn, signal === undefined ? NO_LIMITS : { signal, deadline: NO_LIMITS.deadline });
+  }
+
+  async #savepoint<T>(fn: (tx: Transaction) => Promise<T>, limits: CallLimits): Promise<T> {
     const name = `connkit_sp_${this.#depth + 1}_${++this.#scope.savepoints}`;
-    await this.run(`savepoint ${name}`, undefined, signal, Infinity);
+    const step = (text: string, stepLimits: CallLimits) =>
+      runInTransaction(this.#scope, { text, values: undefined }, stepLimits);
+    await step(`savepoint ${name}`, limits);
     const callbacksBefore = this.#scope.afterCommit?.length ?? 0;
     let result: T;
     try {
@@ -146,12 +111,12 @@ export class Transaction extends Queryable {
       // What the rolled-back savepoint registered must not run at the outer commit.
       this.#scope.afterCommit?.splice(callbacksBefore);
       if (!this.#scope.closed && !this.#scope.conn.broken) {
-        await this.run(`rollback to savepoint ${name}`, undefined, undefined, Infinity);
-        await this.run(`release savepoint ${name}`, undefined, undefined, Infinity);
+        await step(`rollback to savepoint ${name}`, NO_LIMITS);
+        await step(`release savepoint ${name}`, NO_LIMITS);
       }
       throw err;
     }
-    await this.run(`release savepoint ${name}`, undefined, signal, Infinity);
+    await step(`release savepoint ${name}`, limits);
     return result;
   }
 }

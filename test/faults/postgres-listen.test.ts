@@ -1,7 +1,10 @@
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type ListenOptions, type Subscription } from '../../adapters/postgres/listen.js';
-import { notify } from '../../adapters/postgres/notify.js';
+import { PgConnection } from '../../adapters/postgres/connection.js';
+import type { ListenOptions } from '../../adapters/postgres/listen-options.js';
+import { listen } from '../../adapters/postgres/listen.js';
+import type { Subscription } from '../../adapters/postgres/subscription.js';
+import { Deadline } from '../../src/internal/index.js';
+import { connectSettings } from '../integration/postgres/connection-harness.js';
 import { uniqueName } from '../support/names.js';
 import { withPgClient } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
@@ -20,13 +23,9 @@ async function viaProxy(opts: ListenOptions = {}) {
   const url = proxy.rewrite(databaseUrl());
   const channel = uniqueName('fault');
   const errors: unknown[] = [];
+  const settings = connectSettings({ url, connectTimeout: 500 });
   const sub = await listen(
-    async () => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 500 });
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
-    },
+    (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER }),
     channel,
     { reconnect: { initialDelay: 20, maxDelay: 200 }, onError: (e) => errors.push(e), ...opts },
   );
@@ -39,7 +38,7 @@ async function receivesAgain(sub: Subscription, channel: string): Promise<string
   let got: string | undefined;
   void sub.next().then((r) => (got = r.value?.payload));
   for (let i = 0; i < 300 && got === undefined; i++) {
-    await withPgClient(databaseUrl(), (c) => notify(c, channel, `n${i}`));
+    await withPgClient(databaseUrl(), (c) => c.query('select pg_notify($1, $2)', [channel, `n${i}`]));
     await new Promise((r) => setTimeout(r, 50));
   }
   if (got === undefined) throw new Error('no notification after the fault');

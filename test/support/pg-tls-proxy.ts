@@ -19,8 +19,12 @@ export interface SelfSignedCert {
   cert: string;
 }
 
-/** A fresh self-signed certificate for `localhost` / 127.0.0.1. */
-export function selfSignedCert(): SelfSignedCert {
+/**
+ * A fresh self-signed certificate; by default for `localhost` / 127.0.0.1. `altNames` are
+ * subjectAltName entries (`DNS:…`, `IP:…`): a certificate for another name lets a test tell a chain
+ * check from a host-name check.
+ */
+export function selfSignedCert(altNames = ['DNS:localhost', 'IP:127.0.0.1']): SelfSignedCert {
   const dir = mkdtempSync(join(tmpdir(), 'connkit-tls-'));
   try {
     execFileSync(
@@ -34,9 +38,9 @@ export function selfSignedCert(): SelfSignedCert {
         '-days',
         '1',
         '-subj',
-        '/CN=localhost',
+        `/CN=${altNames[0]!.replace(/^\w+:/, '')}`,
         '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        `subjectAltName=${altNames.join(',')}`,
         '-keyout',
         join(dir, 'key.pem'),
         '-out',
@@ -67,11 +71,11 @@ export class PgTlsProxy {
     server.on('error', () => undefined);
   }
 
-  /** Starts a proxy on 127.0.0.1 in front of the server of `url`. */
-  static async start(url: string): Promise<PgTlsProxy> {
+  /** Starts a proxy on 127.0.0.1 in front of the server of `url`, its certificate for `altNames`. */
+  static async start(url: string, altNames?: string[]): Promise<PgTlsProxy> {
     const u = new URL(url);
     const server = net.createServer();
-    const proxy = new PgTlsProxy(server, selfSignedCert(), {
+    const proxy = new PgTlsProxy(server, selfSignedCert(altNames), {
       host: u.hostname,
       port: Number(u.port || 5432),
     });

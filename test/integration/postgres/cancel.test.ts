@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../../src/errors.js';
 import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
@@ -125,5 +126,86 @@ describe('Database connection loss', () => {
     await lost;
     const next = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
     expect(next).not.toBe(pid);
+  });
+});
+
+/**
+ * A proxy in front of the server that forwards sessions but drops every CancelRequest (some poolers
+ * and proxies do): cancels must then go through `pg_cancel_backend` on a fresh connection.
+ */
+async function cancelDroppingProxy(
+  url: string,
+): Promise<{ url: string; dropped: () => number; close(): Promise<void> }> {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  let dropped = 0;
+  const track = (s: net.Socket): void => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  };
+  const server = net.createServer((client) => {
+    track(client);
+    client.once('readable', () => {
+      const head = client.read(8) as Buffer | null;
+      if (head === null || (head.readInt32BE(0) === 16 && head.readInt32BE(4) === 80877102)) {
+        dropped++;
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      track(upstream);
+      upstream.write(head);
+      client.pipe(upstream).pipe(client);
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: proxied.toString(),
+    dropped: () => dropped,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('PgConnection.cancel() fallback', () => {
+  it('cancels with pg_cancel_backend when the CancelRequest cannot be delivered, and keeps the connection', async () => {
+    const url = databaseUrl();
+    const app = uniqueName('cancel_fb');
+    const proxy = await cancelDroppingProxy(url);
+    const debug: string[] = [];
+    try {
+      await using db = new Database({
+        url: proxy.url,
+        applicationName: app,
+        pool: { max: 1 },
+        logger: { warn: () => undefined, debug: (_details, message) => void debug.push(message) },
+      });
+      const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
+      const ac = new AbortController();
+      const reason = new Error('stop it');
+      const p = db.query('select pg_sleep(30)', [], { signal: ac.signal });
+      await until(async () => (await sleeping(url, app)).length === 1, 10_000, 'pg_sleep to run');
+      ac.abort(reason);
+      await expect(p).rejects.toBe(reason);
+      await until(
+        async () => (await sleeping(url, app)).length === 0,
+        10_000,
+        'the statement to be cancelled',
+      );
+      expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
+      expect(proxy.dropped()).toBeGreaterThanOrEqual(1);
+      expect(debug.some((m) => /cancel sent \(pg_cancel_backend\)/.test(m))).toBe(true);
+      expect(db.stats().pool.destroyed).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });

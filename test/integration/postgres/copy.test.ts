@@ -8,7 +8,7 @@ import { TimeoutError } from '../../../src/errors.js';
 import { uniqueName } from '../../support/names.js';
 import { createTestSchema, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { answers, leaseHarness, type LeaseHarness } from './lease-harness.js';
+import { answers, leaseHarness, type LeaseHarness } from './connection-harness.js';
 import { rejectionOf } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
@@ -23,8 +23,8 @@ const harnesses: LeaseHarness[] = [];
 afterEach(async () => {
   await Promise.all(harnesses.splice(0).map((h) => h.end()));
 });
-async function harness(opts: { cancel?: boolean } = {}): Promise<LeaseHarness> {
-  const h = await leaseHarness(opts);
+async function harness(): Promise<LeaseHarness> {
+  const h = await leaseHarness();
   harnesses.push(h);
   return h;
 }
@@ -55,7 +55,7 @@ describe('copyFrom()', () => {
     const h = await harness();
     const t = await table();
     const longLived = new AbortController();
-    const n = await copyFrom(h.acquire, sql`copy ${t} (id, name) from stdin`, lines(10_000), {
+    const n = await copyFrom(h.lend, sql`copy ${t} (id, name) from stdin`, lines(10_000), {
       signal: longLived.signal,
       timeout: 60_000,
     });
@@ -75,7 +75,7 @@ describe('copyFrom()', () => {
     const csv = Buffer.from('1,"a, with comma"\n2,"quote "" inside"\n3,\\N\n');
     const chunks = [csv.subarray(0, 7), csv.subarray(7, 20), csv.subarray(20)];
     const n = await copyFrom(
-      h.acquire,
+      h.lend,
       sql`copy ${t} from stdin with (format csv, null '\\N')`,
       Readable.from(chunks),
     );
@@ -98,11 +98,11 @@ describe('copyFrom()', () => {
     const source = lines(200_000, (i) => {
       if (i === 50_000) ac.abort(reason);
     });
-    await expect(copyFrom(h.acquire, sql`copy ${t} from stdin`, source, { signal: ac.signal })).rejects.toBe(
+    await expect(copyFrom(h.lend, sql`copy ${t} from stdin`, source, { signal: ac.signal })).rejects.toBe(
       reason,
     );
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
     expect(await countOf(t)).toBe(0);
   });
 
@@ -113,11 +113,11 @@ describe('copyFrom()', () => {
       yield '1\ta\n';
       await new Promise(() => undefined);
     }
-    const err = await rejectionOf(copyFrom(h.acquire, sql`copy ${t} from stdin`, stalls(), { timeout: 100 }));
+    const err = await rejectionOf(copyFrom(h.lend, sql`copy ${t} from stdin`, stalls(), { timeout: 100 }));
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/100 ms/);
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
     expect(await countOf(t)).toBe(0);
   });
 
@@ -125,12 +125,12 @@ describe('copyFrom()', () => {
     const h = await harness();
     const t = await table();
     const err = await rejectionOf(
-      copyFrom(h.acquire, sql`copy ${t} from stdin`, ['1\ta\n', 'oops\tb\n', '3\tc\n']),
+      copyFrom(h.lend, sql`copy ${t} from stdin`, ['1\ta\n', 'oops\tb\n', '3\tc\n']),
     );
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).code).toBe('22P02');
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
     expect(await countOf(t)).toBe(0);
   });
 
@@ -142,28 +142,22 @@ describe('copyFrom()', () => {
       yield '1\ta\n';
       throw boom;
     }
-    await expect(copyFrom(h.acquire, sql`copy ${t} from stdin`, failing())).rejects.toBe(boom);
-    expect(await answers(h.client)).toBe(true);
+    await expect(copyFrom(h.lend, sql`copy ${t} from stdin`, failing())).rejects.toBe(boom);
+    expect(await answers(h.conn)).toBe(true);
     expect(await countOf(t)).toBe(0);
   });
 
   it('throws synchronously on bad arguments, before acquiring', async () => {
     const h = await harness();
-    await expect(async () => copyFrom(h.acquire, sql`copy t from stdin where ${1}`, [])).rejects.toThrow(
-      /no parameters/,
-    );
-    await expect(async () => copyFrom(h.acquire, 42 as unknown as string, [])).rejects.toThrow(TypeError);
-    await expect(async () =>
-      copyFrom(h.acquire, 'copy t from stdin', 5 as unknown as string[]),
-    ).rejects.toThrow(TypeError);
-    await expect(async () => copyFrom(h.acquire, 'copy t from stdin', [], { timeout: -1 })).rejects.toThrow(
-      RangeError,
-    );
+    expect(() => copyFrom(h.lend, sql`copy t from stdin where ${1}`, [])).toThrow(/no parameters/);
+    expect(() => copyFrom(h.lend, 42 as unknown as string, [])).toThrow(TypeError);
+    expect(() => copyFrom(h.lend, 'copy t from stdin', 5 as unknown as string[])).toThrow(TypeError);
+    expect(() => copyFrom(h.lend, 'copy t from stdin', [], { timeout: -1 })).toThrow(RangeError);
     const reason = new Error('already');
     await expect(
-      copyFrom(h.acquire, 'copy t from stdin', [], { signal: AbortSignal.abort(reason) }),
+      copyFrom(h.lend, 'copy t from stdin', [], { signal: AbortSignal.abort(reason) }),
     ).rejects.toBe(reason);
-    expect(h.acquired).toBe(0);
+    expect(h.lent).toBe(0);
   });
 });
 
@@ -172,7 +166,7 @@ describe('copyTo()', () => {
     const h = await harness();
     const chunks: Uint8Array[] = [];
     for await (const chunk of copyTo(
-      h.acquire,
+      h.lend,
       'copy (select x, x * 2 from generate_series(1, 50000) x) to stdout with (format csv)',
     )) {
       expect(chunk).toBeInstanceOf(Uint8Array);
@@ -184,70 +178,58 @@ describe('copyTo()', () => {
     expect(rows[0]).toBe('1,2');
     expect(rows[49_999]).toBe('50000,100000');
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
   });
 
   it('round-trips a table through copyTo and copyFrom', async () => {
     const [reader, writer] = [await harness(), await harness()];
     const src = await table();
     const dst = await table();
-    await copyFrom(writer.acquire, sql`copy ${src} from stdin`, lines(1000));
+    await copyFrom(writer.lend, sql`copy ${src} from stdin`, lines(1000));
     const n = await copyFrom(
-      writer.acquire,
+      writer.lend,
       sql`copy ${dst} from stdin`,
-      copyTo(reader.acquire, sql`copy ${src} to stdout`),
+      copyTo(reader.lend, sql`copy ${src} to stdout`),
     );
     expect(n).toBe(1000);
     expect(await countOf(dst)).toBe(1000);
     expect(reader.releases).toEqual([[]]);
   });
 
-  it('cancels the COPY and keeps the connection when the loop is left early (with lease.cancel)', async () => {
-    const h = await harness({ cancel: true });
+  it('cancels the COPY and keeps the connection when the loop is left early', async () => {
+    const h = await harness();
     let chunks = 0;
-    for await (const _ of copyTo(h.acquire, 'copy (select x from generate_series(1, 5000000) x) to stdout')) {
+    for await (const _ of copyTo(h.lend, 'copy (select x from generate_series(1, 5000000) x) to stdout')) {
       if (++chunks === 3) break;
     }
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
   });
 
-  it('cancels the COPY and keeps the connection on abort (with lease.cancel)', async () => {
-    const h = await harness({ cancel: true });
+  it('cancels the COPY and keeps the connection on abort', async () => {
+    const h = await harness();
     const ac = new AbortController();
     const reason = new Error('enough');
     const run = async () => {
-      for await (const _ of copyTo(
-        h.acquire,
-        'copy (select x from generate_series(1, 5000000) x) to stdout',
-        {
-          signal: ac.signal,
-        },
-      )) {
+      for await (const _ of copyTo(h.lend, 'copy (select x from generate_series(1, 5000000) x) to stdout', {
+        signal: ac.signal,
+      })) {
         ac.abort(reason);
       }
     };
     await expect(run()).rejects.toBe(reason);
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
   });
 
-  it('gives up the connection when the loop is left early without lease.cancel', async () => {
-    const h = await harness();
-    for await (const _ of copyTo(h.acquire, 'copy (select x from generate_series(1, 1000000) x) to stdout'))
-      break;
-    expect(h.releases).toHaveLength(1);
-    expect(h.releases[0]![0]).toBeInstanceOf(Error);
-  });
-
-  it('rejects with signal.reason when aborted mid-transfer', async () => {
+  it('rejects with signal.reason when aborted mid-transfer, cancelling the COPY and keeping the connection', async () => {
     const h = await harness();
     const ac = new AbortController();
     const reason = new Error('enough bytes');
     let seen = 0;
     const run = async () => {
       for await (const chunk of copyTo(
-        h.acquire,
+        h.lend,
         'copy (select x from generate_series(1, 1000000) x) to stdout',
         {
           signal: ac.signal,
@@ -258,13 +240,30 @@ describe('copyTo()', () => {
       }
     };
     await expect(run()).rejects.toBe(reason);
-    expect(h.releases).toEqual([[reason]]);
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.conn)).toBe(true);
+  });
+
+  it('rejects with TimeoutError at its timeout, cancelling the COPY and keeping the connection', async () => {
+    const h = await harness();
+    const run = async () => {
+      for await (const _ of copyTo(
+        h.lend,
+        'copy (select x, pg_sleep(0.01) from generate_series(1, 100000) x) to stdout',
+        { timeout: 300 },
+      )) {
+        /* drain */
+      }
+    };
+    await expect(run()).rejects.toThrow(new TimeoutError('copyTo() timed out after 300 ms'));
+    expect(h.releases).toEqual([[]]);
+    expect(await answers(h.conn)).toBe(true);
   });
 
   it('rejects with DatabaseError on a SQL error and keeps the connection', async () => {
     const h = await harness();
     const run = async () => {
-      for await (const _ of copyTo(h.acquire, `copy ${uniqueName('missing')} to stdout`)) {
+      for await (const _ of copyTo(h.lend, `copy ${uniqueName('missing')} to stdout`)) {
         /* empty */
       }
     };
@@ -272,14 +271,14 @@ describe('copyTo()', () => {
     expect(err).toBeInstanceOf(DatabaseError);
     expect((err as DatabaseError).code).toBe('42P01');
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
   });
 
   it('fails mid-stream with DatabaseError and keeps the connection', async () => {
     const h = await harness();
     const run = async () => {
       for await (const _ of copyTo(
-        h.acquire,
+        h.lend,
         'copy (select 1 / (x - 30000) from generate_series(1, 40000) x) to stdout',
       )) {
         /* empty */
@@ -287,6 +286,6 @@ describe('copyTo()', () => {
     };
     await expect(run()).rejects.toMatchObject({ code: '22012' });
     expect(h.releases).toEqual([[]]);
-    expect(await answers(h.client)).toBe(true);
+    expect(await answers(h.conn)).toBe(true);
   });
 });

@@ -1,16 +1,17 @@
 import { getEventListeners } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  listen,
-  type ListenConnect,
-  type Notification,
-  type Subscription,
-} from '../../../adapters/postgres/listen.js';
-import { notify } from '../../../adapters/postgres/notify.js';
+import { Deadline } from '../../../src/internal/index.js';
+import { PgConnection } from '../../../adapters/postgres/connection.js';
+import type { ListenConnect, Notification } from '../../../adapters/postgres/listen-options.js';
+import { listen } from '../../../adapters/postgres/listen.js';
+import { notifyStatement } from '../../../adapters/postgres/notify.js';
+import type { Subscription } from '../../../adapters/postgres/subscription.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, terminateBackends, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
+import { until } from '../../support/async.js';
+import { connectSettings } from './connection-harness.js';
 
 const subs: Subscription[] = [];
 afterEach(async () => {
@@ -18,18 +19,22 @@ afterEach(async () => {
 });
 
 function connector(app: string): ListenConnect & { calls: number } {
+  const settings = connectSettings({ app });
   const fn = Object.assign(
-    async (_signal: AbortSignal) => {
+    (signal: AbortSignal) => {
       fn.calls++;
-      const client = new pg.Client({ connectionString: databaseUrl(), application_name: app });
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
+      return PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
     },
     { calls: 0 },
   );
   return fn;
 }
+
+/** NOTIFY through a raw client, with connkit's statement. */
+const notify = (client: pg.Client, channel: string, payload?: string) => {
+  const { text, values } = notifyStatement(channel, payload);
+  return client.query(text, [...values]);
+};
 
 async function open(channel: string, opts: Parameters<typeof listen>[2] = {}) {
   const app = uniqueName('listen');
@@ -127,6 +132,36 @@ describe('listen()', () => {
     expect((await backendsOf(databaseUrl(), app)).length).toBe(1);
   });
 
+  it('keeps a healthy connection through many heartbeats', async () => {
+    const channel = uniqueName('ch');
+    const errors: unknown[] = [];
+    const { sub, app } = await open(channel, { heartbeat: 200, onError: (e) => errors.push(e) });
+    const pid = (await backendsOf(databaseUrl(), app))[0]!.pid;
+    // Three answered pings on the same backend: each must disarm its deadline, or the connection
+    // is cut one beat after the first and the pings go on (if at all) on another backend.
+    const beats = new Set<string>();
+    await until(
+      async () => {
+        const row = await withPgClient(databaseUrl(), async (c) =>
+          (
+            await c.query<{ started: string; query: string }>(
+              'select query_start::text as started, query from pg_stat_activity where pid = $1',
+              [pid],
+            )
+          ).rows.at(0),
+        );
+        if (row?.query === 'select 1') beats.add(row.started);
+        return beats.size >= 3;
+      },
+      10_000,
+      'three heartbeats on one backend',
+    );
+    await send(channel, 'alive');
+    expect((await nextWithin(sub)).value?.payload).toBe('alive');
+    expect(errors).toEqual([]);
+    expect(sub.reconnects).toBe(0);
+  });
+
   it('rejects at once for an already-aborted signal without connecting', async () => {
     const connect = connector(uniqueName('listen'));
     const reason = new Error('gone');
@@ -135,12 +170,9 @@ describe('listen()', () => {
   });
 
   it('rejects with the connect error when the first connection fails', async () => {
-    const failing: ListenConnect = async () => {
-      const c = new pg.Client({ host: '127.0.0.1', port: 1 });
-      c.on('error', () => undefined);
-      await c.connect();
-      return c;
-    };
+    const settings = connectSettings({ url: 'postgres://nobody@127.0.0.1:1/none' });
+    const failing: ListenConnect = (signal) =>
+      PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
     await expect(listen(failing, 'c')).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 
@@ -200,17 +232,16 @@ describe('Subscription.close()', () => {
   });
 });
 
-describe('notify()', () => {
-  it('sends through any queryable and refuses oversized payloads synchronously', async () => {
+describe('notifyStatement()', () => {
+  it('carries channel and payload as parameters, and refuses bad ones synchronously', async () => {
     const channel = uniqueName('ch');
     const { sub } = await open(channel);
-    await withPgClient(databaseUrl(), (c) =>
-      notify({ query: (t, v) => c.query(t, v) }, channel, 'via wrapper'),
-    );
-    expect((await nextWithin(sub)).value?.payload).toBe('via wrapper');
-    const client = { query: () => Promise.resolve() };
-    expect(() => notify(client, channel, 'x'.repeat(8000))).toThrow(RangeError);
-    expect(() => notify(client, '', 'x')).toThrow(RangeError);
-    expect(() => notify(client, channel, 5 as unknown as string)).toThrow(TypeError);
+    const statement = notifyStatement(channel, "it's; select 1");
+    expect(statement).toEqual({ text: 'select pg_notify($1, $2)', values: [channel, "it's; select 1"] });
+    await withPgClient(databaseUrl(), (c) => c.query(statement.text, [...statement.values]));
+    expect((await nextWithin(sub)).value?.payload).toBe("it's; select 1");
+    expect(() => notifyStatement(channel, 'x'.repeat(8000))).toThrow(RangeError);
+    expect(() => notifyStatement('', 'x')).toThrow(RangeError);
+    expect(() => notifyStatement(channel, 5 as unknown as string)).toThrow(TypeError);
   });
 });

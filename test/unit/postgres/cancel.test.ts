@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendCancelRequest } from '../../../adapters/postgres/cancel.js';
+import { sendCancelRequest } from '../../../adapters/postgres/cancel-request.js';
 import { ChaosProxy } from '../../support/proxy.js';
 
 /** A stand-in postmaster: reads the 16-byte CancelRequest, then closes after `closeAfter` ms. */

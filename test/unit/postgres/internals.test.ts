@@ -146,18 +146,70 @@ describe('resolveDatabaseOptions()', () => {
   it('passes ssl and connection settings through to pg, with application_name and statement_timeout', () => {
     const ssl = { rejectUnauthorized: false, ca: 'CA' };
     const o = resolveDatabaseOptions({
-      url: 'postgres://u:pw@db.example:6543/app?sslmode=require',
+      url: 'postgres://u:pw@db.example:6543/app?application_name=x',
       connection: { ssl, keepAlive: true },
       applicationName: 'svc',
       statementTimeout: 1500,
     });
     expect(o.clientConfig.ssl).toBe(ssl);
-    expect(o.clientConfig.connectionString).toBe('postgres://u:pw@db.example:6543/app?sslmode=require');
+    expect(o.clientConfig.connectionString).toBe('postgres://u:pw@db.example:6543/app?application_name=x');
+    expect(o.tls).toBeUndefined();
     expect(o.clientConfig.application_name).toBe('svc');
     expect(o.clientConfig.statement_timeout).toBe(1500);
     expect(o.target).toBe('db.example:6543/app');
     expect(o.secrets).toContain('pw');
     expect(o.pipelineConnections).toBe(0);
+  });
+
+  it('takes TLS parameters out of the URL pg gets and reads them with libpq semantics', async () => {
+    const o = resolveDatabaseOptions({
+      url: 'postgres://u:p%40ss@db.example/app?sslmode=require&options=-c%20x%3D1&uselibpqcompat=true',
+      connection: { ssl: { servername: 'db.example' } },
+    });
+    // No sslmode for pg to parse: it would read require as verify-full and print a SECURITY WARNING.
+    expect(o.clientConfig.connectionString).toBe('postgres://u:p%40ss@db.example/app?options=-c+x%3D1');
+    expect(o.tls?.mode).toBe('require');
+    expect(await o.tls?.first()).toEqual({ servername: 'db.example', rejectUnauthorized: false });
+    expect(o.tls?.fallback).toBeUndefined();
+    const full = resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=verify-full' });
+    expect(await full.tls?.first()).toEqual({ rejectUnauthorized: true });
+    const prefer = resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=prefer' });
+    expect(await prefer.tls?.first()).toEqual({ rejectUnauthorized: false });
+    expect(await prefer.tls?.fallback?.ssl()).toBe(false);
+    expect(prefer.tls?.fallback?.retry(new Error('The server does not support SSL connections'))).toBe(true);
+    expect(prefer.tls?.fallback?.retry(new Error('self-signed certificate'))).toBe(false);
+    const allow = resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=allow' });
+    expect(await allow.tls?.first()).toBe(false);
+    expect(await allow.tls?.fallback?.ssl()).toEqual({ rejectUnauthorized: false });
+    expect(await resolveDatabaseOptions({ url: 'postgres://db/app?ssl=true' }).tls?.first()).toEqual({
+      rejectUnauthorized: true,
+    });
+    expect(resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=disable' }).tls?.mode).toBe('disable');
+  });
+
+  it('refuses an unknown sslmode and modes that need a root certificate without one', () => {
+    expect(() => resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=sometimes' })).toThrow(/sslmode/);
+    expect(() => resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=verify-ca' })).toThrow(
+      /sslrootcert/,
+    );
+    expect(() =>
+      resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=require&sslrootcert=system' }),
+    ).toThrow(/verify-full/);
+    expect(() =>
+      resolveDatabaseOptions({ url: 'postgres://db/app?sslmode=prefer&sslnegotiation=direct' }),
+    ).toThrow(/sslnegotiation/);
+    expect(
+      resolveDatabaseOptions({
+        url: 'postgres://db/app?sslmode=verify-ca',
+        connection: { ssl: { ca: 'CA' } },
+      }).tls?.mode,
+    ).toBe('verify-ca');
+  });
+
+  it("sends a statementTimeout above PostgreSQL's int4 limit as the limit", () => {
+    expect(resolveDatabaseOptions({ statementTimeout: 3e9 }).clientConfig.statement_timeout).toBe(
+      2_147_483_647,
+    );
   });
 
   it('validates options and never echoes the password', () => {

@@ -1,12 +1,11 @@
 /**
- * Cancels the statement a backend is running, the way libpq's `PQcancel` does: a 16-byte
- * CancelRequest (pid + secret key) on a fresh socket. If that cannot be sent, falls back to
- * `select pg_cancel_backend(pid)` over a fresh connection.
+ * The protocol's CancelRequest, the way libpq's `PQcancel` sends it: 16 bytes (length, code, the
+ * backend's pid and secret key) on a fresh socket to the server. A protocol leaf: it knows nothing
+ * of connections; `PgConnection.cancel()` decides when to send one and what to do if it fails.
  * @module
  */
 import net from 'node:net';
-import type pg from 'pg';
-import { connect, type ConnectSettings } from './connection.js';
+import { startTimer } from '../../src/internal/index.js';
 
 /** Protocol code of CancelRequest: 1234 << 16 | 5678. */
 const CANCEL_REQUEST_CODE = 80877102;
@@ -20,7 +19,7 @@ const CANCEL_REQUEST_CODE = 80877102;
  * ```
  */
 export interface CancelTarget {
-  /** `client.host`/`client.port` of the connection whose statement is cancelled. */
+  /** `client.host`/`client.port` of the connection whose statement is cancelled (a path for a Unix socket). */
   host: string;
   port: number;
   processID: number;
@@ -46,7 +45,7 @@ export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promis
     const socket = target.host.startsWith('/')
       ? net.connect(`${target.host}/.s.PGSQL.${target.port}`)
       : net.connect(target.port, target.host);
-    socket.setTimeout(timeout, () =>
+    const stop = startTimer(timeout, () =>
       socket.destroy(new Error(`CancelRequest timed out after ${timeout} ms`)),
     );
     // Write without our own FIN and wait for the server to close: the postmaster closes only after it
@@ -56,48 +55,9 @@ export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promis
     socket.once('end', () => socket.end());
     socket.once('error', reject);
     socket.once('close', (hadError) => {
+      stop();
       if (!hadError) resolve();
     });
     socket.resume();
   });
-}
-
-/**
- * Cancels whatever `client`'s backend is running right now: CancelRequest first, then
- * `pg_cancel_backend` over a new connection built from `settings`. Never rejects: returns
- * whether a cancel was delivered. NB: the cancel hits the statement running *when it arrives*;
- * callers must only cancel a backend that runs nothing else (a dedicated connection).
- *
- * @example
- * ```ts
- * await cancelBackend(conn.client, settings);
- * ```
- */
-export async function cancelBackend(client: pg.Client, settings: ConnectSettings): Promise<boolean> {
-  const c = client as unknown as {
-    host: string;
-    port: number;
-    processID: number | null;
-    secretKey: number | null;
-  };
-  if (c.processID === null || c.secretKey === null) return false;
-  try {
-    await sendCancelRequest({ host: c.host, port: c.port, processID: c.processID, secretKey: c.secretKey });
-    return true;
-  } catch {
-    try {
-      const conn = await connect(
-        { ...settings, onBroken: undefined },
-        AbortSignal.timeout(Math.min(settings.connectTimeout, 30_000)),
-      );
-      try {
-        await conn.client.query('select pg_cancel_backend($1)', [c.processID]);
-        return true;
-      } finally {
-        await conn.close();
-      }
-    } catch {
-      return false;
-    }
-  }
 }
