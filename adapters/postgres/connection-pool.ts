@@ -13,7 +13,6 @@ import {
   type PoolOptions,
   type PoolStats,
   reportBackground,
-  Scope,
 } from '../../src/internal/index.js';
 import type { CallLimits } from './call-limits.js';
 import type { ConnectionLease } from './connection-lease.js';
@@ -62,7 +61,7 @@ export class ConnectionPool {
   /** Borrows a connection; waits at most until `deadline` and `acquireTimeout`. */
   acquire(signal: AbortSignal | undefined, deadline: Deadline): Promise<Lease<PgConnection>> {
     const timeout = Math.min(deadline.remaining(), this.#acquireTimeout);
-    return signal === undefined ? this.#pool.acquire({ timeout }) : this.#acquireWatched(signal, timeout);
+    return this.#pool.acquire({ signal, timeout });
   }
 
   /**
@@ -113,14 +112,6 @@ export class ConnectionPool {
 
   close(timeout: number): Promise<void> {
     return this.#pool.close({ timeout });
-  }
-
-  async #acquireWatched(signal: AbortSignal, timeout: number): Promise<Lease<PgConnection>> {
-    // The core Pool puts a listener on the signal of every waiting acquire, so a request's signal
-    // shared by many queued calls would collect one each (and a MaxListenersExceededWarning): the
-    // pool gets a scope's own signal instead, and the caller's is watched once, whatever the calls.
-    using scope = new Scope({ signal });
-    return await this.#pool.acquire({ signal: scope.signal, timeout });
   }
 
   async #releaseDirty(lease: Lease<PgConnection>): Promise<void> {

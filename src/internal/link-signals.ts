@@ -1,11 +1,13 @@
 /**
  * Internal: an AbortSignal that follows two others, without `AbortSignal.any` (which leaks listeners
- * on long-lived signals in Node 20).
+ * on long-lived signals in Node 20). Both are watched through the shared listener of
+ * `abort-watch.ts`, so a caller's signal handed to many `use()` calls at once holds one listener.
  * @module
  */
+import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
 
 /**
- * A signal that aborts with either input; `unlink` removes the listeners once it is no longer needed.
+ * A signal that aborts with either input; `unlink` stops following them once it is no longer needed.
  *
  * @example
  * ```ts
@@ -15,17 +17,21 @@
  */
 export function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; unlink: () => void } {
   const controller = new AbortController();
-  const onA = (): void => controller.abort(a.reason);
-  const onB = (): void => controller.abort(b.reason);
-  if (a.aborted) onA();
-  else if (b.aborted) onB();
-  a.addEventListener('abort', onA, { once: true });
-  b.addEventListener('abort', onB, { once: true });
-  return {
-    signal: controller.signal,
-    unlink: () => {
-      a.removeEventListener('abort', onA);
-      b.removeEventListener('abort', onB);
+  const watcher: AbortWatcher = {
+    giveUp: (reason) => {
+      unlink();
+      controller.abort(reason);
     },
   };
+  const unlink = (): void => {
+    unwatchAbort(a, watcher);
+    unwatchAbort(b, watcher);
+  };
+  if (a.aborted) controller.abort(a.reason);
+  else if (b.aborted) controller.abort(b.reason);
+  else {
+    watchAbort(a, watcher);
+    watchAbort(b, watcher);
+  }
+  return { signal: controller.signal, unlink };
 }

@@ -6,6 +6,7 @@
  * yields later is handed back to the pool, never leaked.
  * @module
  */
+import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
 import { startTimeout } from './at-once.js';
 
 /**
@@ -34,7 +35,7 @@ export interface AcquisitionHost<L> {
  * return acq.follow(obtain(acq.signal)); // rejects at the deadline even if obtain() hangs
  * ```
  */
-export class Acquisition<L> {
+export class Acquisition<L> implements AbortWatcher {
   readonly #controller = new AbortController();
   readonly #host: AcquisitionHost<L>;
   readonly #userSignal: AbortSignal | undefined;
@@ -59,7 +60,9 @@ export class Acquisition<L> {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    signal?.addEventListener('abort', this);
+    // One shared listener per signal (abort-watch): a request's signal given to many queued
+    // acquires collects no listener per call and raises no MaxListenersExceededWarning.
+    if (signal !== undefined) watchAbort(signal, this);
     // A caller whose deadline has come (left 0) gets only what settles at once, whatever the clock says.
     this.#cancelTimer = startTimeout(left, () => this.abort(host.timeoutError(this)));
   }
@@ -94,15 +97,15 @@ export class Acquisition<L> {
     return this.promise;
   }
 
-  /** EventListener protocol: the caller's signal aborted. */
-  handleEvent(): void {
-    this.abort(this.#userSignal?.reason);
+  /** AbortWatcher: the caller's signal aborted. */
+  giveUp(reason: unknown): void {
+    this.abort(reason);
   }
 
   #finish(): void {
     this.#done = true;
     this.#cancelTimer();
-    this.#userSignal?.removeEventListener('abort', this);
+    if (this.#userSignal !== undefined) unwatchAbort(this.#userSignal, this);
     this.#host.settled(this);
   }
 }
