@@ -4,7 +4,7 @@
  * @module
  */
 import type { Options } from 'amqplib';
-import type { AbortWatcher } from '../../src/internal/index.js';
+import type { AbortWatcher, Expiring } from '../../src/internal/index.js';
 
 /** Waiting to be written (first time, or again after its channel died). */
 export const QUEUED = 0;
@@ -38,7 +38,7 @@ export interface EntryOwner {
  * await entry.promise;
  * ```
  */
-export class PublishEntry implements AbortWatcher {
+export class PublishEntry implements AbortWatcher, Expiring {
   state = QUEUED;
   /** `"<code> <text>"` once the broker returned the message (mandatory, unroutable). */
   returned: string | undefined = undefined;
@@ -49,8 +49,9 @@ export class PublishEntry implements AbortWatcher {
   /** Links of the publish queue's list of unsettled entries (publish order). */
   prev: PublishEntry | undefined = undefined;
   next: PublishEntry | undefined = undefined;
-  /** Cancels the entry's own timer (a publish whose timeout differs from the default). */
-  cancelTimer: (() => void) | undefined = undefined;
+  /** When the publish times out, on the kit's clock (kept by the publish queue's DeadlineList). */
+  deadline = Infinity;
+  deadlineGroup: object | undefined = undefined;
   resolve!: () => void;
   reject!: (err: unknown) => void;
   readonly promise: Promise<void>;

@@ -6,27 +6,28 @@
  * @module
  */
 import type { Message as AmqpMessage, Options } from 'amqplib';
-import { now, startTimer, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
-import { DeadlineList } from './deadline-list.js';
+import {
+  DeadlineList,
+  Fifo,
+  startTimer,
+  TimeoutError,
+  unwatchAbort,
+  watchAbort,
+} from '../../src/internal/index.js';
 import { BufferFullError } from './errors.js';
 import { INFLIGHT, PublishEntry, QUEUED, SETTLED, type EntryOwner } from './publish-entry.js';
-
-/** Entries taken from the head before the waiting array is compacted. */
-const COMPACT_AFTER = 1024;
 
 /**
  * Settings of a {@link PublishQueue}.
  *
  * @example
  * ```ts
- * const settings: PublishQueueSettings = { maxPending: 10_000, publishTimeout: 30_000, connected: () => true };
+ * const settings: PublishQueueSettings = { maxPending: 10_000, connected: () => true };
  * ```
  */
 export interface PublishQueueSettings {
   /** Most unsettled publishes at once. */
   maxPending: number;
-  /** The default timeout in ms (its publishes share one timer). */
-  publishTimeout: number;
   /** For timeout messages: is the broker connected right now? */
   connected(): boolean;
 }
@@ -45,16 +46,13 @@ export interface PublishQueueSettings {
  */
 export class PublishQueue {
   readonly #settings: PublishQueueSettings;
-  /** Default-timeout publishes, whose deadlines come in publish order: one timer for them all. */
-  readonly #deadlines = new DeadlineList<PublishEntry>(
-    (entry) => entry.state === SETTLED,
-    (entry) => this.#timedOut(entry),
-  );
+  /** Publish deadlines: those with one timeout (mostly the default) share one timer. */
+  readonly #deadlines = new DeadlineList<PublishEntry>((entry) => this.#timedOut(entry));
   #first: PublishEntry | undefined = undefined;
   #last: PublishEntry | undefined = undefined;
   #count = 0;
-  #waiting: (PublishEntry | undefined)[] = [];
-  #head = 0;
+  /** Entries waiting to be written (some may have settled meanwhile: readers check the state). */
+  #waiting = new Fifo<PublishEntry>();
   #emptyWaiters: (() => void)[] = [];
 
   constructor(settings: PublishQueueSettings) {
@@ -68,7 +66,7 @@ export class PublishQueue {
 
   /** Entries waiting to be written (some may have settled meanwhile). */
   get waiting(): number {
-    return this.#waiting.length - this.#head;
+    return this.#waiting.length;
   }
 
   /**
@@ -84,7 +82,7 @@ export class PublishQueue {
     signal: AbortSignal | undefined,
     timeout: number,
   ): PublishEntry {
-    const { maxPending, publishTimeout } = this.#settings;
+    const { maxPending } = this.#settings;
     if (this.#count >= maxPending) {
       throw new BufferFullError(`Publish buffer is full (${this.#count} pending, maxPending ${maxPending})`);
     }
@@ -95,11 +93,7 @@ export class PublishQueue {
     this.#last = entry;
     this.#count++;
     if (signal !== undefined) watchAbort(signal, entry);
-    if (timeout === publishTimeout) {
-      if (timeout !== Infinity) this.#deadlines.add(entry, now() + timeout);
-    } else if (timeout !== Infinity) {
-      entry.cancelTimer = startTimer(timeout, () => this.#timedOut(entry));
-    }
+    this.#deadlines.add(entry, timeout);
     return entry;
   }
 
@@ -113,14 +107,12 @@ export class PublishQueue {
     else this.#last = entry.prev;
     entry.prev = entry.next = undefined;
     this.#count--;
-    entry.cancelTimer?.();
+    this.#deadlines.delete(entry);
     if (entry.signal !== undefined) unwatchAbort(entry.signal, entry);
     if (error === undefined) entry.resolve();
     else entry.reject(error);
-    if (this.#count === 0) {
-      // Nothing left to expire: let go of the settled entries (and their bodies) at once.
-      this.#deadlines.forget();
-      if (this.#emptyWaiters.length > 0) for (const wake of this.#emptyWaiters.splice(0)) wake();
+    if (this.#count === 0 && this.#emptyWaiters.length > 0) {
+      for (const wake of this.#emptyWaiters.splice(0)) wake();
     }
   }
 
@@ -149,23 +141,12 @@ export class PublishQueue {
 
   /** Puts back an entry that could not be written, first in line. */
   unshift(entry: PublishEntry): void {
-    if (this.#head > 0) this.#waiting[--this.#head] = entry;
-    else this.#waiting.unshift(entry);
+    this.#waiting.unshift(entry);
   }
 
   /** Takes the next waiting entry (possibly settled meanwhile: the caller checks its state). */
   shift(): PublishEntry | undefined {
-    if (this.#head === this.#waiting.length) return undefined;
-    const entry = this.#waiting[this.#head];
-    this.#waiting[this.#head++] = undefined;
-    if (this.#head === this.#waiting.length) {
-      this.#waiting = [];
-      this.#head = 0;
-    } else if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
-    }
-    return entry;
+    return this.#waiting.length === 0 ? undefined : this.#waiting.shift();
   }
 
   /**
@@ -173,10 +154,9 @@ export class PublishQueue {
    * (amqplib has already failed the channel's unconfirmed ones, which are QUEUED again).
    */
   requeueUnsent(): void {
-    const waiting: PublishEntry[] = [];
+    const waiting = new Fifo<PublishEntry>();
     for (let e = this.#first; e; e = e.next) if (e.state === QUEUED) waiting.push(e);
     this.#waiting = waiting;
-    this.#head = 0;
   }
 
   /** A snapshot of the unsettled entries in publish order (safe to settle while iterating). */
@@ -216,7 +196,6 @@ export class PublishQueue {
   }
 
   #timedOut(entry: PublishEntry): void {
-    entry.cancelTimer = undefined;
     const where = entry.state === QUEUED ? 'waiting to be sent' : 'awaiting its confirm';
     const link = this.#settings.connected() ? 'connected' : 'disconnected';
     this.settle(

@@ -67,7 +67,7 @@ export class Publisher implements EntryOwner {
   constructor(host: PublisherHost, settings: { maxPending: number; publishTimeout: number }) {
     this.#host = host;
     this.#timeout = settings.publishTimeout;
-    this.#queue = new PublishQueue({ ...settings, connected: () => host.connected() });
+    this.#queue = new PublishQueue({ maxPending: settings.maxPending, connected: () => host.connected() });
   }
 
   /** Counters for `broker.stats()`. */
