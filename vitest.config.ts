@@ -37,9 +37,9 @@ export default defineConfig({
         },
       },
       {
-        // The PostgreSQL integration tests again, on the lowest pg that peerDependencies allow
-        // (test/support/pg-lowest.ts): `pg` resolves to the `pg-lowest` alias package, and pg-cursor
-        // to a copy that require()s that same pg.
+        // The PostgreSQL tests again — integration, PostgreSQL faults and the outbox — on the lowest
+        // pg that peerDependencies allow (test/support/pg-lowest.ts): `pg` resolves to the
+        // `pg-lowest` alias package, and pg-cursor to a copy that require()s that same pg.
         resolve: {
           alias: [
             { find: /^pg$/, replacement: 'pg-lowest' },
@@ -49,7 +49,12 @@ export default defineConfig({
         test: {
           name: 'pg-lowest',
           sequence: { groupOrder: 3 },
-          include: ['test/pg-lowest/**/*.test.ts', 'test/integration/postgres/**/*.test.ts'],
+          include: [
+            'test/pg-lowest/**/*.test.ts',
+            'test/integration/postgres/**/*.test.ts',
+            'test/integration/outbox/**/*.test.ts',
+            'test/faults/postgres-*.test.ts',
+          ],
           globalSetup: ['test/support/global-setup.ts', 'test/support/pg-lowest-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

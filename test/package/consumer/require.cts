@@ -2,6 +2,7 @@
  * A CommonJS module that require()s the ESM package: Node's require(esm), on by default from
  * Node 20.19 and 22.12. test/package/pack.test.ts compiles it in the scratch project and runs it.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- require() of connkit is what this file tests */
 import connkit = require('connkit');
 import postgres = require('connkit/postgres');
 import amqp = require('connkit/amqp');
