@@ -43,6 +43,7 @@ export default defineConfig({
         resolve: {
           alias: [
             { find: /^pg$/, replacement: 'pg-lowest' },
+            { find: /^pg\/(.*)$/, replacement: 'pg-lowest/$1' },
             { find: /^pg-cursor$/, replacement: PG_CURSOR_LOWEST_ENTRY },
           ],
         },
