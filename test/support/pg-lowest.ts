@@ -61,6 +61,11 @@ function isCurrent(): boolean {
  * swapped in with a rename, so a reader never sees half of it.
  */
 export function preparePgLowest(): void {
+  if (!fs.existsSync(path.join(PG_LOWEST_DIR, 'package.json'))) {
+    throw new Error(
+      "node_modules/pg-lowest is missing: run npm install (it is the devDependency 'pg-lowest')",
+    );
+  }
   const installed = readPackageJson(PG_LOWEST_DIR).version;
   const floor = lowestSupportedPg();
   if (installed !== floor) {
