@@ -122,6 +122,27 @@ describe('Outbox', () => {
     expect((await relay.stats()).running).toBe(false);
   });
 
+  it('enqueue() gives a message without messageId a UUIDv7: time-ordered, later ids sorting after earlier ones', async () => {
+    const outbox = new Outbox(db, await newBroker(), { table: `${schema.name}.uuid_v7` });
+    await outbox.install();
+    const before = Date.now();
+    const ids = await db.transaction(async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 20; i++)
+        out.push(await outbox.enqueue(tx, { exchange: '', routingKey: 'k', body: i }));
+      return out;
+    });
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(id.replaceAll('-', '').slice(0, 12), 16)).toBeGreaterThanOrEqual(before);
+    }
+    expect(ids).toEqual([...ids].sort());
+    const stored = await db.rows<{ message_id: string }>(
+      `select message_id from ${outbox.table} order by id`,
+    );
+    expect(stored.map((r) => r.message_id)).toEqual(ids);
+  });
+
   it('wakes on NOTIFY instead of waiting for the poll interval', async () => {
     const broker = await newBroker();
     const queue = await newQueue(broker);
