@@ -42,7 +42,7 @@ export interface RunnerHost {
  * ```
  */
 export class DeliveryRunner {
-  readonly stats = { acked: 0, retried: 0, deadLettered: 0, rejected: 0 };
+  readonly stats = { acked: 0, retried: 0, deadLettered: 0, rejected: 0, requeued: 0 };
   readonly #host: RunnerHost;
   readonly #handler: MessageHandler<unknown>;
   readonly #policy: FailurePolicy;
@@ -148,7 +148,7 @@ export class DeliveryRunner {
       if (this.#reply) {
         sendReply(channel, raw, undefined, err, true);
         this.settle(channel, raw, 'ack');
-      } else await this.#failed(channel, raw, msg.attempt, err);
+      } else await this.#failed(channel, raw, msg, err);
       return;
     }
     if (this.#reply) sendReply(channel, raw, result, undefined, false);
@@ -158,12 +158,14 @@ export class DeliveryRunner {
   async #failed(
     channel: Channel,
     raw: ConsumeMessage,
-    attempt: number | undefined,
+    msg: Message | undefined,
     err: unknown,
   ): Promise<void> {
-    const outcome = await this.#policy.fail(raw, attempt, err);
-    if (outcome === 'requeue') this.settle(channel, raw, 'requeue');
-    else if (outcome === 'rejected') {
+    const outcome = await this.#policy.fail(raw, msg, err);
+    if (outcome === 'requeue') {
+      this.stats.requeued++;
+      this.settle(channel, raw, 'requeue');
+    } else if (outcome === 'rejected') {
       this.stats.rejected++;
       this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
     } else {

@@ -2,7 +2,8 @@
  * Idempotent consumer: applies each message once, however often the broker delivers it.
  * @module
  */
-import { ConnkitError, describeValue } from '../../src/internal/index.js';
+import { describeValue } from '../../src/internal/index.js';
+import { NonRetryableError } from '../amqp/errors.js';
 import type { Message } from '../amqp/message.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
@@ -31,17 +32,17 @@ export interface InboxStats {
 }
 
 /**
- * A message that cannot be deduplicated (no id): the handler fails, so the consumer's retry and
- * dead-letter policy takes it.
+ * A message that cannot be deduplicated (no id): a poison message — no retry gives it an id — so it
+ * is a {@link NonRetryableError} and the consumer dead-letters it at once.
  *
  * @example
  * ```ts
  * if (err instanceof MissingMessageIdError) console.log(err.code); // 'MISSING_MESSAGE_ID'
  * ```
  */
-export class MissingMessageIdError extends ConnkitError {
+export class MissingMessageIdError extends NonRetryableError {
   constructor(message: string) {
-    super(message, 'MISSING_MESSAGE_ID');
+    super(message, undefined, 'MISSING_MESSAGE_ID');
   }
 }
 

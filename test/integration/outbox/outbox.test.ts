@@ -481,7 +481,7 @@ describe('Inbox', () => {
     expect(() => inbox.handler('nope' as never)).toThrow(/fn.*"nope"/);
   });
 
-  it('a foreign message without message_id is retried id-less and dead-lettered; its effect never runs', async () => {
+  it('a foreign message without message_id is dead-lettered at once (MissingMessageIdError is non-retryable); its effect never runs', async () => {
     const broker = await newBroker();
     const queue = await newQueue(broker);
     const dead = await newQueue(broker);
@@ -514,10 +514,10 @@ describe('Inbox', () => {
       expect(got).toBeDefined();
       expect(got?.properties.messageId).toBeUndefined();
       expect(got?.properties.headers?.['x-connkit-error-name']).toBe('MissingMessageIdError');
-      expect(got?.properties.headers?.['x-connkit-attempt']).toBe(3);
+      expect(got?.properties.headers?.['x-connkit-attempt']).toBeUndefined(); // never retried
       expect(applied).toBe(0);
-      expect(inbox.stats()).toMatchObject({ applied: 0, failed: 3 });
-      expect(consumer.stats()).toMatchObject({ retried: 2, deadLettered: 1 });
+      expect(inbox.stats()).toMatchObject({ applied: 0, failed: 1 });
+      expect(consumer.stats()).toMatchObject({ retried: 0, deadLettered: 1 });
     } finally {
       await consumer.close();
     }
