@@ -37,7 +37,7 @@ export interface RunnerHost {
  *
  * @example
  * ```ts
- * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal });
+ * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal, queue: 'jobs' });
  * runner.deliver(channel, raw);
  * ```
  */
@@ -49,6 +49,7 @@ export class DeliveryRunner {
   readonly #concurrency: number;
   readonly #reply: boolean;
   readonly #signal: AbortSignal;
+  readonly #queue: string;
   #active = 0;
   #buffer: Delivery[] = [];
   #idle: (() => void)[] = [];
@@ -57,7 +58,7 @@ export class DeliveryRunner {
     host: RunnerHost,
     handler: MessageHandler<unknown>,
     policy: FailurePolicy,
-    opts: { concurrency: number; reply: boolean; signal: AbortSignal },
+    opts: { concurrency: number; reply: boolean; signal: AbortSignal; queue: string },
   ) {
     this.#host = host;
     this.#handler = handler;
@@ -65,6 +66,7 @@ export class DeliveryRunner {
     this.#concurrency = opts.concurrency;
     this.#reply = opts.reply;
     this.#signal = opts.signal;
+    this.#queue = opts.queue;
   }
 
   /** Handlers running. */
@@ -136,7 +138,7 @@ export class DeliveryRunner {
   async #handle({ raw, channel }: Delivery): Promise<void> {
     let msg: Message;
     try {
-      msg = toMessage(raw);
+      msg = toMessage(raw, this.#queue);
     } catch (err) {
       await this.#failed(channel, raw, undefined, err); // an unparsable body never gets better
       return;

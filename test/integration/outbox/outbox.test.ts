@@ -3,7 +3,7 @@
  * transaction committed, and its effect is applied once however often it is delivered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Broker } from '../../../adapters/amqp/index.js';
+import { Broker, NonRetryableError } from '../../../adapters/amqp/index.js';
 import { Inbox, Outbox } from '../../../adapters/outbox/index.js';
 import { Database } from '../../../adapters/postgres/index.js';
 import { sleep } from '../../../src/timeout.js';
@@ -464,12 +464,14 @@ describe('Inbox', () => {
       body: {},
       properties: { headers: {} },
       fields: { routingKey: 'orders', deliveryTag: 1, redelivered: false, exchange: '' },
+      queue: 'orders',
       attempt: 1,
     } as never;
     await expect(handler(msg, new AbortController().signal)).rejects.toMatchObject({
       code: 'MISSING_MESSAGE_ID',
       message: expect.stringMatching(/without an id/),
     });
+    await expect(handler(msg, new AbortController().signal)).rejects.toBeInstanceOf(NonRetryableError);
     const keyed = new Inbox(db, { table: `${schema.name}.inbox_noid`, idOf: () => 'business-key-1' });
     await keyed.handler(async () => undefined)(msg, new AbortController().signal);
     expect(keyed.stats().applied).toBe(1);
