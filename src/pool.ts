@@ -157,11 +157,11 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   use<R>(fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    if (this.#metrics !== undefined || poolAcquireChannel.hasSubscribers) {
-      return this.#use(this.#observed(opts, 'use'), fn, opts?.signal);
-    }
+    if (poolAcquireChannel.hasSubscribers) return this.#use(this.#observed(opts, 'use'), fn, opts?.signal);
+    // With metrics on, #use records the wait itself once it holds the lease (no promise in between).
+    const started = this.#metrics === undefined ? undefined : now();
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return this.#use(this.#request(opts, this.use), fn, opts?.signal);
+    return this.#use(this.#request(opts, this.use), fn, opts?.signal, started);
   }
 
   /**
@@ -298,6 +298,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     req: Promise<Lease<T>> | SlotWaiter<T>,
     fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>,
     signal: AbortSignal | undefined,
+    started?: number,
   ): Promise<R> {
     let lease: Lease<T>;
     if (req instanceof SlotWaiter) {
@@ -307,6 +308,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     } else {
       lease = await req;
     }
+    if (started !== undefined) this.#metrics?.waited(now() - started);
     const link = signal === undefined ? undefined : linkSignals(signal, lease.signal);
     let result: R;
     try {
