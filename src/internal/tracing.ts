@@ -4,6 +4,10 @@
  * **and** a tracer provider (an SDK) is registered; that check costs a few property reads, so it is
  * made per operation and an SDK registered after connkit was imported is seen at once.
  *
+ * On a hot path, ask {@link tracingEnabled} before building a span's options and closures:
+ * `tracingEnabled() ? inSpan(name, { kind, attributes: () => attrs(x) }, () => run(x)) : run(x)` costs
+ * ~0.04 µs without an SDK, where the unguarded call costs ~0.3 µs in allocations (`npm run bench -- telemetry`).
+ *
  * The types here are connkit's own (structural subsets of the API's), so the declarations users
  * compile against never name `@opentelemetry/api`.
  * @module
