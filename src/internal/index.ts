@@ -85,20 +85,22 @@ export {
   activeContext,
   amqpHeaderGetter,
   amqpHeaderSetter,
-  endSpan,
   extractContext,
   injectContext,
+  withContext,
+  type HeaderGetter,
+  type HeaderSetter,
+  type TraceContext,
+} from './trace-context.js';
+export {
+  endSpan,
   inSpan,
   startSpan,
   tracingEnabled,
-  withContext,
   type AttributeValue,
-  type HeaderGetter,
-  type HeaderSetter,
   type SpanAttributes,
   type SpanKindName,
   type SpanStart,
-  type TraceContext,
   type TracedSpan,
 } from './tracing.js';
 export { VERSION } from './version.js';

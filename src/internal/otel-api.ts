@@ -20,6 +20,8 @@
  */
 import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';
+import type { Tracer, TracerProvider } from '@opentelemetry/api';
+import { VERSION } from './version.js';
 
 /** The `@opentelemetry/api` module. */
 export type OtelApi = typeof Api;
@@ -67,4 +69,33 @@ function load(): OtelApi | null {
     }
     return null;
   }
+}
+
+let seenProvider: TracerProvider | undefined;
+let seenTracer: Tracer | undefined;
+let noopProvider: TracerProvider | undefined;
+
+/**
+ * connkit's tracer (`connkit`, with the package version) from the registered SDK, or `undefined` when
+ * none is registered — a few property reads, so callers ask per operation. The tracer is kept per
+ * provider, so a provider registered (or replaced) later is picked up.
+ *
+ * @example
+ * ```ts
+ * const tracer = api === undefined ? undefined : connkitTracer(api);
+ * ```
+ */
+export function connkitTracer(api: OtelApi): Tracer | undefined {
+  let provider = api.trace.getTracerProvider();
+  if (provider instanceof api.ProxyTracerProvider) {
+    provider = provider.getDelegate();
+    // A fresh proxy's delegate is the API's own no-op provider: nothing registered.
+    noopProvider ??= new api.ProxyTracerProvider().getDelegate();
+    if (provider === noopProvider) return undefined;
+  }
+  if (provider !== seenProvider) {
+    seenProvider = provider;
+    seenTracer = provider.getTracer('connkit', VERSION);
+  }
+  return seenTracer;
 }

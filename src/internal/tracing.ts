@@ -12,27 +12,11 @@
  * compile against never name `@opentelemetry/api`.
  * @module
  */
-import type { Context, Link, Span, SpanKind, SpanOptions, Tracer, TracerProvider } from '@opentelemetry/api';
+import type { Context, Link, Span, SpanKind, SpanOptions, Tracer } from '@opentelemetry/api';
 import { describeValue } from '../options.js';
-import { otelApi, type OtelApi } from './otel-api.js';
+import { connkitTracer, otelApi, type OtelApi } from './otel-api.js';
+import type { TraceContext } from './trace-context.js';
 import { ATTR } from './semconv.js';
-import { VERSION } from './version.js';
-
-declare const contextBrand: unique symbol;
-
-/**
- * An OpenTelemetry context (the active span, baggage…), opaque to the adapters: capture it with
- * {@link activeContext} or {@link extractContext}, hand it back to {@link withContext}, {@link startSpan}
- * (`parent`, `links`) or {@link injectContext}.
- *
- * @example
- * ```ts
- * const ctx: TraceContext | undefined = activeContext(); // undefined when tracing is off
- * ```
- */
-export interface TraceContext {
-  readonly [contextBrand]: true;
-}
 
 /**
  * A span attribute's value.
@@ -104,56 +88,8 @@ export interface SpanStart {
   links?: readonly (TraceContext | undefined)[] | undefined;
 }
 
-/**
- * Reads a trace header from a carrier (AMQP headers, an outbox row's stored headers).
- *
- * @example
- * ```ts
- * amqpHeaderGetter.get({ traceparent: '00-…-01' }, 'traceparent'); // '00-…-01'
- * ```
- */
-export interface HeaderGetter {
-  keys(carrier: Readonly<Record<string, unknown>>): string[];
-  get(carrier: Readonly<Record<string, unknown>>, key: string): string | undefined;
-}
-
-/**
- * Writes a trace header into a carrier.
- *
- * @example
- * ```ts
- * amqpHeaderSetter.set(headers, 'traceparent', value);
- * ```
- */
-export interface HeaderSetter {
-  set(carrier: Record<string, unknown>, key: string, value: string): void;
-}
-
 const KIND: Record<SpanKindName, SpanKind> = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 };
 const ERROR_STATUS = 2; // SpanStatusCode.ERROR
-
-let seenProvider: TracerProvider | undefined;
-let seenTracer: Tracer | undefined;
-let noopProvider: TracerProvider | undefined;
-
-/**
- * connkit's tracer from the registered SDK, or `undefined` when none is registered. The tracer is
- * kept per provider, so a provider registered (or replaced) later is picked up.
- */
-function currentTracer(api: OtelApi): Tracer | undefined {
-  let provider = api.trace.getTracerProvider();
-  if (provider instanceof api.ProxyTracerProvider) {
-    provider = provider.getDelegate();
-    // A fresh proxy's delegate is the API's own no-op provider: nothing registered.
-    noopProvider ??= new api.ProxyTracerProvider().getDelegate();
-    if (provider === noopProvider) return undefined;
-  }
-  if (provider !== seenProvider) {
-    seenProvider = provider;
-    seenTracer = provider.getTracer('connkit', VERSION);
-  }
-  return seenTracer;
-}
 
 /**
  * True when spans would be recorded: `@opentelemetry/api` is installed and an SDK registered a
@@ -166,7 +102,7 @@ function currentTracer(api: OtelApi): Tracer | undefined {
  */
 export function tracingEnabled(): boolean {
   const api = otelApi();
-  return api !== undefined && currentTracer(api) !== undefined;
+  return api !== undefined && connkitTracer(api) !== undefined;
 }
 
 /**
@@ -181,7 +117,7 @@ export function tracingEnabled(): boolean {
  */
 export function startSpan(name: string, opts: SpanStart): TracedSpan | undefined {
   const api = otelApi();
-  const tracer = api === undefined ? undefined : currentTracer(api);
+  const tracer = api === undefined ? undefined : connkitTracer(api);
   if (api === undefined || tracer === undefined) return undefined;
   return begin(api, tracer, name, opts, parentOf(api, opts.parent));
 }
@@ -199,7 +135,7 @@ export function startSpan(name: string, opts: SpanStart): TracedSpan | undefined
  */
 export function inSpan<R>(name: string, opts: SpanStart, fn: (span: TracedSpan | undefined) => R): R {
   const api = otelApi();
-  const tracer = api === undefined ? undefined : currentTracer(api);
+  const tracer = api === undefined ? undefined : connkitTracer(api);
   if (api === undefined || tracer === undefined) return fn(undefined);
   const parent = parentOf(api, opts.parent);
   const span = begin(api, tracer, name, opts, parent);
@@ -246,115 +182,6 @@ export function endSpan(span: TracedSpan | undefined, error?: unknown): void {
   }
   span.end();
 }
-
-/**
- * The active context, to hand to {@link withContext} later (work queued now and written from another
- * callback), or `undefined` when tracing is off.
- *
- * @example
- * ```ts
- * entry.context = activeContext(); // in publish(), the caller's context
- * withContext(entry.context, () => channel.publish(…)); // later, from the drain callback
- * ```
- */
-export function activeContext(): TraceContext | undefined {
-  const api = otelApi();
-  if (api === undefined || currentTracer(api) === undefined) return undefined;
-  return api.context.active() as unknown as TraceContext;
-}
-
-/**
- * Runs `fn` with `ctx` active (`fn()` alone when `ctx` is `undefined`).
- *
- * @example
- * ```ts
- * withContext(delivery.context, () => this.#run(delivery));
- * ```
- */
-export function withContext<R>(ctx: TraceContext | undefined, fn: () => R): R {
-  if (ctx === undefined) return fn();
-  const api = otelApi();
-  return api === undefined ? fn() : api.context.with(ctx as unknown as Context, fn);
-}
-
-/**
- * Writes `ctx` (default: the active context) into `carrier` with the registered propagator — W3C
- * `traceparent`/`tracestate` with the SDK's default — and returns `carrier`. Nothing when tracing is
- * off.
- *
- * @example
- * ```ts
- * const headers = injectContext({ ...opts.headers }); // publish
- * const stored = injectContext({}); // outbox.enqueue: kept with the row
- * ```
- */
-export function injectContext<C extends Record<string, unknown>>(carrier: C, ctx?: TraceContext): C {
-  const api = otelApi();
-  if (api === undefined || currentTracer(api) === undefined) return carrier;
-  const from = ctx === undefined ? api.context.active() : (ctx as unknown as Context);
-  api.propagation.inject(from, carrier, amqpHeaderSetter);
-  return carrier;
-}
-
-/**
- * The context a producer injected into `carrier` (the root context plus its remote span), or
- * `undefined` when tracing is off or there is no carrier. Give it as `parent` or in `links`.
- *
- * @example
- * ```ts
- * const parent = extractContext(raw.properties.headers);
- * ```
- */
-export function extractContext(
-  carrier: Readonly<Record<string, unknown>> | undefined,
-): TraceContext | undefined {
-  if (carrier === undefined || carrier === null) return undefined;
-  const api = otelApi();
-  if (api === undefined || currentTracer(api) === undefined) return undefined;
-  return api.propagation.extract(api.ROOT_CONTEXT, carrier, amqpHeaderGetter) as unknown as TraceContext;
-}
-
-/**
- * Reads trace headers from AMQP headers as other clients send them: a string, or bytes (a field
- * table's byte array), matching the name exactly first, then ignoring case.
- *
- * @example
- * ```ts
- * api.propagation.extract(ROOT_CONTEXT, msg.properties.headers, amqpHeaderGetter);
- * ```
- */
-export const amqpHeaderGetter: HeaderGetter = {
-  keys: (carrier) => Object.keys(carrier),
-  get(carrier, key) {
-    let value = carrier[key];
-    if (value === undefined) {
-      for (const k of Object.keys(carrier)) {
-        if (k.toLowerCase() === key) {
-          value = carrier[k];
-          break;
-        }
-      }
-    }
-    if (typeof value === 'string') return value;
-    if (value instanceof Uint8Array)
-      return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString();
-    return undefined;
-  },
-};
-
-/**
- * Writes trace headers as AMQP string headers.
- *
- * @example
- * ```ts
- * api.propagation.inject(context.active(), headers, amqpHeaderSetter);
- * ```
- */
-export const amqpHeaderSetter: HeaderSetter = {
-  set(carrier, key, value) {
-    carrier[key] = value;
-  },
-};
 
 function parentOf(api: OtelApi, parent: TraceContext | null | undefined): Context {
   if (parent === undefined) return api.context.active();

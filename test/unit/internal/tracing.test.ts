@@ -9,14 +9,11 @@ import { ATTR } from '../../../src/internal/semconv.js';
 import {
   activeContext,
   amqpHeaderGetter,
-  endSpan,
   extractContext,
   injectContext,
-  inSpan,
-  startSpan,
-  tracingEnabled,
   withContext,
-} from '../../../src/internal/tracing.js';
+} from '../../../src/internal/trace-context.js';
+import { endSpan, inSpan, startSpan, tracingEnabled } from '../../../src/internal/tracing.js';
 import { VERSION } from '../../../src/internal/version.js';
 import { installTracing, type TestTracing } from '../../support/otel.js';
 
