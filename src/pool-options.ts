@@ -80,6 +80,14 @@ export interface PoolOptions<T = unknown> {
   leakTimeout?: number | undefined;
   /** Default `timeout` of `close()`, in ms: how long lent resources are waited for. @default 10_000 */
   closeTimeout?: number | undefined;
+  /**
+   * Report OpenTelemetry's connection-pool metrics (`db.client.connection.count` by state,
+   * `…pending_requests`, `…limit`, `…idle.min`, `…timeouts`, `…wait_time`, labelled with `name` as
+   * `db.client.connection.pool.name`) when `@opentelemetry/api` is installed and a MeterProvider is
+   * registered before the pool is made. Those names are the conventions' for database connection
+   * pools: set `false` for a pool of something else. @default true
+   */
+  metrics?: boolean | undefined;
 }
 
 /**

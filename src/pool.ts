@@ -13,14 +13,22 @@ import { DONE, Lease } from './lease.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
 import type { PoolEvents, PoolFactory, PoolOptions, PoolStats } from './pool-options.js';
+import {
+  poolAcquireChannel,
+  traceCall,
+  traceSyncCall,
+  type PoolAcquireContext,
+} from './internal/channels.js';
 import { LeaseBook } from './internal/lease-book.js';
 import { Lender } from './internal/lender.js';
 import { linkSignals } from './internal/link-signals.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
 import type { PoolConfig } from './internal/pool-config.js';
+import { PoolMetrics } from './internal/pool-metrics.js';
 import { ResourceMaker } from './internal/resource-maker.js';
 import { ResourceStore } from './internal/resource-store.js';
 import { SlotQueue, SlotWaiter } from './internal/slot-queue.js';
+import { now } from './internal/timer.js';
 
 export { Lease };
 
@@ -46,6 +54,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   readonly #slots: SlotQueue<T>;
   readonly #book: LeaseBook<T>;
   readonly #lender: Lender<T>;
+  /** OpenTelemetry instruments; `undefined` without a registered MeterProvider (nothing measured). */
+  readonly #metrics: PoolMetrics | undefined;
   #closing: Promise<void> | undefined = undefined;
   #timeouts = 0;
 
@@ -76,6 +86,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
       closedError: () => this.#closedError(),
       report,
     });
+    this.#metrics = cfg.metrics ? PoolMetrics.open(cfg.name, new WeakRef(this)) : undefined;
     // Let the caller attach listeners before the warm-up starts.
     if (cfg.min > 0) queueMicrotask(this.#lender.keepWarm);
   }
@@ -95,9 +106,10 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   acquire(opts?: WaitOptions): Promise<Lease<T>> {
+    if (this.#metrics !== undefined || poolAcquireChannel.hasSubscribers)
+      return this.#observed(opts, 'acquire');
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    const req = this.#request(opts, this.acquire);
-    return req instanceof SlotWaiter ? req.promise.then(this.#lender.resume) : req;
+    return this.#borrow(opts, this.acquire);
   }
 
   /**
@@ -114,9 +126,23 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   tryAcquire(): Lease<T> | undefined {
-    if (this.#closing) throw this.#closedError();
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return this.#lender.lendIdleNow(this.tryAcquire);
+    if (this.#metrics === undefined && !poolAcquireChannel.hasSubscribers) {
+      if (this.#closing) throw this.#closedError();
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+      return this.#lender.lendIdleNow(this.tryAcquire);
+    }
+    return traceSyncCall(
+      poolAcquireChannel,
+      this.#acquireContext('tryAcquire', 0),
+      () => {
+        if (this.#closing) throw this.#closedError();
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+        const lease = this.#lender.lendIdleNow(this.tryAcquire);
+        if (lease !== undefined) this.#metrics?.waited(0);
+        return lease;
+      },
+      (lease, ctx) => (ctx.result = { lent: lease !== undefined }),
+    );
   }
 
   /**
@@ -131,8 +157,11 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   use<R>(fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
+    if (poolAcquireChannel.hasSubscribers) return this.#use(this.#observed(opts, 'use'), fn, opts?.signal);
+    // With metrics on, #use records the wait itself once it holds the lease (no promise in between).
+    const started = this.#metrics === undefined ? undefined : now();
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return this.#use(this.#request(opts, this.use), fn, opts?.signal);
+    return this.#use(this.#request(opts, this.use), fn, opts?.signal, started);
   }
 
   /**
@@ -178,6 +207,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', this.#cfg.closeTimeout);
+    this.#metrics?.close();
     return (this.#closing ??= this.#lender.shutdown(timeout));
   }
 
@@ -191,6 +221,44 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** `acquire()` without telemetry: the lease, or the queued caller's way to it. */
+  #borrow(opts: WaitOptions | undefined, marker: (...args: never[]) => unknown): Promise<Lease<T>> {
+    const req = this.#request(opts, marker);
+    return req instanceof SlotWaiter ? req.promise.then(this.#lender.resume) : req;
+  }
+
+  /**
+   * A borrow seen by telemetry: published on `connkit:pool:acquire` when someone subscribes, its wait
+   * recorded in `db.client.connection.wait_time` when metrics are on. Bad options still throw
+   * synchronously.
+   */
+  #observed(opts: WaitOptions | undefined, operation: 'acquire' | 'use'): Promise<Lease<T>> {
+    const metrics = this.#metrics;
+    const started = metrics === undefined ? 0 : now();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+    const marker = operation === 'use' ? this.use : this.acquire;
+    const borrow = (): Promise<Lease<T>> => {
+      const got = this.#borrow(opts, marker);
+      return metrics === undefined ? got : got.then((lease) => (metrics.waited(now() - started), lease));
+    };
+    if (!poolAcquireChannel.hasSubscribers) return borrow();
+    const timeout = opts?.timeout ?? this.#cfg.acquireTimeout;
+    return traceCall(poolAcquireChannel, this.#acquireContext(operation, timeout), borrow, (lease, ctx) => {
+      ctx.result = { lent: lease !== undefined };
+    });
+  }
+
+  #acquireContext(operation: PoolAcquireContext['operation'], timeout: number): PoolAcquireContext {
+    return {
+      pool: this.#cfg.name,
+      operation,
+      timeout,
+      max: this.#cfg.max,
+      borrowed: this.#book.size,
+      waiting: this.#slots.waiting,
+    };
   }
 
   /**
@@ -230,6 +298,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     req: Promise<Lease<T>> | SlotWaiter<T>,
     fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>,
     signal: AbortSignal | undefined,
+    started?: number,
   ): Promise<R> {
     let lease: Lease<T>;
     if (req instanceof SlotWaiter) {
@@ -239,6 +308,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     } else {
       lease = await req;
     }
+    if (started !== undefined) this.#metrics?.waited(now() - started);
     const link = signal === undefined ? undefined : linkSignals(signal, lease.signal);
     let result: R;
     try {

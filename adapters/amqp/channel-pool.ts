@@ -51,7 +51,8 @@ export class ChannelPool {
           validate: (channel) => !closedChannels.has(channel),
           reset: (channel) => !closedChannels.has(channel),
         },
-        { max: this.#max, name: 'amqp-channels', acquireTimeout: Infinity },
+        // Channels are not database connections: no db.client.connection.* metrics for them.
+        { max: this.#max, name: 'amqp-channels', acquireTimeout: Infinity, metrics: false },
       );
     }
     return this.#pool.use((channel) => fn(channel), { signal });

@@ -11,7 +11,12 @@
  * - errors: the core error classes (a closed resource rejects with a {@link ClosedError}),
  *   {@link toError}, and the background-failure convention ({@link reportBackground}) with the
  *   kit's one {@link Logger};
- * - option checks of DESIGN §2.
+ * - option checks of DESIGN §2;
+ * - observability: OpenTelemetry spans and context propagation ({@link inSpan}, {@link startSpan},
+ *   {@link injectContext}, {@link extractContext}…), metrics ({@link connkitMeter}, {@link observeBatch}),
+ *   the semantic-convention names ({@link ATTR}, {@link METRIC}), and the `diagnostics_channel`
+ *   TracingChannels ({@link traceCall}). All of them cost nothing without `@opentelemetry/api`, without
+ *   a registered SDK, or without a subscriber.
  * @module
  */
 export {
@@ -51,3 +56,51 @@ export { Fifo } from './fifo.js';
 export { Scope, type ScopeOptions } from './scope.js';
 export { delay, MAX_TIMEOUT, now, startTimer, startTimerAt } from './timer.js';
 export { toError } from './to-error.js';
+export {
+  amqpProcessChannel,
+  amqpPublishChannel,
+  poolAcquireChannel,
+  postgresQueryChannel,
+  traceCall,
+  traceSyncCall,
+  type AmqpProcessContext,
+  type AmqpPublishContext,
+  type PoolAcquireContext,
+  type PostgresQueryContext,
+  type TracedOperation,
+} from './channels.js';
+export {
+  connkitMeter,
+  observeBatch,
+  type ConnkitMeter,
+  type CounterInstrument,
+  type HistogramInstrument,
+  type InstrumentSpec,
+  type MetricAttributes,
+  type ObservableInstrument,
+  type ObservationSink,
+} from './metrics.js';
+export { ATTR, DB_DURATION_BUCKETS, MESSAGING_DURATION_BUCKETS, METRIC, VALUE } from './semconv.js';
+export {
+  activeContext,
+  amqpHeaderGetter,
+  amqpHeaderSetter,
+  extractContext,
+  injectContext,
+  withContext,
+  type HeaderGetter,
+  type HeaderSetter,
+  type TraceContext,
+} from './trace-context.js';
+export {
+  endSpan,
+  inSpan,
+  startSpan,
+  tracingEnabled,
+  type AttributeValue,
+  type SpanAttributes,
+  type SpanKindName,
+  type SpanStart,
+  type TracedSpan,
+} from './tracing.js';
+export { VERSION } from './version.js';

@@ -30,6 +30,7 @@ export interface PoolConfig<T> {
   isBroken: ((error: unknown, resource: T) => boolean) | undefined;
   leakTimeout: number;
   closeTimeout: number;
+  metrics: boolean;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialDelay: 100, maxDelay: 5000, jitter: 'equal' };
@@ -82,6 +83,9 @@ export function resolvePoolConfig<T>(opts: PoolOptions<T> | undefined): PoolConf
   const name = o.name ?? 'pool';
   if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describeValue(name)}`);
   checkFunction(o.isBroken, 'isBroken', true);
+  const metrics = o.metrics ?? true;
+  if (typeof metrics !== 'boolean')
+    throw new TypeError(`metrics must be a boolean, got ${describeValue(metrics)}`);
   const createBackoff = { ...DEFAULT_BACKOFF, ...o.createBackoff };
   backoffDelay(1, createBackoff); // validates it now rather than on the first failure
   return {
@@ -99,5 +103,6 @@ export function resolvePoolConfig<T>(opts: PoolOptions<T> | undefined): PoolConf
     isBroken: o.isBroken,
     leakTimeout: checkDuration(o.leakTimeout, 'leakTimeout', Infinity),
     closeTimeout: checkDuration(o.closeTimeout, 'closeTimeout', 10_000),
+    metrics,
   };
 }

@@ -11,7 +11,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packagesReachedFrom } from './import-graph.js';
-import { createApp, install, node, npm, pkg, readmeInstall, readmeInstallCommands, root } from './scratch.js';
+import {
+  createApp,
+  install,
+  node,
+  npm,
+  pkg,
+  readmeInstall,
+  readmeInstallCommands,
+  readmeSection,
+  root,
+} from './scratch.js';
 
 const consumer = path.join(import.meta.dirname, 'consumer');
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -77,8 +87,10 @@ describe('npm pack', () => {
     for (const range of [pkg.engines.node, pkg.peerDependencies['pg'], pkg.peerDependencies['amqplib']]) {
       expect(section).toContain(`\`${range}\``);
     }
-    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['amqplib', 'pg']);
-    expect(Object.values(pkg.peerDependenciesMeta).map((meta) => meta.optional)).toEqual([true, true]);
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@opentelemetry/api', 'amqplib', 'pg']);
+    expect(Object.values(pkg.peerDependenciesMeta).map((meta) => meta.optional)).toEqual([true, true, true]);
+    // The optional OpenTelemetry API: its range is named where the README says how to turn telemetry on.
+    expect(readmeSection('Observability')).toContain(`\`${pkg.peerDependencies['@opentelemetry/api']}\``);
   });
 });
 
@@ -97,6 +109,21 @@ describe('npm install connkit pg', () => {
     // Nothing nested: connkit and pg-cursor resolve the one pg at the top.
     expect(fs.existsSync(path.join(modules, 'connkit', 'node_modules'))).toBe(false);
     expect(fs.existsSync(path.join(modules, 'pg-cursor', 'node_modules'))).toBe(false);
+  });
+
+  it('installs no @opentelemetry/api, and a Pool works without loading anything of OpenTelemetry', async () => {
+    expect(fs.existsSync(path.join(app, 'node_modules', '@opentelemetry'))).toBe(false);
+    const code = [
+      "import { createRequire } from 'node:module';",
+      "const { Pool } = await import('connkit');",
+      'let n = 0;',
+      'const pool = new Pool({ create: async () => ({ id: ++n }), destroy: async () => {} }, { name: "p" });',
+      'const id = await pool.use((r) => r.id);',
+      'await pool.close();',
+      'const cache = Object.keys(createRequire(import.meta.url).cache);',
+      "console.log(id, cache.some((f) => f.includes('@opentelemetry')));",
+    ].join('\n');
+    expect(await evaluate('module', code, app)).toBe('1 false');
   });
 
   it('loads connkit and connkit/postgres through import and through require()', async () => {
@@ -118,9 +145,14 @@ describe('npm install connkit pg', () => {
       for (const name of [...core, ...postgres, ...amqp, ...outbox]) {
         if (!name.startsWith('node:')) expect(declared, `${name} (${kind})`).toContain(name);
       }
+      // @opentelemetry/api is required lazily (only if installed) by the code, and named by no declaration:
+      // an app without it type-checks with skipLibCheck off.
       expect(core.filter((name) => !name.startsWith('node:'))).toEqual(
-        kind === 'default' ? ['generic-pool'] : [],
+        kind === 'default' ? ['@opentelemetry/api', 'generic-pool'] : [],
       );
+      if (kind === 'types') {
+        for (const name of [...postgres, ...amqp, ...outbox]) expect(name).not.toBe('@opentelemetry/api');
+      }
       expect(postgres).toContain('pg');
       expect(postgres).not.toContain('amqplib');
       expect(amqp).toContain('amqplib');

@@ -66,10 +66,15 @@ export function createApp(scratch: string, name: string): string {
   return dir;
 }
 
+/** The README's `## <title>` section (empty when there is none). */
+export function readmeSection(title: string): string {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  return readme.split(/^## /m).find((section) => section.startsWith(`${title}\n`)) ?? '';
+}
+
 /** The README's Install section. */
 export function readmeInstall(): string {
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  return readme.split(/^## /m).find((section) => section.startsWith('Install\n')) ?? '';
+  return readmeSection('Install');
 }
 
 /** What follows `npm install connkit` on each command line of the README's Install section. */

@@ -1,0 +1,126 @@
+/**
+ * Internal: the OpenTelemetry semantic-convention names connkit's spans, metrics and channel
+ * contexts use, in one place. Followed: the conventions as published in
+ * `@opentelemetry/semantic-conventions` 1.45 — stable there: the database span attributes
+ * (`db.system.name`, `db.namespace`, `db.query.text`, `db.operation.name`, `server.*`, `error.type`)
+ * and `db.client.operation.duration`; still in development: the connection-pool metrics
+ * (`db.client.connection.*`; `db.client.connection.max` was renamed `…limit`) and all of messaging.
+ * Copied as constants rather than imported: `@opentelemetry/semantic-conventions` says to copy its
+ * incubating names, and connkit takes no runtime dependency for a few strings.
+ * @module
+ */
+
+/**
+ * Attribute names (spans and metrics).
+ *
+ * @example
+ * ```ts
+ * span.setAttribute(ATTR.DB_QUERY_TEXT, 'select * from t where id = $1');
+ * ```
+ */
+export const ATTR = {
+  DB_SYSTEM_NAME: 'db.system.name',
+  DB_NAMESPACE: 'db.namespace',
+  DB_QUERY_TEXT: 'db.query.text',
+  DB_OPERATION_NAME: 'db.operation.name',
+  DB_RESPONSE_STATUS_CODE: 'db.response.status_code',
+  DB_CONNECTION_STATE: 'db.client.connection.state',
+  DB_CONNECTION_POOL_NAME: 'db.client.connection.pool.name',
+  SERVER_ADDRESS: 'server.address',
+  SERVER_PORT: 'server.port',
+  ERROR_TYPE: 'error.type',
+  MESSAGING_SYSTEM: 'messaging.system',
+  MESSAGING_OPERATION_TYPE: 'messaging.operation.type',
+  MESSAGING_OPERATION_NAME: 'messaging.operation.name',
+  MESSAGING_DESTINATION_NAME: 'messaging.destination.name',
+  MESSAGING_DESTINATION_TEMPORARY: 'messaging.destination.temporary',
+  MESSAGING_DESTINATION_ANONYMOUS: 'messaging.destination.anonymous',
+  MESSAGING_CONSUMER_GROUP_NAME: 'messaging.consumer.group.name',
+  MESSAGING_MESSAGE_ID: 'messaging.message.id',
+  MESSAGING_MESSAGE_CONVERSATION_ID: 'messaging.message.conversation_id',
+  MESSAGING_MESSAGE_BODY_SIZE: 'messaging.message.body.size',
+  MESSAGING_BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
+  MESSAGING_RABBITMQ_ROUTING_KEY: 'messaging.rabbitmq.destination.routing_key',
+  MESSAGING_RABBITMQ_DELIVERY_TAG: 'messaging.rabbitmq.message.delivery_tag',
+} as const;
+
+/**
+ * Attribute values with a fixed set.
+ *
+ * @example
+ * ```ts
+ * { [ATTR.DB_SYSTEM_NAME]: VALUE.DB_SYSTEM_POSTGRESQL, [ATTR.MESSAGING_OPERATION_TYPE]: VALUE.OP_SEND }
+ * ```
+ */
+export const VALUE = {
+  DB_SYSTEM_POSTGRESQL: 'postgresql',
+  CONNECTION_IDLE: 'idle',
+  CONNECTION_USED: 'used',
+  MESSAGING_RABBITMQ: 'rabbitmq',
+  OP_CREATE: 'create',
+  OP_SEND: 'send',
+  OP_RECEIVE: 'receive',
+  OP_PROCESS: 'process',
+  OP_SETTLE: 'settle',
+} as const;
+
+/**
+ * Metric names, with the instrument and unit the conventions give them.
+ *
+ * @example
+ * ```ts
+ * meter.createHistogram(METRIC.DB_OPERATION_DURATION, { unit: 's' });
+ * ```
+ */
+export const METRIC = {
+  /** UpDownCounter `{connection}`, by `db.client.connection.state` (idle | used). */
+  DB_CONNECTION_COUNT: 'db.client.connection.count',
+  /** UpDownCounter `{request}`: acquires waiting for a connection. */
+  DB_CONNECTION_PENDING_REQUESTS: 'db.client.connection.pending_requests',
+  /** UpDownCounter `{connection}`: the most open connections allowed (formerly `…max`). */
+  DB_CONNECTION_LIMIT: 'db.client.connection.limit',
+  /** UpDownCounter `{connection}`: idle connections kept warm. */
+  DB_CONNECTION_IDLE_MIN: 'db.client.connection.idle.min',
+  /** Counter `{timeout}`: acquires that timed out. */
+  DB_CONNECTION_TIMEOUTS: 'db.client.connection.timeouts',
+  /** Histogram `s`: time to obtain a connection. */
+  DB_CONNECTION_WAIT_TIME: 'db.client.connection.wait_time',
+  /** Histogram `s`: time to create a connection. */
+  DB_CONNECTION_CREATE_TIME: 'db.client.connection.create_time',
+  /** Histogram `s`: time a connection stays borrowed. */
+  DB_CONNECTION_USE_TIME: 'db.client.connection.use_time',
+  /** Histogram `s` (stable): duration of a database operation (query). */
+  DB_OPERATION_DURATION: 'db.client.operation.duration',
+  /** Counter `{message}`: messages the producer attempted to send. */
+  MESSAGING_SENT_MESSAGES: 'messaging.client.sent.messages',
+  /** Counter `{message}`: messages delivered to the application. */
+  MESSAGING_CONSUMED_MESSAGES: 'messaging.client.consumed.messages',
+  /** Histogram `s`: a producer or consumer client operation (send → confirm, settle). */
+  MESSAGING_OPERATION_DURATION: 'messaging.client.operation.duration',
+  /** Histogram `s`: a handler's processing of a message. */
+  MESSAGING_PROCESS_DURATION: 'messaging.process.duration',
+} as const;
+
+/**
+ * Bucket boundaries (seconds) the conventions advise for `db.client.operation.duration` (used for the
+ * pool's wait time too); the SDK's default buckets are meant for milliseconds.
+ *
+ * @example
+ * ```ts
+ * meter.createHistogram(METRIC.DB_OPERATION_DURATION, { unit: 's', advice: { explicitBucketBoundaries: [...DB_DURATION_BUCKETS] } });
+ * ```
+ */
+export const DB_DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+/**
+ * Bucket boundaries (seconds) the conventions advise for `messaging.client.operation.duration` and
+ * `messaging.process.duration`.
+ *
+ * @example
+ * ```ts
+ * meter.createHistogram(METRIC.MESSAGING_PROCESS_DURATION, { unit: 's', advice: { explicitBucketBoundaries: [...MESSAGING_DURATION_BUCKETS] } });
+ * ```
+ */
+export const MESSAGING_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
