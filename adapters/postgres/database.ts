@@ -13,9 +13,8 @@ import {
   reportBackground,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { type CallLimits, readCallLimits } from './call-limits.js';
+import { readCallLimits } from './call-limits.js';
 import type { LendConnection } from './connection-lease.js';
-import { ConnectionPool } from './connection-pool.js';
 import { type ConnectSettings, PgConnection } from './connection.js';
 import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
 import { Counters, type DatabaseStats } from './database-stats.js';
@@ -23,26 +22,24 @@ import type { ListenConnect, ListenOptions } from './listen-options.js';
 import { readListenOptions, subscribe } from './listen.js';
 import { notifyStatement } from './notify.js';
 import {
+  checkTransactionOptions,
   resolveDatabaseOptions,
   type DatabaseOptions,
   type QueryOptions,
   type TransactionOptions,
 } from './options.js';
-import { PipelineGroup } from './pipeline.js';
-import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { refuseBehindPooler } from './pooler.js';
+import { readQuery, type QueryLike } from './query-input.js';
 import { Queryable, type QueryResult } from './queryable.js';
+import { ReplicaSet } from './replica-set.js';
 import { runTransaction, type TransactionHost } from './run-transaction.js';
+import { ServerPool, serverSettings } from './server-pool.js';
 import { classifyStatement, transactionControlRefused } from './statement-kind.js';
 import { streamRows, type StreamOptions } from './stream.js';
 import type { Subscription } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import type { Transaction } from './transaction.js';
 import { withClient } from './with-client.js';
-
-/** What `query()` hands a statement to: the pool or the pipeline, which share this signature. */
-interface StatementRunner {
-  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
-}
 
 /**
  * A PostgreSQL database behind a pool of connections.
@@ -59,8 +56,10 @@ interface StatementRunner {
  */
 export class Database extends Queryable {
   readonly #settings: ConnectSettings;
-  readonly #pool: ConnectionPool;
-  readonly #pipeline: PipelineGroup | undefined;
+  /** The primary's connections: everything without `readOnly`. */
+  readonly #primary: ServerPool;
+  /** The read replicas, when `replicas` were given: `readOnly` work. */
+  readonly #replicas: ReplicaSet | undefined;
   readonly #queryTimeout: number;
   readonly #counts = new Counters();
   #closing: Promise<void> | undefined;
@@ -73,34 +72,62 @@ export class Database extends Queryable {
     super();
     const o = resolveDatabaseOptions(opts);
     this.#queryTimeout = o.queryTimeout;
-    const settings: ConnectSettings = {
-      config: { keepAlive: true, ...o.clientConfig },
+    const common = {
+      baseConfig: o.baseConfig,
       connectTimeout: o.connectTimeout,
-      target: o.target,
       secrets: o.secrets,
       logger: o.logger,
-      tls: o.tls,
-      onBroken: (_conn, err) =>
-        reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, {
-          target: o.target,
-        }),
       onCancel: this.#counts.cancelled,
     };
+    const lost = (target: string) => (_conn: PgConnection, err: Error) =>
+      reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, { target });
+    const settings = serverSettings(o.primary, common, {
+      onBroken: lost(o.primary.target),
+      // A primary asked for by its role: a 25006 means it was demoted (see statementFailure).
+      wantsWrites: o.primary.sessionAttrs === 'read-write' || o.primary.sessionAttrs === 'primary',
+    });
     this.#settings = settings;
-    const pool = new ConnectionPool(settings, o.pool, o.acquireTimeout);
-    this.#pool = pool;
-    if (o.pipelineConnections > 0) {
-      this.#pipeline = new PipelineGroup(o.pipelineConnections, settings, o.queryTimeout);
-    }
-    this.#lend = (signal, deadline) => pool.lend(signal, deadline);
-    this.#connectListen = (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
-    this.#transactions = {
-      acquire: (signal, deadline) => pool.acquire(signal, deadline),
-      release: (lease) => pool.release(lease),
-      closed: () => this.#closing !== undefined,
-      onQuery: this.#counts.statement,
-      onEnd: this.#counts.ended,
+    const sizing = {
+      pool: o.pool,
+      acquireTimeout: o.acquireTimeout,
+      pipelineConnections: o.pipelineConnections,
+      queryTimeout: o.queryTimeout,
     };
+    const primary = new ServerPool(o.primary.masked, settings, sizing);
+    this.#primary = primary;
+    if (o.replicas.length > 0) {
+      // One create attempt: an unreachable replica is marked down at once and its reads go to the primary.
+      const replicaSizing = { ...sizing, pool: { ...o.pool, createAttempts: 1 } };
+      this.#replicas = new ReplicaSet(
+        (i, markDown) => {
+          const address = o.replicas[i]!;
+          const onBroken = lost(address.target);
+          return new ServerPool(
+            address.masked,
+            serverSettings(address, common, {
+              onBroken: (conn, err) => {
+                onBroken(conn, err);
+                markDown(err);
+              },
+            }),
+            replicaSizing,
+          );
+        },
+        o.replicas.length,
+        o.logger,
+      );
+    }
+    this.#lend = (signal, deadline) => primary.lend(signal, deadline);
+    const listenSettings =
+      o.listen === undefined ? settings : serverSettings(o.listen, common, { onBroken: undefined });
+    this.#connectListen = async (signal) => {
+      const limits = { signal, deadline: Deadline.NEVER };
+      const conn = await PgConnection.open(listenSettings, limits);
+      // Without a listenUrl, `url` may lead through PgBouncer, where a LISTEN receives nothing.
+      if (o.listen === undefined) await refuseBehindPooler(conn, limits);
+      return conn;
+    };
+    this.#transactions = this.#transactionHost(primary);
   }
 
   /**
@@ -128,17 +155,24 @@ export class Database extends Queryable {
     opts?: QueryOptions,
   ): Promise<QueryResult<R>> {
     const input = readQuery(query, values);
+    const readOnly = readReadOnly(opts);
     const limits = readCallLimits(opts, this.#queryTimeout, 'Query');
     if (limits instanceof Promise) return limits;
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') return Promise.reject(transactionControlRefused(input.text));
     const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
-    const runner: StatementRunner =
-      this.#pipeline !== undefined && kind === 'shared' && !explicit ? this.#pipeline : this.#pool;
-    return runner.run(input, limits).then(this.#counts.answered, this.#counts.failed) as Promise<
-      QueryResult<R>
-    >;
+    const primary = this.#primary;
+    const run =
+      readOnly && this.#replicas !== undefined
+        ? this.#replicas.run(
+            (server) => server.query(input, limits, kind, explicit),
+            () => primary.query(input, limits, kind, explicit),
+            // A standalone read had no effect where it failed: the primary may run it, in the time left.
+            () => !limits.deadline.expired(),
+          )
+        : primary.query(input, limits, kind, explicit);
+    return run.then(this.#counts.answered, this.#counts.failed) as Promise<QueryResult<R>>;
   }
 
   /**
@@ -153,7 +187,26 @@ export class Database extends Queryable {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    return runTransaction(fn, opts, this.#transactions);
+    if (opts?.readOnly !== true || this.#replicas === undefined) {
+      return runTransaction(fn, opts, this.#transactions);
+    }
+    checkTransactionOptions(opts);
+    const limits = readCallLimits(opts, Infinity, 'transaction()');
+    if (limits instanceof Promise) return limits;
+    let ran = false;
+    const tracked = (tx: Transaction): Promise<T> => {
+      ran = true;
+      return fn(tx);
+    };
+    return this.#replicas.run(
+      (server) => runTransaction(tracked, opts, this.#transactionHost(server)),
+      () => {
+        const left = limits.deadline.infinite ? opts : { ...opts, timeout: limits.deadline.remaining() };
+        return runTransaction(fn, left, this.#transactions);
+      },
+      // Only while fn has not run (the replica failed at connect or BEGIN), and time is left.
+      () => !ran && !limits.deadline.expired(),
+    );
   }
 
   /**
@@ -170,7 +223,7 @@ export class Database extends Queryable {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     const limits = readCallLimits(opts, Infinity, 'withClient()');
     if (limits instanceof Promise) return limits;
-    return withClient(this.#pool, fn, limits);
+    return withClient(this.#primary.connections, fn, limits);
   }
 
   /**
@@ -196,8 +249,8 @@ export class Database extends Queryable {
    */
   stats(): DatabaseStats {
     return {
-      pool: this.#pool.stats(),
-      pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
+      ...this.#primary.stats(),
+      replicas: this.#replicas?.stats() ?? [],
       ...this.#counts.snapshot(),
     };
   }
@@ -217,6 +270,17 @@ export class Database extends Queryable {
     values?: readonly unknown[],
     opts?: StreamOptions,
   ): AsyncIterable<R> {
+    if (readReadOnly(opts) && this.#replicas !== undefined) {
+      const replicas = this.#replicas;
+      const primary = this.#primary;
+      const lend: LendConnection = (signal, deadline) =>
+        replicas.run(
+          (server) => server.lend(signal, deadline),
+          () => primary.lend(signal, deadline),
+          () => !deadline.expired(),
+        );
+      return streamRows<R>(lend, query, values, opts);
+    }
     return streamRows<R>(this.#lend, query, values, opts);
   }
 
@@ -287,8 +351,8 @@ export class Database extends Queryable {
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
     this.#closing ??= Promise.all([
-      this.#pipeline?.close(),
-      this.#pool.close(timeout),
+      this.#primary.close(timeout),
+      this.#replicas?.close(timeout),
       this.#subscriptions.closeAll(),
     ]).then(noop);
     return this.#closing;
@@ -297,6 +361,25 @@ export class Database extends Queryable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+
+  #transactionHost(server: ServerPool): TransactionHost {
+    return {
+      acquire: (signal, deadline) => server.acquire(signal, deadline),
+      release: (lease) => server.release(lease),
+      closed: () => this.#closing !== undefined,
+      onQuery: this.#counts.statement,
+      onEnd: this.#counts.ended,
+    };
+  }
 }
 
 function noop(): void {}
+
+/** The `readOnly` option of a call (a `TypeError` for anything but a boolean). */
+function readReadOnly(opts: { readOnly?: unknown } | undefined): boolean {
+  const v = opts?.readOnly;
+  if (v !== undefined && typeof v !== 'boolean') {
+    throw new TypeError(`readOnly must be a boolean, got ${describeValue(v)}`);
+  }
+  return v === true;
+}
