@@ -39,6 +39,20 @@ export interface ClientSettings {
 }
 
 /**
+ * The settings that reach one `host` of a multi-host address: its own connection string over the
+ * server's config, its own name in messages.
+ *
+ * @example
+ * ```ts
+ * await openClient(onHost(settings, host), limits, adopt);
+ * ```
+ */
+export function onHost<S extends ClientSettings>(settings: S, host: HostEndpoint): S {
+  if (Object.keys(host.config).length === 0) return settings;
+  return { ...settings, config: { ...settings.config, ...host.config }, target: host.target };
+}
+
+/**
  * Creates and connects a client within `limits` and `connectTimeout`. `adopt(client)` is called
  * with each new client before it connects, so its owner attaches its `'error'` listener from birth.
  * Rejects with `signal.reason` on abort, `TimeoutError` at the deadline, `ConnectionError` when the

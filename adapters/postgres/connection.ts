@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { ConnectionError, Deadline, logDebug } from '../../src/internal/index.js';
 import { type CallLimits, NO_LIMITS } from './call-limits.js';
 import { cancelBackend, sendCancelRequest } from './cancel-request.js';
-import { type ClientSettings, openClient } from './connect.js';
+import { type ClientSettings, onHost, openClient } from './connect.js';
 import {
   backendKey,
   destroySocket,
@@ -23,7 +23,7 @@ import {
 import type { QueryInput } from './query-input.js';
 import { settleWithin } from './settle-within.js';
 import { runStatement } from './statement.js';
-import { type HostEndpoint, openMatching } from './target-session.js';
+import { type HostEndpoint, openOnHosts } from './target-session.js';
 
 /** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
 const CANCEL_GRACE = 5_000;
@@ -109,17 +109,7 @@ export class PgConnection {
    * ```
    */
   static open(settings: ConnectSettings, limits: CallLimits = NO_LIMITS): Promise<PgConnection> {
-    const hosts = settings.hosts ?? [{ target: settings.target, config: {} }];
-    const attrs = settings.sessionAttrs ?? 'any';
-    if (hosts.length === 1 && attrs === 'any') return PgConnection.#openOn(settings, hosts[0]!, limits);
-    return openMatching(
-      hosts,
-      attrs,
-      limits,
-      settings.connectTimeout,
-      (host, l) => PgConnection.#openOn(settings, host, l),
-      settings.target,
-    );
+    return openOnHosts(settings, limits, (host, l) => PgConnection.#openOn(settings, host, l));
   }
 
   static async #openOn(
@@ -127,12 +117,9 @@ export class PgConnection {
     host: HostEndpoint,
     limits: CallLimits,
   ): Promise<PgConnection> {
-    const hostSettings =
-      Object.keys(host.config).length === 0
-        ? settings
-        : { ...settings, config: { ...settings.config, ...host.config }, target: host.target };
     let conn: PgConnection | undefined;
-    await openClient(hostSettings, limits, (client) => (conn = new PgConnection(client, settings, host)));
+    const adopt = (client: pg.Client) => (conn = new PgConnection(client, settings, host));
+    await openClient(onHost(settings, host), limits, adopt);
     const opened = conn!;
     logDebug(settings.logger, 'connkit/postgres: connection opened', {
       target: host.target,

@@ -5,35 +5,28 @@
  * @module
  */
 import type pg from 'pg';
-import {
-  checkDuration,
-  Deadline,
-  describeValue,
-  PoolClosedError,
-  reportBackground,
-  type WaitOptions,
-} from '../../src/internal/index.js';
+import { checkDuration, describeValue, PoolClosedError, type WaitOptions } from '../../src/internal/index.js';
 import { readCallLimits } from './call-limits.js';
 import type { LendConnection } from './connection-lease.js';
-import { type ConnectSettings, PgConnection } from './connection.js';
+import type { ConnectSettings } from './connection.js';
 import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
+import { openServers } from './database-servers.js';
 import { Counters, type DatabaseStats } from './database-stats.js';
 import type { ListenConnect, ListenOptions } from './listen-options.js';
 import { readListenOptions, subscribe } from './listen.js';
 import { notifyStatement } from './notify.js';
 import {
-  checkTransactionOptions,
   resolveDatabaseOptions,
   type DatabaseOptions,
   type QueryOptions,
   type TransactionOptions,
 } from './options.js';
-import { refuseBehindPooler } from './pooler.js';
 import { readQuery, type QueryLike } from './query-input.js';
 import { Queryable, type QueryResult } from './queryable.js';
-import { ReplicaSet } from './replica-set.js';
+import { readOnlyTransaction, readReadOnly } from './read-only.js';
+import type { ReplicaSet } from './replica-set.js';
 import { runTransaction, type TransactionHost } from './run-transaction.js';
-import { ServerPool, serverSettings } from './server-pool.js';
+import type { ServerPool } from './server-pool.js';
 import { classifyStatement, transactionControlRefused } from './statement-kind.js';
 import { streamRows, type StreamOptions } from './stream.js';
 import type { Subscription } from './subscription.js';
@@ -72,61 +65,13 @@ export class Database extends Queryable {
     super();
     const o = resolveDatabaseOptions(opts);
     this.#queryTimeout = o.queryTimeout;
-    const common = {
-      baseConfig: o.baseConfig,
-      connectTimeout: o.connectTimeout,
-      secrets: o.secrets,
-      logger: o.logger,
-      onCancel: this.#counts.cancelled,
-    };
-    const lost = (target: string) => (_conn: PgConnection, err: Error) =>
-      reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, { target });
-    const settings = serverSettings(o.primary, common, {
-      onBroken: lost(o.primary.target),
-      // A primary asked for by its role: a 25006 means it was demoted (see statementFailure).
-      wantsWrites: o.primary.sessionAttrs === 'read-write' || o.primary.sessionAttrs === 'primary',
-    });
-    this.#settings = settings;
-    const sizing = {
-      pool: o.pool,
-      acquireTimeout: o.acquireTimeout,
-      pipelineConnections: o.pipelineConnections,
-      queryTimeout: o.queryTimeout,
-    };
-    const primary = new ServerPool(o.primary.masked, settings, sizing);
+    const servers = openServers(o, this.#counts.cancelled);
+    const primary = servers.primary;
+    this.#settings = servers.settings;
     this.#primary = primary;
-    if (o.replicas.length > 0) {
-      // One create attempt: an unreachable replica is marked down at once and its reads go to the primary.
-      const replicaSizing = { ...sizing, pool: { ...o.pool, createAttempts: 1 } };
-      this.#replicas = new ReplicaSet(
-        (i, markDown) => {
-          const address = o.replicas[i]!;
-          const onBroken = lost(address.target);
-          return new ServerPool(
-            address.masked,
-            serverSettings(address, common, {
-              onBroken: (conn, err) => {
-                onBroken(conn, err);
-                markDown(err);
-              },
-            }),
-            replicaSizing,
-          );
-        },
-        o.replicas.length,
-        o.logger,
-      );
-    }
+    this.#replicas = servers.replicas;
     this.#lend = (signal, deadline) => primary.lend(signal, deadline);
-    const listenSettings =
-      o.listen === undefined ? settings : serverSettings(o.listen, common, { onBroken: undefined });
-    this.#connectListen = async (signal) => {
-      const limits = { signal, deadline: Deadline.NEVER };
-      const conn = await PgConnection.open(listenSettings, limits);
-      // Without a listenUrl, `url` may lead through PgBouncer, where a LISTEN receives nothing.
-      if (o.listen === undefined) await refuseBehindPooler(conn, limits);
-      return conn;
-    };
+    this.#connectListen = servers.connectListen;
     this.#transactions = this.#transactionHost(primary);
   }
 
@@ -139,6 +84,10 @@ export class Database extends Queryable {
    * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
    * Text of several statements (`;`-separated, without values) runs them in order and resolves with
    * the last one's result. `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
+   *
+   * `readOnly: true` runs it on a healthy read replica (`replicas`), on the primary when there is
+   * none; when the replica turns out to be down, the statement (which had no effect there) is run
+   * once more on the primary, within the same timeout.
    *
    * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
    * pipelined connections, so time spent queued behind other statements is not counted), and a
@@ -178,7 +127,12 @@ export class Database extends Queryable {
   /**
    * Runs `fn` in a transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws,
    * is aborted or times out (the running statement is cancelled on the server). With `retries`, `fn`
-   * is run again after a serialization failure or deadlock, with jittered backoff.
+   * is run again after a serialization failure or deadlock, with jittered backoff. A connection lost
+   * while COMMIT was on its way rejects with `CommitInDoubtError`: the outcome is unknown.
+   *
+   * `readOnly: true` begins `READ ONLY` on a healthy read replica when there are `replicas` (else on
+   * the primary); if that replica is unreachable before `fn` ran, on the primary instead — never
+   * once `fn` ran.
    *
    * @example
    * ```ts
@@ -190,22 +144,8 @@ export class Database extends Queryable {
     if (opts?.readOnly !== true || this.#replicas === undefined) {
       return runTransaction(fn, opts, this.#transactions);
     }
-    checkTransactionOptions(opts);
-    const limits = readCallLimits(opts, Infinity, 'transaction()');
-    if (limits instanceof Promise) return limits;
-    let ran = false;
-    const tracked = (tx: Transaction): Promise<T> => {
-      ran = true;
-      return fn(tx);
-    };
-    return this.#replicas.run(
-      (server) => runTransaction(tracked, opts, this.#transactionHost(server)),
-      () => {
-        const left = limits.deadline.infinite ? opts : { ...opts, timeout: limits.deadline.remaining() };
-        return runTransaction(fn, left, this.#transactions);
-      },
-      // Only while fn has not run (the replica failed at connect or BEGIN), and time is left.
-      () => !ran && !limits.deadline.expired(),
+    return readOnlyTransaction(this.#replicas, fn, opts, (server) =>
+      server === undefined ? this.#transactions : this.#transactionHost(server),
     );
   }
 
@@ -240,7 +180,8 @@ export class Database extends Queryable {
   }
 
   /**
-   * Pool, pipeline and query counters.
+   * Pool, pipeline and query counters of the primary, and each read replica's URL (password masked),
+   * health and pool.
    *
    * @example
    * ```ts
@@ -258,7 +199,7 @@ export class Database extends Queryable {
   /**
    * Streams rows through a server-side cursor on a dedicated connection, `batchSize` rows per round
    * trip. `break` closes the cursor and releases the connection; an abort or the `timeout` cancels
-   * the running batch on the server.
+   * the running batch on the server. `readOnly: true` streams from a healthy read replica.
    *
    * @example
    * ```ts
@@ -270,23 +211,16 @@ export class Database extends Queryable {
     values?: readonly unknown[],
     opts?: StreamOptions,
   ): AsyncIterable<R> {
-    if (readReadOnly(opts) && this.#replicas !== undefined) {
-      const replicas = this.#replicas;
-      const primary = this.#primary;
-      const lend: LendConnection = (signal, deadline) =>
-        replicas.run(
-          (server) => server.lend(signal, deadline),
-          () => primary.lend(signal, deadline),
-          () => !deadline.expired(),
-        );
-      return streamRows<R>(lend, query, values, opts);
-    }
-    return streamRows<R>(this.#lend, query, values, opts);
+    const lend =
+      readReadOnly(opts) && this.#replicas !== undefined ? this.#replicas.lender(this.#primary) : this.#lend;
+    return streamRows<R>(lend, query, values, opts);
   }
 
   /**
    * Subscribes to a channel on its own connection (outside the pool) that reconnects with backoff
-   * and re-issues LISTEN after a loss.
+   * and re-issues LISTEN after a loss. It connects to `listenUrl` when given; otherwise to `url`,
+   * and rejects with an `InvalidStateError` when that leads through a connection pooler such as
+   * PgBouncer (a LISTEN there receives nothing).
    *
    * @example
    * ```ts
@@ -374,12 +308,3 @@ export class Database extends Queryable {
 }
 
 function noop(): void {}
-
-/** The `readOnly` option of a call (a `TypeError` for anything but a boolean). */
-function readReadOnly(opts: { readOnly?: unknown } | undefined): boolean {
-  const v = opts?.readOnly;
-  if (v !== undefined && typeof v !== 'boolean') {
-    throw new TypeError(`readOnly must be a boolean, got ${describeValue(v)}`);
-  }
-  return v === true;
-}

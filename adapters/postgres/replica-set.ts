@@ -14,6 +14,7 @@ import {
   type PoolStats,
   reportBackground,
 } from '../../src/internal/index.js';
+import type { LendConnection } from './connection-lease.js';
 import { PgConnection } from './connection.js';
 import { isUnreachable } from './errors.js';
 import type { ServerPool } from './server-pool.js';
@@ -96,6 +97,16 @@ export class ReplicaSet {
       });
       return onPrimary();
     }
+  }
+
+  /** Lends a connection (to a stream) from a healthy replica, else from `primary`. */
+  lender(primary: ServerPool): LendConnection {
+    return (signal, deadline) =>
+      this.run(
+        (server) => server.lend(signal, deadline),
+        () => primary.lend(signal, deadline),
+        () => !deadline.expired(),
+      );
   }
 
   stats(): ReplicaStats[] {

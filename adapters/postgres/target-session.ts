@@ -198,6 +198,31 @@ export async function checkSession(
 }
 
 /**
+ * Opens a connection to the server `settings` describe: on its one host when there is nothing to
+ * choose (one host, `target_session_attrs=any`), else through {@link openMatching}.
+ *
+ * @example
+ * ```ts
+ * const conn = await openOnHosts(settings, limits, (host, l) => openOn(host, l));
+ * ```
+ */
+export function openOnHosts<C extends SessionCandidate>(
+  settings: {
+    hosts?: readonly HostEndpoint[] | undefined;
+    sessionAttrs?: TargetSessionAttrs | undefined;
+    target: string;
+    connectTimeout: number;
+  },
+  limits: CallLimits,
+  open: (host: HostEndpoint, limits: CallLimits) => Promise<C>,
+): Promise<C> {
+  const hosts = settings.hosts ?? [{ target: settings.target, config: {} }];
+  const attrs = settings.sessionAttrs ?? 'any';
+  if (hosts.length === 1 && attrs === 'any') return open(hosts[0]!, limits);
+  return openMatching(hosts, attrs, limits, settings.connectTimeout, open, settings.target);
+}
+
+/**
  * Connects to the first host of `hosts`, in order, whose session matches `attrs` (libpq's
  * multi-host semantics): a host that cannot be reached costs at most the connect timeout `open`
  * applies, then the next one is tried; a session that does not match is closed. `prefer-standby`
