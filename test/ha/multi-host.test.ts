@@ -203,6 +203,31 @@ describe.skipIf(!cluster)('Database over a multi-host URL (libpq syntax)', () =>
     expect(db.stats().pool.created).toBe(1);
   });
 
+  it('listen() on a multi-host URL follows a failover: the subscription reconnects to the promoted standby', async () => {
+    const db = database({ url: hosts(['a', 'b'], 'target_session_attrs=read-write'), connectTimeout: 1_000 });
+    const channel = uniqueName('chan');
+    const sub = await db.listen(channel, {
+      reconnect: { initialDelay: 50, maxDelay: 200 },
+      heartbeat: 1_000,
+    });
+    const received: string[] = [];
+    const reading = (async () => {
+      for await (const n of sub) received.push(n.payload);
+    })();
+    try {
+      await db.notify(channel, 'before', { timeout: 5_000 });
+      await until(() => received.includes('before'), 5_000, 'the notification before the failover');
+      await c.stop('a');
+      await c.promote('b');
+      await until(() => sub.reconnects >= 1, 15_000, 'the subscription to reconnect');
+      await db.notify(channel, 'after', { timeout: 5_000 });
+      await until(() => received.includes('after'), 5_000, 'the notification sent on the new primary');
+    } finally {
+      await sub.close();
+      await reading;
+    }
+  });
+
   it('a COMMIT whose connection is lost on the way is reported in doubt (CommitInDoubtError), not as a plain failure', async () => {
     const table = uniqueName('doubt');
     const db = database({ url: hosts(['a', 'b'], 'target_session_attrs=read-write'), pool: { max: 1 } });

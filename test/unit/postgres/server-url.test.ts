@@ -4,6 +4,7 @@
  * the URL without its password.
  */
 import { describe, expect, it } from 'vitest';
+import { Database } from '../../../adapters/postgres/index.js';
 import { resolveDatabaseOptions } from '../../../adapters/postgres/options.js';
 import { readServerUrl } from '../../../adapters/postgres/server-url.js';
 
@@ -146,5 +147,33 @@ describe('resolveDatabaseOptions() with replicas and listenUrl', () => {
     expect(() => resolveDatabaseOptions({ listenUrl: 'postgres://u:s3cret@a,,b/app' })).toThrow(
       /listenUrl has an empty host/,
     );
+  });
+});
+
+describe('new Database() with bad HA options', () => {
+  it('throws synchronously at construction, quoting the bad value without the password', () => {
+    const cases: [() => unknown, typeof TypeError | typeof RangeError, RegExp][] = [
+      [() => new Database({ url: 'postgres://u:s3cret@h1,,h2/db' }), TypeError, /url has an empty host/],
+      [
+        () => new Database({ url: 'postgres://u:s3cret@h1,h2/db?target_session_attrs=master' }),
+        RangeError,
+        /target_session_attrs must be any, read-write, read-only, primary, standby or prefer-standby, got "master"/,
+      ],
+      [
+        () => new Database({ url: 'postgres://u:s3cret@p/app', replicas: ['postgres://u:s3cret@r/other'] }),
+        TypeError,
+        /replicas\[0\] names database "other" but url names "app"/,
+      ],
+      [
+        () => new Database({ listenUrl: 'http://u:s3cret@h/db' }),
+        TypeError,
+        /listenUrl must start with postgres:\/\//,
+      ],
+    ];
+    for (const [make, type, why] of cases) {
+      expect(make).toThrow(type);
+      expect(make).toThrow(why);
+      expect(make).not.toThrow(/s3cret/);
+    }
   });
 });
