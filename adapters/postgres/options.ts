@@ -101,7 +101,9 @@ export interface DatabaseOptions {
   /**
    * A direct URL to the primary for `listen()`, when `url` goes through a transaction-mode pooler
    * (PgBouncer), where a LISTEN would silently receive nothing. Without it, `listen()` through a
-   * pooler rejects with an error that says so. @default undefined — `url`
+   * pooler rejects with an error that says so (a pooler is recognised by the backend pid it hands
+   * out not being the session's `pg_backend_pid()`; a session-mode pooler, where LISTEN does work,
+   * looks the same: give its URL here to use it). @default undefined — `url`
    */
   listenUrl?: string | undefined;
   /** Passed to `new pg.Client()` as-is (`ssl`, `host`, `password`, `keepAlive`, `types` …). @default {} */
@@ -140,8 +142,9 @@ export interface DatabaseOptions {
  */
 export interface QueryOptions extends WaitOptions {
   /**
-   * Run on a healthy read replica (`replicas`), or on the primary when there is none — so a write
-   * with `readOnly` fails there (25006) only when a replica took it. @default false
+   * Run on a healthy read replica (`replicas`), or on the primary when there is none (a write with
+   * `readOnly` then fails with 25006 only when a replica took it). Inside a transaction it changes
+   * nothing: the statement runs where the transaction runs. @default false
    */
   readOnly?: boolean | undefined;
 }
