@@ -19,6 +19,7 @@ export { Transaction } from './transaction.js';
 export { Queryable, type QueryResult } from './queryable.js';
 export {
   CommitInDoubtError,
+  ConnectTimeoutError,
   ConnectionError,
   DatabaseError,
   NoRowsError,
