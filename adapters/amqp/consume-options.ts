@@ -8,11 +8,35 @@ import type { Message } from './message.js';
 import { MAX_TTL } from './wire.js';
 
 /**
- * Options of `broker.consume()`.
+ * Options of `broker.consume()`. What becomes of each delivery:
+ *
+ * | the handler…                                         | the message is…                                                  |
+ * | ---------------------------------------------------- | ---------------------------------------------------------------- |
+ * | resolves                                             | acked                                                            |
+ * | throws, attempts left (`retryIf` absent or true)     | retried: through the delay queue after `delay`, `attempt` + 1    |
+ * | throws, `retry.retryIf(err, msg)` false              | dead-lettered at once                                            |
+ * | throws, attempts spent (no `retry`: after the first) | dead-lettered                                                    |
+ * | throws `NonRetryableError` (or a subclass)           | dead-lettered at once, whatever `retryIf` says                   |
+ * | throws `RequeueError`                                | requeued at once (`nack`): redelivered, `attempt` not counted    |
+ * | is not called: the body does not decode              | dead-lettered at once (`x-connkit-error-name: SyntaxError`)      |
+ * | (inbox) is not called: a duplicate                   | acked                                                            |
+ * | (inbox) is not called: no message id                 | dead-lettered at once (`MissingMessageIdError` is non-retryable) |
+ *
+ * Dead-lettered: published to `deadLetter` with the error in headers (`x-connkit-error`,
+ * `x-connkit-error-name`, `x-connkit-queue`), else rejected to the queue's own dead-letter exchange
+ * (dropped by the broker when the queue has none). A retry or dead-letter publish that fails is
+ * reported and the message is requeued. A `retryIf` that throws is reported and the message retried.
+ * Buffered deliveries of a closing consumer are requeued. `serve()` handlers: a throw is replied as
+ * an error and the request acked.
  *
  * @example
  * ```ts
- * broker.consume('jobs', handle, { concurrency: 4, prefetch: 16, retry: { attempts: 5, delay: [1000, 5000] }, deadLetter: 'jobs.dead' });
+ * broker.consume('jobs', handle, {
+ *   concurrency: 4,
+ *   prefetch: 16,
+ *   retry: { attempts: 5, delay: [1000, 5000], retryIf: (err) => !(err instanceof ValidationError) },
+ *   deadLetter: 'jobs.dead',
+ * });
  * ```
  */
 export interface ConsumeOptions {
@@ -23,15 +47,43 @@ export interface ConsumeOptions {
   /**
    * Retries through delay queues. `attempts` counts every try, the first included; `delay` is in
    * whole milliseconds (at most 2^32-1, RabbitMQ's longest TTL), per attempt when an array (the last
-   * value repeats).
+   * value repeats). `retryIf` decides per failure: false dead-letters at once (default: every
+   * failure but a `NonRetryableError` is retried).
    */
-  retry?: { attempts: number; delay: number | number[] };
+  retry?: RetryOptions;
   /** Queue that takes messages whose attempts are spent (the error in headers). @default the queue's own DLX (reject) */
   deadLetter?: string;
 }
 
 /**
- * A message handler: resolve → ack, throw → retry / dead-letter. `signal` aborts on a forced close.
+ * Retries of `broker.consume()` (see {@link ConsumeOptions}).
+ *
+ * @example
+ * ```ts
+ * const retry: RetryOptions = { attempts: 5, delay: [100, 1000, 10_000], retryIf: (err) => isTransient(err) };
+ * ```
+ */
+export interface RetryOptions {
+  /** Tries in all, the first included (1: no retry). */
+  attempts: number;
+  /** Milliseconds before each retry (the last value repeats). */
+  delay: number | number[];
+  /** Whether a failure is worth retrying; false dead-letters at once. Not asked for a `NonRetryableError`. */
+  retryIf?: RetryPredicate | undefined;
+}
+
+/**
+ * Decides whether a failed delivery is retried (see {@link RetryOptions}).
+ *
+ * @example
+ * ```ts
+ * const retryIf: RetryPredicate = (err, msg) => msg.attempt < 3 || isTransient(err);
+ * ```
+ */
+export type RetryPredicate = (err: unknown, msg: Message) => boolean;
+
+/**
+ * A message handler: resolve → ack, throw → retry / dead-letter (the table in {@link ConsumeOptions}). `signal` aborts on a forced close.
  *
  * @example
  * ```ts
@@ -57,6 +109,8 @@ export interface ConsumerStats {
   retried: number;
   deadLettered: number;
   rejected: number;
+  /** Deliveries put back on the queue (a `RequeueError`, a retry that could not be published). */
+  requeued: number;
   restarts: number;
 }
 
@@ -76,6 +130,7 @@ export interface ConsumeSettings {
   /** Delay before retry n (index n-1, the last repeating); empty without retry. */
   delays: number[];
   deadLetter: string | undefined;
+  retryIf: RetryPredicate | undefined;
 }
 
 function checkDelay(value: unknown, name: string): number {
@@ -115,6 +170,7 @@ export function resolveConsumeOptions(queue: unknown, handler: unknown, opts: un
     attempts: 1,
     delays: [],
     deadLetter: undefined,
+    retryIf: undefined,
   };
   if (o.retry !== undefined) {
     if (o.retry === null || typeof o.retry !== 'object') {
@@ -126,6 +182,11 @@ export function resolveConsumeOptions(queue: unknown, handler: unknown, opts: un
     settings.delays = delays.map((d, i) =>
       checkDelay(d, Array.isArray(o.retry?.delay) ? `retry.delay[${i}]` : 'retry.delay'),
     );
+    const retryIf: unknown = o.retry.retryIf;
+    if (retryIf !== undefined && typeof retryIf !== 'function') {
+      throw new TypeError(`retry.retryIf must be a function, got ${describeValue(retryIf)}`);
+    }
+    settings.retryIf = retryIf as RetryPredicate | undefined;
   }
   if (o.deadLetter !== undefined) {
     if (typeof o.deadLetter !== 'string' || o.deadLetter === '') {

@@ -98,7 +98,7 @@ export class Consumer {
       },
       handler as MessageHandler<unknown>,
       this.#policy,
-      { concurrency: settings.concurrency, reply, signal: this.#abort.signal },
+      { concurrency: settings.concurrency, reply, signal: this.#abort.signal, queue },
     );
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;

@@ -37,18 +37,19 @@ export interface RunnerHost {
  *
  * @example
  * ```ts
- * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal });
+ * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal, queue: 'jobs' });
  * runner.deliver(channel, raw);
  * ```
  */
 export class DeliveryRunner {
-  readonly stats = { acked: 0, retried: 0, deadLettered: 0, rejected: 0 };
+  readonly stats = { acked: 0, retried: 0, deadLettered: 0, rejected: 0, requeued: 0 };
   readonly #host: RunnerHost;
   readonly #handler: MessageHandler<unknown>;
   readonly #policy: FailurePolicy;
   readonly #concurrency: number;
   readonly #reply: boolean;
   readonly #signal: AbortSignal;
+  readonly #queue: string;
   #active = 0;
   #buffer: Delivery[] = [];
   #idle: (() => void)[] = [];
@@ -57,7 +58,7 @@ export class DeliveryRunner {
     host: RunnerHost,
     handler: MessageHandler<unknown>,
     policy: FailurePolicy,
-    opts: { concurrency: number; reply: boolean; signal: AbortSignal },
+    opts: { concurrency: number; reply: boolean; signal: AbortSignal; queue: string },
   ) {
     this.#host = host;
     this.#handler = handler;
@@ -65,6 +66,7 @@ export class DeliveryRunner {
     this.#concurrency = opts.concurrency;
     this.#reply = opts.reply;
     this.#signal = opts.signal;
+    this.#queue = opts.queue;
   }
 
   /** Handlers running. */
@@ -136,7 +138,7 @@ export class DeliveryRunner {
   async #handle({ raw, channel }: Delivery): Promise<void> {
     let msg: Message;
     try {
-      msg = toMessage(raw);
+      msg = toMessage(raw, this.#queue);
     } catch (err) {
       await this.#failed(channel, raw, undefined, err); // an unparsable body never gets better
       return;
@@ -148,7 +150,7 @@ export class DeliveryRunner {
       if (this.#reply) {
         sendReply(channel, raw, undefined, err, true);
         this.settle(channel, raw, 'ack');
-      } else await this.#failed(channel, raw, msg.attempt, err);
+      } else await this.#failed(channel, raw, msg, err);
       return;
     }
     if (this.#reply) sendReply(channel, raw, result, undefined, false);
@@ -158,12 +160,14 @@ export class DeliveryRunner {
   async #failed(
     channel: Channel,
     raw: ConsumeMessage,
-    attempt: number | undefined,
+    msg: Message | undefined,
     err: unknown,
   ): Promise<void> {
-    const outcome = await this.#policy.fail(raw, attempt, err);
-    if (outcome === 'requeue') this.settle(channel, raw, 'requeue');
-    else if (outcome === 'rejected') {
+    const outcome = await this.#policy.fail(raw, msg, err);
+    if (outcome === 'requeue') {
+      this.stats.requeued++;
+      this.settle(channel, raw, 'requeue');
+    } else if (outcome === 'rejected') {
       this.stats.rejected++;
       this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
     } else {

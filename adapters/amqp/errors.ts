@@ -109,3 +109,47 @@ export class RemoteError extends ConnkitError {
     this.remoteCode = remoteCode;
   }
 }
+
+/**
+ * Thrown by a consume handler for a message that will never succeed (a poison message): it is
+ * dead-lettered at once — to the consumer's `deadLetter` queue, else rejected to the queue's own
+ * DLX — without the retries left. Subclass it for your own poison errors (the dead-lettered message
+ * carries the subclass's name in `x-connkit-error-name`).
+ *
+ * @example
+ * ```ts
+ * broker.consume('orders', async (msg) => {
+ *   if (!isOrder(msg.body)) throw new NonRetryableError('not an order', { cause: validationError });
+ *   await apply(msg.body);
+ * }, { retry: { attempts: 5, delay: 1000 }, deadLetter: 'orders.dead' });
+ * ```
+ */
+export class NonRetryableError extends ConnkitError {
+  constructor(
+    message = 'The message cannot be handled and is not retried',
+    options?: ConnkitErrorOptions,
+    code = 'NON_RETRYABLE',
+  ) {
+    super(message, code, options);
+  }
+}
+
+/**
+ * Thrown by a consume handler to put the message back on its queue at once (`basic.nack` with
+ * requeue): the broker redelivers it (`msg.fields.redelivered` true) to this or another consumer,
+ * with no delay and without counting an attempt — mind loops (a quorum queue's `delivery-limit`
+ * ends them).
+ *
+ * @example
+ * ```ts
+ * broker.consume('jobs', async (msg) => {
+ *   if (!tenantIsReady(msg.body.tenant)) throw new RequeueError('tenant is migrating');
+ *   await run(msg.body);
+ * });
+ * ```
+ */
+export class RequeueError extends ConnkitError {
+  constructor(message = 'The handler asked for the message to be requeued', options?: ConnkitErrorOptions) {
+    super(message, 'REQUEUE', options);
+  }
+}

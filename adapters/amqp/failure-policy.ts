@@ -7,7 +7,9 @@
  */
 import type { ConsumeMessage, Options } from 'amqplib';
 import { describeValue } from '../../src/internal/index.js';
-import type { ConsumeSettings } from './consume-options.js';
+import type { ConsumeSettings, RetryPredicate } from './consume-options.js';
+import { failureAction } from './failure-action.js';
+import type { Message } from './message.js';
 import type { Topology } from './topology.js';
 import {
   ATTEMPT_HEADER,
@@ -24,7 +26,7 @@ import {
  *
  * @example
  * ```ts
- * const outcome: FailureOutcome = await policy.fail(raw, 1, err); // 'retried'
+ * const outcome: FailureOutcome = await policy.fail(raw, msg, err); // 'retried'
  * ```
  */
 export type FailureOutcome = 'retried' | 'dead-lettered' | 'rejected' | 'requeue';
@@ -96,7 +98,7 @@ export function relayProperties(raw: ConsumeMessage, headers: Record<string, unk
  * ```ts
  * const policy = new FailurePolicy('jobs', settings, host);
  * await broker.declare(policy.topology());
- * const outcome = await policy.fail(raw, msg.attempt, err);
+ * const outcome = await policy.fail(raw, msg, err);
  * ```
  */
 export class FailurePolicy {
@@ -104,6 +106,7 @@ export class FailurePolicy {
   readonly #attempts: number;
   readonly #delays: number[];
   readonly #deadLetter: string | undefined;
+  readonly #retryIf: RetryPredicate | undefined;
   readonly #host: FailureHost;
 
   constructor(queue: string, settings: ConsumeSettings, host: FailureHost) {
@@ -111,6 +114,7 @@ export class FailurePolicy {
     this.#attempts = settings.attempts;
     this.#delays = settings.delays;
     this.#deadLetter = settings.deadLetter;
+    this.#retryIf = settings.retryIf;
     this.#host = host;
   }
 
@@ -134,13 +138,20 @@ export class FailurePolicy {
   }
 
   /**
-   * Relays a failed delivery (attempt `attempt`, `undefined` when the message could not even be
-   * decoded: it never gets better, so it is not retried). A relay that fails is reported and the
-   * delivery goes back to the queue.
+   * Carries out what the failure calls for ({@link failureAction}: `msg` is `undefined` when the
+   * delivery could not even be decoded): a relay to a delay queue or the dead-letter queue, a
+   * rejection, or a requeue. A relay that fails is reported and the delivery goes back to the queue.
    */
-  async fail(raw: ConsumeMessage, attempt: number | undefined, err: unknown): Promise<FailureOutcome> {
+  async fail(raw: ConsumeMessage, msg: Message | undefined, err: unknown): Promise<FailureOutcome> {
+    const action = failureAction(err, msg, this.#attempts, this.#retryIf, (e) =>
+      this.#host.reportError('connkit/amqp: retryIf threw; the message is retried', e, {
+        queue: this.#queue,
+      }),
+    );
+    if (action === 'requeue') return 'requeue';
     const { name, message } = errorText(err);
-    if (attempt !== undefined && attempt < this.#attempts) {
+    if (action === 'retry' && msg !== undefined) {
+      const attempt = msg.attempt;
       const delay = this.#delays[Math.min(attempt - 1, this.#delays.length - 1)] as number;
       const properties = relayProperties(raw, { [ATTEMPT_HEADER]: attempt + 1, [ERROR_HEADER]: message });
       return this.#relay(delayQueueName(this.#queue, delay), raw, properties, 'retried');

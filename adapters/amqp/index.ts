@@ -24,6 +24,8 @@ export {
   BrokerClosedError,
   BufferFullError,
   RemoteError,
+  NonRetryableError,
+  RequeueError,
   ConnectionError,
   TimeoutError,
 } from './errors.js';

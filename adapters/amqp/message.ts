@@ -13,7 +13,7 @@ import { ATTEMPT_HEADER } from './wire.js';
  * @example
  * ```ts
  * broker.consume<{ id: number }>('jobs', async (msg) => {
- *   console.log(msg.body.id, msg.attempt, msg.properties.messageId);
+ *   console.log(msg.body.id, msg.attempt, msg.properties.messageId, msg.queue);
  * });
  * ```
  */
@@ -23,6 +23,12 @@ export interface Message<T = unknown> {
   /** The amqplib message, content as received. */
   readonly raw: ConsumeMessage;
   readonly fields: { deliveryTag: number; redelivered: boolean; exchange: string; routingKey: string };
+  /**
+   * The queue the message was consumed from: the consumer's own queue, known to connkit, not read
+   * from the wire (a message published to an exchange, or back from a delay queue, carries another
+   * routing key).
+   */
+  readonly queue: string;
   readonly properties: MessageProperties;
   /** 1 on the first delivery, counted through connkit's retries. */
   readonly attempt: number;
@@ -43,19 +49,21 @@ export function attemptOf(raw: ConsumeMessage): number {
 }
 
 /**
- * Builds the handler's message; throws (SyntaxError) when a declared JSON body does not parse.
+ * Builds the handler's message of a delivery from `queue`; throws (SyntaxError) when a declared
+ * JSON body does not parse.
  *
  * @example
  * ```ts
- * const msg = toMessage(raw); // msg.body is decoded, msg.attempt read from the headers
+ * const msg = toMessage(raw, 'orders'); // msg.body is decoded, msg.attempt read from the headers
  * ```
  */
-export function toMessage<T>(raw: ConsumeMessage): Message<T> {
+export function toMessage<T>(raw: ConsumeMessage, queue: string): Message<T> {
   const { deliveryTag, redelivered, exchange, routingKey } = raw.fields;
   return {
     body: decodeBody(raw.content, raw.properties.contentType as string | undefined) as T,
     raw,
     fields: { deliveryTag, redelivered, exchange, routingKey },
+    queue,
     properties: raw.properties,
     attempt: attemptOf(raw),
   };

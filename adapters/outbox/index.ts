@@ -6,3 +6,4 @@
 export * from './outbox.js';
 export * from './relay.js';
 export * from './inbox.js';
+export * from './inbox-pruner.js';

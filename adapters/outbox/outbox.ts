@@ -3,7 +3,6 @@
  * {@link Relay} only once that transaction has committed.
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { describeValue } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import { encodeBody } from '../amqp/codec.js';
@@ -14,6 +13,7 @@ import type { Transaction } from '../postgres/transaction.js';
 import { resolveOutboxOptions, type OutboxOptions, type OutboxSettings } from './outbox-settings.js';
 import { Relay, type RelayStartOptions } from './relay.js';
 import { outboxDdl, tableId } from './tables.js';
+import { uuidv7 } from './uuid-v7.js';
 
 export type { OutboxOptions, OutboxSettings } from './outbox-settings.js';
 
@@ -32,7 +32,10 @@ export interface OutboxMessage {
   body: unknown;
   /** AMQP headers (values keep their types through JSON: strings, numbers, booleans). */
   headers?: Record<string, unknown>;
-  /** @default a random UUID */
+  /**
+   * @default a UUIDv7 (RFC 9562): time-ordered, so the inboxes that record it insert near the end of
+   * their index
+   */
   messageId?: string;
 }
 
@@ -50,7 +53,7 @@ function checkMessage(message: unknown): Required<Omit<OutboxMessage, 'headers'>
     throw new TypeError(`messageId must be a non-empty string, got ${describeValue(m.messageId)}`);
   }
   checkHeaders(m.headers);
-  return { ...m, messageId: m.messageId ?? randomUUID() };
+  return { ...m, messageId: m.messageId ?? uuidv7() };
 }
 
 /**

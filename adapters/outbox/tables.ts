@@ -4,6 +4,7 @@
  * @module
  */
 import { sql, type SqlQuery } from '../postgres/sql.js';
+import type { Transaction } from '../postgres/transaction.js';
 
 /** The quoted identifier of a possibly schema-qualified table name. */
 export function tableId(table: string): SqlQuery {
@@ -27,10 +28,54 @@ export function outboxDdl(table: string): SqlQuery {
   )`;
 }
 
-/** `CREATE TABLE IF NOT EXISTS` for an inbox: the ids of messages already applied. */
+/**
+ * `CREATE TABLE IF NOT EXISTS` for an inbox: the ids of the messages each consumer has applied. A
+ * row whose `consumer` is `''` was applied before the inbox told consumers apart (a migrated
+ * table, or an older connkit still running) and counts as applied for every consumer.
+ */
 export function inboxDdl(table: string): SqlQuery {
   return sql`create table if not exists ${tableId(table)} (
-    message_id text primary key,
-    applied_at timestamptz not null default clock_timestamp()
+    consumer text not null default '',
+    message_id text not null,
+    applied_at timestamptz not null default clock_timestamp(),
+    primary key (consumer, message_id)
   )`;
+}
+
+/**
+ * Creates the inbox table, or brings one of an older shape up to date: a table keyed by
+ * `message_id` alone gets the `consumer` column (`''` for its rows, none lost) and the key
+ * `(consumer, message_id)`; every table gets the `applied_at` index that pruning walks. Run it in a
+ * transaction that holds the table's advisory lock. The key change rebuilds the key's index under an
+ * exclusive lock: once, on the first install after an upgrade.
+ *
+ * @example
+ * ```ts
+ * await db.transaction(async (tx) => {
+ *   await tx.query(sql`select pg_advisory_xact_lock(hashtext(${table}))`);
+ *   await installInbox(tx, table);
+ * });
+ * ```
+ */
+export async function installInbox(tx: Transaction, table: string): Promise<void> {
+  const t = tableId(table);
+  await tx.query(inboxDdl(table));
+  const shape = await tx.one<{ has_consumer: boolean; old_key: string | null }>(sql`
+    select exists(select 1 from pg_attribute
+                  where attrelid = to_regclass(${t.text}) and attname = 'consumer' and not attisdropped) as has_consumer,
+           (select c.conname from pg_constraint c
+            where c.conrelid = to_regclass(${t.text}) and c.contype = 'p'
+              and (select array_agg(a.attname::text) from pg_attribute a
+                   where a.attrelid = c.conrelid and a.attnum = any(c.conkey)) = array['message_id']) as old_key`);
+  if (!shape.has_consumer) {
+    // A constant default: PostgreSQL only records it, the table is not rewritten.
+    await tx.query(sql`alter table ${t} add column consumer text not null default ''`);
+  }
+  if (shape.old_key !== null) {
+    await tx.query(
+      sql`alter table ${t} drop constraint ${sql.id([shape.old_key])}, add primary key (consumer, message_id)`,
+    );
+  }
+  const name = table.split('.').at(-1) as string;
+  await tx.query(sql`create index if not exists ${sql.id([`${name}_applied_at`])} on ${t} (applied_at)`);
 }

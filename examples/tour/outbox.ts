@@ -8,9 +8,10 @@ await using broker = new Broker({
   topology: { queues: [{ name: 'tour.orders' }] },
 });
 const outbox = new Outbox(db, broker);
-const inbox = new Inbox(db);
+const inbox = new Inbox(db, { keep: 7 * 86_400_000 }); // ids are remembered for 7 days
 await outbox.install();
 await inbox.install();
+await using pruner = inbox.startPruning(); // deletes older ids, in small batches
 
 // Producer: the event is published if and only if this transaction commits.
 await db.transaction(async (tx) => {
@@ -19,7 +20,7 @@ await db.transaction(async (tx) => {
 });
 await using relay = outbox.start();
 
-// Consumer: each message id is applied once, in the same transaction as its effect.
+// Consumer: each message id is applied once per queue, in the same transaction as its effect.
 const consumer = broker.consume<{ orderId: number }>(
   'tour.orders',
   inbox.handler(async (msg, tx) => {
@@ -27,5 +28,5 @@ const consumer = broker.consume<{ orderId: number }>(
   }),
 );
 await consumer.ready;
-console.log(await relay.stats(), inbox.stats());
+console.log(await relay.stats(), inbox.stats(), pruner.stats());
 await consumer.close();

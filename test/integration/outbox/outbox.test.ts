@@ -3,7 +3,7 @@
  * transaction committed, and its effect is applied once however often it is delivered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Broker } from '../../../adapters/amqp/index.js';
+import { Broker, NonRetryableError } from '../../../adapters/amqp/index.js';
 import { Inbox, Outbox } from '../../../adapters/outbox/index.js';
 import { Database } from '../../../adapters/postgres/index.js';
 import { sleep } from '../../../src/timeout.js';
@@ -120,6 +120,27 @@ describe('Outbox', () => {
       await relay.stop();
     }
     expect((await relay.stats()).running).toBe(false);
+  });
+
+  it('enqueue() gives a message without messageId a UUIDv7: time-ordered, later ids sorting after earlier ones', async () => {
+    const outbox = new Outbox(db, await newBroker(), { table: `${schema.name}.uuid_v7` });
+    await outbox.install();
+    const before = Date.now();
+    const ids = await db.transaction(async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 20; i++)
+        out.push(await outbox.enqueue(tx, { exchange: '', routingKey: 'k', body: i }));
+      return out;
+    });
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(id.replaceAll('-', '').slice(0, 12), 16)).toBeGreaterThanOrEqual(before);
+    }
+    expect(ids).toEqual([...ids].sort());
+    const stored = await db.rows<{ message_id: string }>(
+      `select message_id from ${outbox.table} order by id`,
+    );
+    expect(stored.map((r) => r.message_id)).toEqual(ids);
   });
 
   it('wakes on NOTIFY instead of waiting for the poll interval', async () => {
@@ -443,12 +464,14 @@ describe('Inbox', () => {
       body: {},
       properties: { headers: {} },
       fields: { routingKey: 'orders', deliveryTag: 1, redelivered: false, exchange: '' },
+      queue: 'orders',
       attempt: 1,
     } as never;
     await expect(handler(msg, new AbortController().signal)).rejects.toMatchObject({
       code: 'MISSING_MESSAGE_ID',
       message: expect.stringMatching(/without an id/),
     });
+    await expect(handler(msg, new AbortController().signal)).rejects.toBeInstanceOf(NonRetryableError);
     const keyed = new Inbox(db, { table: `${schema.name}.inbox_noid`, idOf: () => 'business-key-1' });
     await keyed.handler(async () => undefined)(msg, new AbortController().signal);
     expect(keyed.stats().applied).toBe(1);
@@ -460,7 +483,7 @@ describe('Inbox', () => {
     expect(() => inbox.handler('nope' as never)).toThrow(/fn.*"nope"/);
   });
 
-  it('a foreign message without message_id is retried id-less and dead-lettered; its effect never runs', async () => {
+  it('a foreign message without message_id is dead-lettered at once (MissingMessageIdError is non-retryable); its effect never runs', async () => {
     const broker = await newBroker();
     const queue = await newQueue(broker);
     const dead = await newQueue(broker);
@@ -493,10 +516,10 @@ describe('Inbox', () => {
       expect(got).toBeDefined();
       expect(got?.properties.messageId).toBeUndefined();
       expect(got?.properties.headers?.['x-connkit-error-name']).toBe('MissingMessageIdError');
-      expect(got?.properties.headers?.['x-connkit-attempt']).toBe(3);
+      expect(got?.properties.headers?.['x-connkit-attempt']).toBeUndefined(); // never retried
       expect(applied).toBe(0);
-      expect(inbox.stats()).toMatchObject({ applied: 0, failed: 3 });
-      expect(consumer.stats()).toMatchObject({ retried: 2, deadLettered: 1 });
+      expect(inbox.stats()).toMatchObject({ applied: 0, failed: 1 });
+      expect(consumer.stats()).toMatchObject({ retried: 0, deadLettered: 1 });
     } finally {
       await consumer.close();
     }
