@@ -42,6 +42,8 @@ const PING = { text: 'select 1', values: undefined };
 
 class Replica {
   healthy = true;
+  /** Work this set handed it that has not settled yet (to spread reads). */
+  inFlight = 0;
   probing: Promise<void> | undefined;
   constructor(readonly server: ServerPool) {}
 }
@@ -79,24 +81,37 @@ export class ReplicaSet {
    * unreachable (see `isUnreachable`), it is marked unhealthy, and `work` is run again on the primary
    * if `retrySafe()` says so (a read that had no effect yet), else the error is thrown.
    */
-  async run<T>(
+  run<T>(
     work: (server: ServerPool) => Promise<T>,
     onPrimary: () => Promise<T>,
     retrySafe: () => boolean,
   ): Promise<T> {
     const replica = this.#pick();
     if (replica === undefined) return onPrimary();
+    replica.inFlight++;
+    let running: Promise<T>;
     try {
-      return await work(replica.server);
+      running = work(replica.server);
     } catch (err) {
-      if (!isUnreachable(err)) throw err;
-      this.#markDown(replica, err);
-      if (!retrySafe()) throw err;
-      logDebug(this.#logger, 'connkit/postgres: read retried on the primary', {
-        replica: replica.server.url,
-      });
-      return onPrimary();
+      running = Promise.reject(err);
     }
+    // No async frame on the way: a read on a replica costs what it costs on the primary.
+    return running.then(
+      (value) => {
+        replica.inFlight--;
+        return value;
+      },
+      (err: unknown) => {
+        replica.inFlight--;
+        if (!isUnreachable(err)) throw err;
+        this.#markDown(replica, err);
+        if (!retrySafe()) throw err;
+        logDebug(this.#logger, 'connkit/postgres: read retried on the primary', {
+          replica: replica.server.url,
+        });
+        return onPrimary();
+      },
+    );
   }
 
   /** Lends a connection (to a stream) from a healthy replica, else from `primary`. */
@@ -129,7 +144,7 @@ export class ReplicaSet {
     let best: Replica | undefined;
     for (let k = 0; k < n; k++) {
       const r = this.#replicas[(this.#next + k) % n]!;
-      if (r.healthy && (best === undefined || r.server.load < best.server.load)) best = r;
+      if (r.healthy && (best === undefined || r.inFlight < best.inFlight)) best = r;
     }
     this.#next = (this.#next + 1) % n;
     return best;

@@ -151,12 +151,6 @@ export class ServerPool {
     return this.#pool.lend(signal, deadline);
   }
 
-  /** Statements in flight or waiting here (to spread reads over replicas). */
-  get load(): number {
-    const s = this.#pool.stats();
-    return s.borrowed + s.pending + (this.#pipeline?.stats().inFlight ?? 0);
-  }
-
   stats(): { pool: PoolStats; pipeline: { connections: number; inFlight: number } } {
     return {
       pool: this.#pool.stats(),
