@@ -47,7 +47,8 @@ export function clientConfigFor(base: pg.ClientConfig, address: ServerAddress): 
   return config;
 }
 
-export function addressOf(connection: pg.ClientConfig): ServerAddress {
+/** The server `connection` (or pg's defaults and the `PG*` variables) names, when there is no `url`. */
+function addressOf(connection: pg.ClientConfig): ServerAddress {
   const host = connection.host || process.env['PGHOST'] || 'localhost';
   const port = connection.port || process.env['PGPORT'] || 5432;
   const database = connection.database || process.env['PGDATABASE'] || '';
@@ -64,7 +65,8 @@ export function addressOf(connection: pg.ClientConfig): ServerAddress {
   };
 }
 
-export function readReplicas(
+/** The `replicas` option: each a server URL of the same database as the primary. */
+function readReplicas(
   replicas: unknown,
   connection: pg.ClientConfig,
   secrets: string[],
