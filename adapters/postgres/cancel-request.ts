@@ -1,11 +1,15 @@
 /**
- * The protocol's CancelRequest, the way libpq's `PQcancel` sends it: 16 bytes (length, code, the
- * backend's pid and secret key) on a fresh socket to the server. A protocol leaf: it knows nothing
- * of connections; `PgConnection.cancel()` decides when to send one and what to do if it fails.
+ * The two ways to interrupt a backend: the protocol's CancelRequest, the way libpq's `PQcancel`
+ * sends it (16 bytes — length, code, the backend's pid and secret key — on a fresh socket to the
+ * server), and `pg_cancel_backend(pid)` over a fresh connection ({@link cancelBackend}). Leaves:
+ * `PgConnection.cancel()` decides when to send which and what to do if they fail.
  * @module
  */
 import net from 'node:net';
+import type pg from 'pg';
 import { startTimer } from '../../src/internal/index.js';
+import type { CallLimits } from './call-limits.js';
+import type { QueryInput } from './query-input.js';
 
 /** Protocol code of CancelRequest: 1234 << 16 | 5678. */
 const CANCEL_REQUEST_CODE = 80877102;
@@ -60,4 +64,50 @@ export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promis
     });
     socket.resume();
   });
+}
+
+/**
+ * What {@link cancelBackend} needs from the fresh connection it opens (a `PgConnection`).
+ *
+ * @example
+ * ```ts
+ * const side: SideConnection = await PgConnection.open(settings, limits);
+ * ```
+ */
+export interface SideConnection {
+  readonly processID: number | undefined;
+  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * `select pg_cancel_backend(pid)` over a connection `open` makes (to the same host), closed after.
+ * Resolves true when the statement was sent, false when that failed; never rejects.
+ *
+ * Behind a pooler (PgBouncer) the pid a client is told in BackendKeyData is the pooler's own random
+ * key, not a backend's: cancelling that pid could hit someone else's statement. The side connection
+ * tells: a pooler gives it a key whose pid is not its own backend's either, and then nothing is cancelled.
+ *
+ * @example
+ * ```ts
+ * await cancelBackend((limits) => PgConnection.open(settings, limits), pid, { signal: undefined, deadline });
+ * ```
+ */
+export async function cancelBackend(
+  open: (limits: CallLimits) => Promise<SideConnection>,
+  pid: number,
+  limits: CallLimits,
+): Promise<boolean> {
+  try {
+    const side = await open(limits);
+    try {
+      const text = 'select pg_cancel_backend($1) where pg_backend_pid() = $2';
+      await side.run({ text, values: [pid, side.processID ?? -1] }, limits);
+      return true;
+    } finally {
+      await side.close();
+    }
+  } catch {
+    return false;
+  }
 }

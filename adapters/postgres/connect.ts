@@ -7,8 +7,9 @@
 import pg from 'pg';
 import { ConnectionError, logDebug, type Logger, Scope, TimeoutError } from '../../src/internal/index.js';
 import type { CallLimits } from './call-limits.js';
-import { isConnectionError, redact } from './errors.js';
+import { ConnectTimeoutError, isConnectionError, redact } from './errors.js';
 import { destroySocket } from './pg-internals.js';
+import type { HostEndpoint, TargetSessionAttrs } from './target-session.js';
 import type { TlsPlan } from './tls-mode.js';
 
 /**
@@ -31,6 +32,24 @@ export interface ClientSettings {
   logger?: Logger | undefined;
   /** TLS from the URL's `sslmode` (libpq semantics); undefined: `config.ssl` as it is. */
   tls?: TlsPlan | undefined;
+  /** The hosts of a multi-host URL, tried in order (each merged over `config`); undefined: `config` alone. */
+  hosts?: readonly HostEndpoint[] | undefined;
+  /** libpq's `target_session_attrs`: which of the `hosts` a connection may land on. @default 'any' */
+  sessionAttrs?: TargetSessionAttrs | undefined;
+}
+
+/**
+ * The settings that reach one `host` of a multi-host address: its own connection string over the
+ * server's config, its own name in messages.
+ *
+ * @example
+ * ```ts
+ * await openClient(onHost(settings, host), limits, adopt);
+ * ```
+ */
+export function onHost<S extends ClientSettings>(settings: S, host: HostEndpoint): S {
+  if (Object.keys(host.config).length === 0) return settings;
+  return { ...settings, config: { ...settings.config, ...host.config }, target: host.target };
 }
 
 /**
@@ -89,7 +108,7 @@ async function attempt(
       const reason = scope.reason;
       // Made again here, after the await, so its stack leads to the caller rather than to a timer.
       throw reason instanceof TimeoutError && !limits.signal?.aborted
-        ? new TimeoutError(reason.message)
+        ? new ConnectTimeoutError(reason.message)
         : reason;
     }
     const message = err instanceof Error ? err.message : String(err);

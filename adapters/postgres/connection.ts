@@ -9,12 +9,13 @@
 import type pg from 'pg';
 import { ConnectionError, Deadline, logDebug } from '../../src/internal/index.js';
 import { type CallLimits, NO_LIMITS } from './call-limits.js';
-import { sendCancelRequest } from './cancel-request.js';
-import { type ClientSettings, openClient } from './connect.js';
+import { cancelBackend, sendCancelRequest } from './cancel-request.js';
+import { type ClientSettings, onHost, openClient } from './connect.js';
 import {
   backendKey,
   destroySocket,
   isRunning,
+  onParameterStatus,
   socketOf,
   transactionStatus,
   whenIdle,
@@ -22,6 +23,7 @@ import {
 import type { QueryInput } from './query-input.js';
 import { settleWithin } from './settle-within.js';
 import { runStatement } from './statement.js';
+import { type HostEndpoint, openOnHosts } from './target-session.js';
 
 /** Milliseconds a cancelled statement may take to stop before its connection is destroyed. */
 const CANCEL_GRACE = 5_000;
@@ -46,6 +48,12 @@ export interface ConnectSettings extends ClientSettings {
   onBroken?: ((conn: PgConnection, err: Error) => void) | undefined;
   /** Called when an abort or a timeout cancels a statement (for `db.stats().cancellations`). */
   onCancel?: (() => void) | undefined;
+  /**
+   * The connections serve writes (a primary asked for with `target_session_attrs=read-write` or
+   * `primary`): a statement refused with 25006 outside a `READ ONLY` transaction means the server
+   * turned read-only (demoted, fenced), so the connection is not reused.
+   */
+  wantsWrites?: boolean | undefined;
 }
 
 /**
@@ -61,6 +69,10 @@ export interface ConnectSettings extends ClientSettings {
 export class PgConnection {
   readonly client: pg.Client;
   readonly settings: ConnectSettings;
+  /** The host this connection reached (one of a multi-host URL's). */
+  readonly endpoint: HostEndpoint;
+  /** Set while a transaction begun `READ ONLY` runs on it: a 25006 then is the caller's, not a demotion. */
+  readOnly = false;
   /** Why the connection is unusable; undefined while healthy. */
   broken: Error | undefined = undefined;
   /** Statements in flight (pipeline mode routes to the least loaded connection). */
@@ -69,10 +81,15 @@ export class PgConnection {
   busy: Promise<void> | undefined = undefined;
   #closing: Promise<void> | undefined;
   #lost: { promise: Promise<Error>; resolve(err: Error): void } | undefined;
+  readonly #parameters = new Map<string, string>();
 
-  private constructor(client: pg.Client, settings: ConnectSettings) {
+  private constructor(client: pg.Client, settings: ConnectSettings, endpoint: HostEndpoint) {
     this.client = client;
     this.settings = settings;
+    this.endpoint = endpoint;
+    // Listened to from birth: the handshake's ParameterStatus messages say whether the server is a
+    // standby (`in_hot_standby`) or read-only (`default_transaction_read_only`), PostgreSQL 14+.
+    onParameterStatus(client, (name, value) => this.#parameters.set(name, value));
     client.on('error', (err: Error) => {
       const first = this.broken === undefined;
       this.markBroken(err);
@@ -82,23 +99,46 @@ export class PgConnection {
   }
 
   /**
-   * Opens a connection within `limits` and the settings' connect timeout (see `openClient`).
+   * Opens a connection within `limits` and the settings' connect timeout (see `openClient`). With
+   * several `hosts` or a `sessionAttrs`, the first host whose session matches (see `openMatching`),
+   * each host within its own connect timeout.
    *
    * @example
    * ```ts
    * const conn = await PgConnection.open(settings, { signal, deadline });
    * ```
    */
-  static async open(settings: ConnectSettings, limits: CallLimits = NO_LIMITS): Promise<PgConnection> {
+  static open(settings: ConnectSettings, limits: CallLimits = NO_LIMITS): Promise<PgConnection> {
+    return openOnHosts(settings, limits, (host, l) => PgConnection.#openOn(settings, host, l));
+  }
+
+  static async #openOn(
+    settings: ConnectSettings,
+    host: HostEndpoint,
+    limits: CallLimits,
+  ): Promise<PgConnection> {
     let conn: PgConnection | undefined;
-    await openClient(settings, limits, (client) => (conn = new PgConnection(client, settings)));
+    const adopt = (client: pg.Client) => (conn = new PgConnection(client, settings, host));
+    await openClient(onHost(settings, host), limits, adopt);
     const opened = conn!;
     logDebug(settings.logger, 'connkit/postgres: connection opened', {
-      target: settings.target,
+      target: host.target,
       pid: opened.processID,
       pipeline: opened.client.pipeline,
     });
     return opened;
+  }
+
+  /**
+   * A value the server reported in a ParameterStatus message (`server_version`, `in_hot_standby` …).
+   *
+   * @example
+   * ```ts
+   * conn.parameter('in_hot_standby'); // 'off'
+   * ```
+   */
+  parameter(name: string): string | undefined {
+    return this.#parameters.get(name);
   }
 
   /** Backend process id (`pg_backend_pid()`), for messages and tests. */
@@ -235,25 +275,24 @@ export class PgConnection {
     return true;
   }
 
-  /** `select pg_cancel_backend(pid)` over a fresh connection. Never rejects. */
+  /**
+   * `pg_cancel_backend(pid)` over a fresh connection to the same host (another host of a multi-host
+   * URL has other backends under the same pids). Never rejects.
+   */
   async #cancelBackend(key: { processID: number }): Promise<void> {
-    const limits = {
-      signal: undefined,
-      deadline: Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE)),
-    };
-    try {
-      const side = await PgConnection.open({ ...this.settings, onBroken: undefined }, limits);
-      try {
-        await side.run({ text: 'select pg_cancel_backend($1)', values: [key.processID] }, limits);
-        logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
-          target: this.settings.target,
-          pid: key.processID,
-        });
-      } finally {
-        await side.close();
-      }
-    } catch {
-      // Nothing more to try: the grace period of #cancelAndDrain destroys the connection.
+    const deadline = Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE));
+    const sameHost: ConnectSettings = { ...this.settings, hosts: [this.endpoint], sessionAttrs: 'any' };
+    const sent = await cancelBackend(
+      (limits) => PgConnection.open({ ...sameHost, onBroken: undefined }, limits),
+      key.processID,
+      { signal: undefined, deadline },
+    );
+    // Not sent: nothing more to try; the grace period of #cancelAndDrain destroys the connection.
+    if (sent) {
+      logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
+        target: this.endpoint.target,
+        pid: key.processID,
+      });
     }
   }
 

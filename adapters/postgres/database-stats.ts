@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type { PoolStats } from '../../src/internal/index.js';
 import { toResult, type QueryResult } from './queryable.js';
+import type { ReplicaStats } from './replica-set.js';
 
 /**
  * The statement and transaction counters of a `Database`.
@@ -39,6 +40,8 @@ export interface DatabaseStats extends DatabaseCounts {
   pool: PoolStats;
   /** Shared pipelined connections (`connections: 0` when pipeline mode is off). */
   pipeline: { connections: number; inFlight: number };
+  /** The read replicas (`replicas` option), in the order given: URL (password masked), health, pool. */
+  replicas: ReplicaStats[];
 }
 
 /**

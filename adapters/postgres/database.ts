@@ -5,19 +5,12 @@
  * @module
  */
 import type pg from 'pg';
-import {
-  checkDuration,
-  Deadline,
-  describeValue,
-  PoolClosedError,
-  reportBackground,
-  type WaitOptions,
-} from '../../src/internal/index.js';
-import { type CallLimits, readCallLimits } from './call-limits.js';
+import { checkDuration, describeValue, PoolClosedError, type WaitOptions } from '../../src/internal/index.js';
+import { readCallLimits } from './call-limits.js';
 import type { LendConnection } from './connection-lease.js';
-import { ConnectionPool } from './connection-pool.js';
-import { type ConnectSettings, PgConnection } from './connection.js';
+import type { ConnectSettings } from './connection.js';
 import { copyFrom, copyTo, type CopyFromOptions, type CopySource, type CopyToOptions } from './copy.js';
+import { openServers } from './database-servers.js';
 import { Counters, type DatabaseStats } from './database-stats.js';
 import type { ListenConnect, ListenOptions } from './listen-options.js';
 import { readListenOptions, subscribe } from './listen.js';
@@ -28,21 +21,18 @@ import {
   type QueryOptions,
   type TransactionOptions,
 } from './options.js';
-import { PipelineGroup } from './pipeline.js';
-import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { readQuery, type QueryLike } from './query-input.js';
 import { Queryable, type QueryResult } from './queryable.js';
+import { readOnlyTransaction, readReadOnly } from './read-only.js';
+import type { ReplicaSet } from './replica-set.js';
 import { runTransaction, type TransactionHost } from './run-transaction.js';
+import type { ServerPool } from './server-pool.js';
 import { classifyStatement, transactionControlRefused } from './statement-kind.js';
 import { streamRows, type StreamOptions } from './stream.js';
 import type { Subscription } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import type { Transaction } from './transaction.js';
 import { withClient } from './with-client.js';
-
-/** What `query()` hands a statement to: the pool or the pipeline, which share this signature. */
-interface StatementRunner {
-  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
-}
 
 /**
  * A PostgreSQL database behind a pool of connections.
@@ -59,8 +49,10 @@ interface StatementRunner {
  */
 export class Database extends Queryable {
   readonly #settings: ConnectSettings;
-  readonly #pool: ConnectionPool;
-  readonly #pipeline: PipelineGroup | undefined;
+  /** The primary's connections: everything without `readOnly`. */
+  readonly #primary: ServerPool;
+  /** The read replicas, when `replicas` were given: `readOnly` work. */
+  readonly #replicas: ReplicaSet | undefined;
   readonly #queryTimeout: number;
   readonly #counts = new Counters();
   #closing: Promise<void> | undefined;
@@ -73,34 +65,14 @@ export class Database extends Queryable {
     super();
     const o = resolveDatabaseOptions(opts);
     this.#queryTimeout = o.queryTimeout;
-    const settings: ConnectSettings = {
-      config: { keepAlive: true, ...o.clientConfig },
-      connectTimeout: o.connectTimeout,
-      target: o.target,
-      secrets: o.secrets,
-      logger: o.logger,
-      tls: o.tls,
-      onBroken: (_conn, err) =>
-        reportBackground({ logger: o.logger }, 'connkit/postgres: connection lost', err, {
-          target: o.target,
-        }),
-      onCancel: this.#counts.cancelled,
-    };
-    this.#settings = settings;
-    const pool = new ConnectionPool(settings, o.pool, o.acquireTimeout);
-    this.#pool = pool;
-    if (o.pipelineConnections > 0) {
-      this.#pipeline = new PipelineGroup(o.pipelineConnections, settings, o.queryTimeout);
-    }
-    this.#lend = (signal, deadline) => pool.lend(signal, deadline);
-    this.#connectListen = (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
-    this.#transactions = {
-      acquire: (signal, deadline) => pool.acquire(signal, deadline),
-      release: (lease) => pool.release(lease),
-      closed: () => this.#closing !== undefined,
-      onQuery: this.#counts.statement,
-      onEnd: this.#counts.ended,
-    };
+    const servers = openServers(o, this.#counts.cancelled);
+    const primary = servers.primary;
+    this.#settings = servers.settings;
+    this.#primary = primary;
+    this.#replicas = servers.replicas;
+    this.#lend = (signal, deadline) => primary.lend(signal, deadline);
+    this.#connectListen = servers.connectListen;
+    this.#transactions = this.#transactionHost(primary);
   }
 
   /**
@@ -112,6 +84,10 @@ export class Database extends Queryable {
    * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
    * Text of several statements (`;`-separated, without values) runs them in order and resolves with
    * the last one's result. `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
+   *
+   * `readOnly: true` runs it on a healthy read replica (`replicas`), on the primary when there is
+   * none; when the replica turns out to be down, the statement (which had no effect there) is run
+   * once more on the primary, within the same timeout.
    *
    * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
    * pipelined connections, so time spent queued behind other statements is not counted), and a
@@ -128,23 +104,35 @@ export class Database extends Queryable {
     opts?: QueryOptions,
   ): Promise<QueryResult<R>> {
     const input = readQuery(query, values);
+    const readOnly = readReadOnly(opts);
     const limits = readCallLimits(opts, this.#queryTimeout, 'Query');
     if (limits instanceof Promise) return limits;
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') return Promise.reject(transactionControlRefused(input.text));
     const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
-    const runner: StatementRunner =
-      this.#pipeline !== undefined && kind === 'shared' && !explicit ? this.#pipeline : this.#pool;
-    return runner.run(input, limits).then(this.#counts.answered, this.#counts.failed) as Promise<
-      QueryResult<R>
-    >;
+    const primary = this.#primary;
+    const run =
+      readOnly && this.#replicas !== undefined
+        ? this.#replicas.run(
+            (server) => server.query(input, limits, kind, explicit),
+            () => primary.query(input, limits, kind, explicit),
+            // A standalone read had no effect where it failed: the primary may run it, in the time left.
+            () => !limits.deadline.expired(),
+          )
+        : primary.query(input, limits, kind, explicit);
+    return run.then(this.#counts.answered, this.#counts.failed) as Promise<QueryResult<R>>;
   }
 
   /**
    * Runs `fn` in a transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws,
    * is aborted or times out (the running statement is cancelled on the server). With `retries`, `fn`
-   * is run again after a serialization failure or deadlock, with jittered backoff.
+   * is run again after a serialization failure or deadlock, with jittered backoff. A connection lost
+   * while COMMIT was on its way rejects with `CommitInDoubtError`: the outcome is unknown.
+   *
+   * `readOnly: true` begins `READ ONLY` on a healthy read replica when there are `replicas` (else on
+   * the primary); if that replica is unreachable before `fn` ran, on the primary instead — never
+   * once `fn` ran.
    *
    * @example
    * ```ts
@@ -153,7 +141,12 @@ export class Database extends Queryable {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    return runTransaction(fn, opts, this.#transactions);
+    if (opts?.readOnly !== true || this.#replicas === undefined) {
+      return runTransaction(fn, opts, this.#transactions);
+    }
+    return readOnlyTransaction(this.#replicas, fn, opts, (server) =>
+      server === undefined ? this.#transactions : this.#transactionHost(server),
+    );
   }
 
   /**
@@ -170,7 +163,7 @@ export class Database extends Queryable {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
     const limits = readCallLimits(opts, Infinity, 'withClient()');
     if (limits instanceof Promise) return limits;
-    return withClient(this.#pool, fn, limits);
+    return withClient(this.#primary.connections, fn, limits);
   }
 
   /**
@@ -187,7 +180,8 @@ export class Database extends Queryable {
   }
 
   /**
-   * Pool, pipeline and query counters.
+   * Pool, pipeline and query counters of the primary, and each read replica's URL (password masked),
+   * health and pool.
    *
    * @example
    * ```ts
@@ -196,8 +190,8 @@ export class Database extends Queryable {
    */
   stats(): DatabaseStats {
     return {
-      pool: this.#pool.stats(),
-      pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
+      ...this.#primary.stats(),
+      replicas: this.#replicas?.stats() ?? [],
       ...this.#counts.snapshot(),
     };
   }
@@ -205,7 +199,7 @@ export class Database extends Queryable {
   /**
    * Streams rows through a server-side cursor on a dedicated connection, `batchSize` rows per round
    * trip. `break` closes the cursor and releases the connection; an abort or the `timeout` cancels
-   * the running batch on the server.
+   * the running batch on the server. `readOnly: true` streams from a healthy read replica.
    *
    * @example
    * ```ts
@@ -217,12 +211,16 @@ export class Database extends Queryable {
     values?: readonly unknown[],
     opts?: StreamOptions,
   ): AsyncIterable<R> {
-    return streamRows<R>(this.#lend, query, values, opts);
+    const lend =
+      readReadOnly(opts) && this.#replicas !== undefined ? this.#replicas.lender(this.#primary) : this.#lend;
+    return streamRows<R>(lend, query, values, opts);
   }
 
   /**
    * Subscribes to a channel on its own connection (outside the pool) that reconnects with backoff
-   * and re-issues LISTEN after a loss.
+   * and re-issues LISTEN after a loss. It connects to `listenUrl` when given; otherwise to `url`,
+   * and rejects with an `InvalidStateError` when that leads through a connection pooler such as
+   * PgBouncer (a LISTEN there receives nothing).
    *
    * @example
    * ```ts
@@ -287,8 +285,8 @@ export class Database extends Queryable {
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
     this.#closing ??= Promise.all([
-      this.#pipeline?.close(),
-      this.#pool.close(timeout),
+      this.#primary.close(timeout),
+      this.#replicas?.close(timeout),
       this.#subscriptions.closeAll(),
     ]).then(noop);
     return this.#closing;
@@ -296,6 +294,16 @@ export class Database extends Queryable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  #transactionHost(server: ServerPool): TransactionHost {
+    return {
+      acquire: (signal, deadline) => server.acquire(signal, deadline),
+      release: (lease) => server.release(lease),
+      closed: () => this.#closing !== undefined,
+      onQuery: this.#counts.statement,
+      onEnd: this.#counts.ended,
+    };
   }
 }
 

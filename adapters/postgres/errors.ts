@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { ConnectionError, ConnkitError } from '../../src/internal/index.js';
+import { ConnectionError, ConnkitError, TimeoutError } from '../../src/internal/index.js';
 
 export { ConnectionError };
 
@@ -109,6 +109,49 @@ export class DatabaseError extends ConnkitError {
     this.routine = fields.routine;
     this.retryable = RETRYABLE.has(fields.code);
   }
+}
+
+/**
+ * The connection was lost while COMMIT was on its way, so the transaction's outcome is unknown: the
+ * server may have committed it before the loss (a crash, a failover) or not. A `ConnectionError`
+ * (code `CONNECTION`); re-running the transaction could apply it twice — check whether its effect is
+ * there first, or make it idempotent.
+ *
+ * @example
+ * ```ts
+ * try { await db.transaction(pay); }
+ * catch (err) { if (err instanceof CommitInDoubtError) await reconcile(); else throw err; }
+ * ```
+ */
+export class CommitInDoubtError extends ConnectionError {
+  /** Always true: whether the transaction committed is unknown. */
+  readonly inDoubt = true;
+}
+
+/**
+ * Connecting took longer than `connectTimeout` (a `TimeoutError`, code `TIMEOUT`): the server did
+ * not answer — its host is down, frozen or unreachable.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof TimeoutError) console.log(err.message); // 'Connecting to PostgreSQL at db:5432/app timed out after 10000 ms'
+ * ```
+ */
+export class ConnectTimeoutError extends TimeoutError {}
+
+/**
+ * True when `err` says the server could not be reached or was lost — a {@link ConnectionError}, a
+ * {@link ConnectTimeoutError}, or a pool timeout caused by one — rather than a statement's own
+ * failure or the caller's timeout (how a read replica is judged down).
+ *
+ * @example
+ * ```ts
+ * if (isUnreachable(err)) replicas.markDown(server, err);
+ * ```
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof ConnectionError || err instanceof ConnectTimeoutError) return true;
+  return err instanceof TimeoutError && err.cause !== undefined && isUnreachable(err.cause);
 }
 
 /**

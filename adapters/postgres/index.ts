@@ -13,9 +13,13 @@
  */
 export { Database } from './database.js';
 export type { DatabaseStats } from './database-stats.js';
+export type { ReplicaStats } from './replica-set.js';
+export type { TargetSessionAttrs } from './target-session.js';
 export { Transaction } from './transaction.js';
 export { Queryable, type QueryResult } from './queryable.js';
 export {
+  CommitInDoubtError,
+  ConnectTimeoutError,
   ConnectionError,
   DatabaseError,
   NoRowsError,

@@ -12,8 +12,9 @@ import {
   type PoolOptions,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { redact } from './errors.js';
-import { readUrlTls, type TlsPlan } from './tls-mode.js';
+import { clientConfigFor, readServers } from './server-options.js';
+import type { ServerAddress } from './server-url.js';
+import type { TlsPlan } from './tls-mode.js';
 
 /**
  * The largest `statement_timeout` PostgreSQL accepts (ms, an int4 GUC): a longer one is sent as this
@@ -79,9 +80,32 @@ export interface DatabaseOptions {
    * `sslnegotiation=direct` starts TLS without the SSLRequest round trip. Options of a
    * `connection.ssl` object (`ca`, `servername` …) are kept under the URL's mode. Without TLS
    * parameters in the URL, `connection.ssl` and pg's defaults apply as they are.
+   *
+   * Several hosts, libpq's way: `postgres://u:pw@10.0.0.1:5432,10.0.0.2:5432/app?target_session_attrs=read-write`
+   * (or `?host=10.0.0.1,10.0.0.2&port=5432`), tried in order for every new connection; a host that
+   * cannot be reached costs at most `connectTimeout`. `target_session_attrs` (else
+   * `PGTARGETSESSIONATTRS`) has libpq's meaning: `any` (default), `read-write`, `read-only`,
+   * `primary`, `standby`, `prefer-standby`. With `read-write` (or `primary`) a failover needs no
+   * restart: connections to a dead or demoted primary are dropped and new ones find the host that now
+   * takes writes; a statement refused with SQLSTATE 25006 (the server turned read-only) fails with a
+   * `ConnectionError` and its connection is not reused.
    * @default undefined — `pg`'s defaults and the `PG*` environment variables
    */
   url?: string | undefined;
+  /**
+   * Read replicas, each a URL (multi-host allowed) of the same database as `url`: `readOnly: true`
+   * work runs on a healthy one (spread over them). A replica that fails is marked unhealthy and probed
+   * with backoff; meanwhile its reads run on the primary. @default [] — everything on the primary
+   */
+  replicas?: readonly string[] | undefined;
+  /**
+   * A direct URL to the primary for `listen()`, when `url` goes through a transaction-mode pooler
+   * (PgBouncer), where a LISTEN would silently receive nothing. Without it, `listen()` through a
+   * pooler rejects with an error that says so (a pooler is recognised by the backend pid it hands
+   * out not being the session's `pg_backend_pid()`; a session-mode pooler, where LISTEN does work,
+   * looks the same: give its URL here to use it). @default undefined — `url`
+   */
+  listenUrl?: string | undefined;
   /** Passed to `new pg.Client()` as-is (`ssl`, `host`, `password`, `keepAlive`, `types` …). @default {} */
   connection?: pg.ClientConfig | undefined;
   /** The connection pool (`max`, `acquireTimeout`, `idleTimeout` …, see core `Pool`). @default core Pool defaults (max 10) */
@@ -116,7 +140,14 @@ export interface DatabaseOptions {
  * await db.query('select pg_sleep(1)', [], { timeout: 500, signal });
  * ```
  */
-export type QueryOptions = WaitOptions;
+export interface QueryOptions extends WaitOptions {
+  /**
+   * Run on a healthy read replica (`replicas`), or on the primary when there is none (a write with
+   * `readOnly` then fails with 25006 only when a replica took it). Inside a transaction it changes
+   * nothing: the statement runs where the transaction runs. @default false
+   */
+  readOnly?: boolean | undefined;
+}
 
 /**
  * The isolation levels `db.transaction()` accepts.
@@ -139,7 +170,7 @@ export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializabl
 export interface TransactionOptions extends WaitOptions {
   /** @default the server's `default_transaction_isolation` (normally read committed) */
   isolation?: IsolationLevel | undefined;
-  /** `READ ONLY` transaction. @default false */
+  /** `READ ONLY` transaction, on a healthy read replica when `replicas` are given (else on the primary). @default false */
   readOnly?: boolean | undefined;
   /** `DEFERRABLE` (only meaningful with serializable + readOnly). @default false */
   deferrable?: boolean | undefined;
@@ -156,7 +187,10 @@ export interface TransactionOptions extends WaitOptions {
  * ```
  */
 export interface ResolvedDatabaseOptions {
+  /** The primary's pg config. */
   clientConfig: pg.ClientConfig;
+  /** What every server's pg config starts from (`connection`, application name, statement timeout). */
+  baseConfig: pg.ClientConfig;
   pool: PoolOptions;
   acquireTimeout: number;
   queryTimeout: number;
@@ -170,6 +204,12 @@ export interface ResolvedDatabaseOptions {
   tls: TlsPlan | undefined;
   /** `host:port/database` (never the password), for messages. */
   target: string;
+  /** The primary: `url` (or `connection`), its hosts and `target_session_attrs`. */
+  primary: ServerAddress;
+  /** The read replicas, in the order given. */
+  replicas: ServerAddress[];
+  /** `listenUrl`, when given. */
+  listen: ServerAddress | undefined;
 }
 
 const ISOLATION = new Set<unknown>(['read committed', 'repeatable read', 'serializable']);
@@ -215,22 +255,7 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
     throw new TypeError(`connection must be a pg.ClientConfig object, got ${describeValue(connection)}`);
   }
   if (typeof connection.password === 'string') secrets.push(connection.password);
-  let parsed: URL | undefined;
-  if (opts.url !== undefined) {
-    if (typeof opts.url !== 'string')
-      throw new TypeError(`url must be a string, got ${describeValue(opts.url)}`);
-    try {
-      parsed = new URL(opts.url);
-    } catch {
-      throw new TypeError(`url is not a valid URL: ${JSON.stringify(redact(opts.url, secrets))}`);
-    }
-    if (parsed.password) secrets.push(parsed.password, decodeURIComponent(parsed.password));
-    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-      throw new TypeError(
-        `url must start with postgres://, got ${JSON.stringify(redact(opts.url, secrets))}`,
-      );
-    }
-  }
+  const { primary, replicas, listen } = readServers(opts, connection, secrets);
   const statementTimeout = checkDuration(opts.statementTimeout, 'statementTimeout', 0);
   const queryTimeout = checkDuration(opts.queryTimeout, 'queryTimeout', Infinity);
   const connectTimeout = checkDuration(opts.connectTimeout, 'connectTimeout', 10_000);
@@ -247,22 +272,13 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
   }
   const pool = opts.pool ?? {};
   const acquireTimeout = checkDuration(pool.acquireTimeout, 'pool.acquireTimeout', 10_000);
-  const clientConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
-  let tls: TlsPlan | undefined;
-  if (parsed !== undefined) {
-    const fromUrl = readUrlTls(new URL(parsed.href), connection.ssl);
-    clientConfig.connectionString = fromUrl?.url ?? opts.url;
-    tls = fromUrl?.plan;
-    if (fromUrl?.negotiation !== undefined) clientConfig.sslnegotiation = fromUrl.negotiation;
-  }
+  const baseConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
   if (statementTimeout > 0 && statementTimeout !== Infinity) {
-    clientConfig.statement_timeout = Math.min(Math.ceil(statementTimeout), MAX_STATEMENT_TIMEOUT);
+    baseConfig.statement_timeout = Math.min(Math.ceil(statementTimeout), MAX_STATEMENT_TIMEOUT);
   }
-  const host = parsed?.hostname || connection.host || process.env['PGHOST'] || 'localhost';
-  const port = parsed?.port || connection.port || process.env['PGPORT'] || 5432;
-  const database = parsed?.pathname.slice(1) || connection.database || process.env['PGDATABASE'] || '';
   return {
-    clientConfig,
+    clientConfig: clientConfigFor(baseConfig, primary),
+    baseConfig,
     pool,
     acquireTimeout,
     queryTimeout,
@@ -270,7 +286,10 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
     logger: opts.logger,
     pipelineConnections,
     secrets,
-    tls,
-    target: `${host}:${port}/${database}`,
+    tls: primary.tls,
+    target: primary.target,
+    primary,
+    replicas,
+    listen,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The one place that reaches into `pg.Client`'s internals (`_activeQuery`, `_queryQueue`,
- * `connection.stream`, `connection._ending`, `processID`, `secretKey`, `getTransactionStatus`).
+ * `connection.stream`, `connection._ending`, the connection's `parameterStatus` event, `processID`,
+ * `secretKey`, `getTransactionStatus`).
  * pg exposes none of them as API; keeping them here means a pg upgrade that moves one breaks one
  * file, and the rest of the adapter speaks of connections, not of pg's fields.
  * @module
@@ -13,7 +14,14 @@ interface ClientInternals {
   _queryQueue?: unknown[];
   processID: number | null;
   secretKey: number | null;
-  connection?: { _ending?: boolean; stream?: Socket };
+  connection?: {
+    _ending?: boolean;
+    stream?: Socket;
+    on(
+      event: 'parameterStatus',
+      listener: (msg: { parameterName: string; parameterValue: string }) => void,
+    ): void;
+  };
   getTransactionStatus(): string | null;
 }
 
@@ -104,4 +112,20 @@ export function whenIdle(client: pg.Client): Promise<void> {
     client.on('drain', done);
     client.on('end', done);
   });
+}
+
+/**
+ * Calls `listener` with each ParameterStatus the server sends (during the handshake, and whenever a
+ * reported setting changes). pg reads these messages but keeps none of them for its users. Attach it
+ * before `connect()`.
+ *
+ * @example
+ * ```ts
+ * onParameterStatus(client, (name, value) => params.set(name, value));
+ * ```
+ */
+export function onParameterStatus(client: pg.Client, listener: (name: string, value: string) => void): void {
+  internals(client).connection?.on('parameterStatus', (msg) =>
+    listener(msg.parameterName, msg.parameterValue),
+  );
 }

@@ -14,7 +14,7 @@ import {
 } from '../../src/internal/index.js';
 import { type CallLimits, callScope, NO_LIMITS, readCallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
-import { DatabaseError } from './errors.js';
+import { CommitInDoubtError, DatabaseError, isConnectionError } from './errors.js';
 import { checkTransactionOptions, type TransactionOptions } from './options.js';
 import { Transaction } from './transaction.js';
 import { runInTransaction, type TransactionState } from './transaction-state.js';
@@ -76,7 +76,7 @@ export function runTransaction<T>(
   return (async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await attemptOnce(fn, begin, limits, host);
+        return await attemptOnce(fn, begin, opts?.readOnly === true, limits, host);
       } catch (err) {
         if (!(err instanceof DatabaseError) || !err.retryable || attempt > retries) throw err;
         const delay = backoffDelay(attempt, { initialDelay: 10, maxDelay: 1_000 });
@@ -90,6 +90,7 @@ export function runTransaction<T>(
 async function attemptOnce<T>(
   fn: (tx: Transaction) => Promise<T>,
   begin: string,
+  readOnly: boolean,
   limits: CallLimits,
   host: TransactionHost,
 ): Promise<T> {
@@ -108,16 +109,18 @@ async function attemptOnce<T>(
   const tx = new Transaction(state);
   let committed = false;
   let result: T;
+  conn.readOnly = readOnly;
   try {
     await runInTransaction(state, { text: begin, values: undefined }, NO_LIMITS);
     result = await scope.race(fn(tx));
-    const res = await runInTransaction(state, COMMIT, NO_LIMITS);
+    const res = await commit(state);
     // COMMIT of a transaction in which a statement failed (and fn swallowed the error) rolls back.
     if (res.command === 'ROLLBACK') {
       throw new InvalidStateError('Transaction was rolled back at COMMIT: a statement in it had failed');
     }
     committed = true;
   } finally {
+    conn.readOnly = false;
     state.closed = true;
     scope.dispose();
     if (!committed) await rollback(conn, state);
@@ -133,6 +136,24 @@ async function attemptOnce<T>(
     }
   }
   return result;
+}
+
+/**
+ * COMMIT. When the connection is lost after COMMIT was sent, nobody knows whether the server
+ * committed: that is a {@link CommitInDoubtError}, never a plain failure (re-running fn could apply
+ * it twice) nor a success.
+ */
+async function commit(state: TransactionState): Promise<{ command: string }> {
+  const sentOnLiveConnection = state.conn.broken === undefined;
+  try {
+    return await runInTransaction(state, COMMIT, NO_LIMITS);
+  } catch (err) {
+    if (!sentOnLiveConnection || !isConnectionError(err)) throw err;
+    throw new CommitInDoubtError(
+      `Connection to PostgreSQL at ${state.conn.endpoint.target} lost during COMMIT: the transaction may or may not have committed`,
+      { cause: err },
+    );
+  }
 }
 
 async function rollback(conn: PgConnection, state: TransactionState): Promise<void> {

@@ -6,9 +6,9 @@
  * @module
  */
 import type pg from 'pg';
-import { Scope, TimeoutError } from '../../src/internal/index.js';
+import { ConnectionError, Scope, TimeoutError } from '../../src/internal/index.js';
 import type { CallLimits } from './call-limits.js';
-import { isConnectionError, toDatabaseError } from './errors.js';
+import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryInput } from './query-input.js';
 
 /**
@@ -21,7 +21,15 @@ import type { QueryInput } from './query-input.js';
  */
 export interface StatementHost {
   readonly client: pg.Client;
-  readonly settings: { readonly secrets: readonly string[]; onCancel?: (() => void) | undefined };
+  readonly settings: {
+    readonly secrets: readonly string[];
+    onCancel?: (() => void) | undefined;
+    readonly wantsWrites?: boolean | undefined;
+  };
+  /** The host the connection reached, for messages. */
+  readonly endpoint?: { readonly target: string } | undefined;
+  /** A `READ ONLY` transaction runs on it (its 25006 is the caller's). */
+  readonly readOnly?: boolean | undefined;
   readonly broken: Error | undefined;
   readonly busy: Promise<void> | undefined;
   readonly processID: number | undefined;
@@ -103,7 +111,11 @@ export function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryRe
 
 /**
  * What a statement's failure means: a connection-level error marks `conn` broken; the error is
- * mapped to connkit's (`toDatabaseError`, passwords scrubbed).
+ * mapped to connkit's (`toDatabaseError`, passwords scrubbed). On connections that serve writes, a
+ * 25006 (read-only transaction) outside a `READ ONLY` transaction means the server turned read-only
+ * under us — a primary demoted or fenced after a failover: the connection is marked broken (never
+ * reused; the next one goes to the host that takes writes now) and the caller gets a
+ * `ConnectionError` whose `cause` is the server's error. The statement had no effect.
  *
  * @example
  * ```ts
@@ -111,12 +123,29 @@ export function submit(client: pg.Client, input: QueryInput): Promise<pg.QueryRe
  * ```
  */
 export function statementFailure(
-  conn: Pick<StatementHost, 'markBroken' | 'settings'>,
+  conn: Pick<StatementHost, 'markBroken' | 'settings' | 'endpoint' | 'readOnly'>,
   err: unknown,
 ): unknown {
   if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
-  return toDatabaseError(err, conn.settings.secrets);
+  const mapped = toDatabaseError(err, conn.settings.secrets);
+  if (
+    mapped instanceof DatabaseError &&
+    mapped.code === READ_ONLY_SQL_TRANSACTION &&
+    conn.settings.wantsWrites === true &&
+    conn.readOnly !== true
+  ) {
+    const demoted = new ConnectionError(
+      `PostgreSQL at ${conn.endpoint?.target ?? 'the server'} refused a write as read-only (25006): it is no longer a primary (demoted or fenced); the connection is dropped and the next one goes to the host that takes writes`,
+      { cause: mapped },
+    );
+    conn.markBroken(demoted);
+    return demoted;
+  }
+  return mapped;
 }
+
+/** SQLSTATE read_only_sql_transaction. */
+const READ_ONLY_SQL_TRANSACTION = '25006';
 
 function preview(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();

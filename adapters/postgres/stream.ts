@@ -30,6 +30,8 @@ export interface StreamOptions {
   batchSize?: number | undefined;
   /** Aborting it stops the stream: the next step rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
+  /** Stream from a healthy read replica (`Database` `replicas`), else from the primary. @default false */
+  readOnly?: boolean | undefined;
   /**
    * Milliseconds the whole stream may take, from the first `next()` (waiting for a connection
    * included) to its end; on expiry the running batch is cancelled, the cursor closed and the next

@@ -10,7 +10,7 @@ import { ComposePgCluster } from './pg-cluster/compose-cluster.js';
 import type { ClusterDescriptor } from './pg-cluster/descriptor.js';
 import { LocalPgCluster } from './pg-cluster/local-cluster.js';
 
-export type { NodeRole, PgCluster, PgNode, StopMode } from './pg-cluster/cluster.js';
+export type { ExtraStandby, NodeRole, PgCluster, PgNode, StopMode } from './pg-cluster/cluster.js';
 
 /**
  * The control object for a descriptor (the global setup's, or one a test started itself).

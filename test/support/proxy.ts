@@ -21,7 +21,7 @@ export class ChaosProxy {
   #pairs = new Set<Pair>();
   #refusing = false;
   #latency = 0;
-  #stalled = false;
+  #stalled: 'none' | 'both' | 'replies' = 'none';
   #held: (() => void)[] = [];
   #accepted = 0;
 
@@ -95,9 +95,12 @@ export class ChaosProxy {
     this.#latency = ms;
   }
 
-  /** While on, bytes are accepted but held back; turning it off delivers what was held. */
-  stall(on = true): void {
-    this.#stalled = on;
+  /**
+   * While on, bytes are accepted but held back; turning it off delivers what was held. `'replies'`
+   * holds only what the service sends (requests still arrive: a server whose answers are lost).
+   */
+  stall(on = true, which: 'both' | 'replies' = 'both'): void {
+    this.#stalled = on ? which : 'none';
     if (!on) for (const release of this.#held.splice(0)) release();
   }
 
@@ -127,18 +130,18 @@ export class ChaosProxy {
     };
     client.on('close', end);
     upstream.on('close', end);
-    this.#forward(client, upstream);
-    this.#forward(upstream, client);
+    this.#forward(client, upstream, false);
+    this.#forward(upstream, client, true);
   }
 
-  #forward(from: net.Socket, to: net.Socket): void {
+  #forward(from: net.Socket, to: net.Socket, reply: boolean): void {
     let lastDue = 0;
     from.on('data', (chunk: Buffer) => {
       const send = (): void => {
         if (!to.destroyed) to.write(chunk);
       };
       const deliver = (): void => {
-        if (this.#stalled) this.#held.push(deliver);
+        if (this.#stalled === 'both' || (this.#stalled === 'replies' && reply)) this.#held.push(deliver);
         else send();
       };
       if (this.#latency <= 0 && lastDue <= Date.now()) return deliver();

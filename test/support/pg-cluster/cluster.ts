@@ -4,7 +4,10 @@
  * docker-compose `ha` profile (`docker compose`).
  */
 import type { PgNode } from './descriptor.js';
+import type { ExtraStandby } from './extra-standby.js';
 import type { NodeRole } from './sql.js';
+
+export type { ExtraStandby } from './extra-standby.js';
 
 export type { PgNode } from './descriptor.js';
 export type { NodeRole } from './sql.js';
@@ -48,6 +51,11 @@ export interface PgCluster {
   waitCaughtUp(standby?: PgNode, opts?: WaitOptions): Promise<void>;
   /** Restores the initial topology: `a` primary, `b` its streaming standby, caught up. */
   reset(opts?: WaitOptions): Promise<void>;
+  /**
+   * Starts a third node, `c`: another streaming standby of `a` (local pair only; the compose profile
+   * has two nodes). Not touched by `reset()`: stop it when done (teardown ends it otherwise).
+   */
+  startExtraStandby(): Promise<ExtraStandby>;
 }
 
 /** The other node of the pair. */

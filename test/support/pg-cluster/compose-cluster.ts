@@ -116,6 +116,12 @@ export class ComposePgCluster implements PgCluster {
     await this.waitCaughtUp('b', { timeout: RECREATE_WAIT });
   }
 
+  startExtraStandby(): Promise<never> {
+    return Promise.reject(
+      new Error('a third node needs the local harness (the compose profile runs two nodes)'),
+    );
+  }
+
   async #compose(args: string[]): Promise<void> {
     await run(['docker', 'compose', '-f', this.descriptor.composeFile, '--profile', 'ha', ...args], {
       timeout: RECREATE_WAIT,

@@ -47,16 +47,27 @@ export function sharedServerConf(c: LocalClusterDescriptor): string {
  * the primary_conninfo and slot it streams through.
  */
 export function writeNodeConf(c: LocalClusterDescriptor, node: PgNode, follows?: PgNode): void {
-  const self = c.nodes[node];
+  writeStandbyConf(c, c.nodes[node], follows === undefined ? undefined : c.nodes[follows]);
+}
+
+/**
+ * {@link writeNodeConf} for any node descriptor (the extra standby `c` too): its port and name and,
+ * with `upstream`, whom it streams from (through its slot, when it has one).
+ */
+export function writeStandbyConf(
+  c: LocalClusterDescriptor,
+  self: LocalNodeDescriptor,
+  upstream?: LocalNodeDescriptor,
+): void {
   const lines = [
     '# Written by test/support/pg-cluster (rewritten on every role change).',
     `port = ${self.port}`,
     `cluster_name = ${quote(self.clusterName)}`,
   ];
-  if (follows) {
-    const upstream: LocalNodeDescriptor = c.nodes[follows];
+  if (upstream) {
     const conninfo = `host=127.0.0.1 port=${upstream.port} user=postgres application_name=${self.clusterName}`;
-    lines.push(`primary_conninfo = ${quote(conninfo)}`, `primary_slot_name = ${quote(self.slot)}`);
+    lines.push(`primary_conninfo = ${quote(conninfo)}`);
+    if (self.slot) lines.push(`primary_slot_name = ${quote(self.slot)}`);
   }
   write(c, path.join(self.dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
 }

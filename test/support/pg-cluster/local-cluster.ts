@@ -15,6 +15,7 @@ import {
 } from './cluster.js';
 import { writeNodeConf } from './config-files.js';
 import type { LocalClusterDescriptor, PgNode } from './descriptor.js';
+import { type ExtraStandby, startExtraStandby } from './extra-standby.js';
 import { alive, childrenOf, commandLine, recordPid, run, signal } from './processes.js';
 import { dropSlot, nodeRole, streamsFrom, waitAcceptsWrites, waitCaughtUp, type NodeRole } from './sql.js';
 
@@ -152,6 +153,10 @@ export class LocalPgCluster implements PgCluster {
     await this.cloneStandby('b');
     await this.start('b');
     await this.waitCaughtUp('b', { timeout });
+  }
+
+  startExtraStandby(): Promise<ExtraStandby> {
+    return startExtraStandby(this);
   }
 
   /**

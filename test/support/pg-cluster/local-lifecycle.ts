@@ -3,7 +3,6 @@
  * pid in a ledger (local-teardown.ts ends them by pid, also when the start fails halfway).
  */
 import { appendFileSync, chownSync, mkdirSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PgPrograms } from './binaries.js';
@@ -12,6 +11,7 @@ import type { LocalClusterDescriptor, PgNode } from './descriptor.js';
 import { LocalPgCluster, logTail } from './local-cluster.js';
 import { bouncerPid, stopLocalCluster } from './local-teardown.js';
 import { alive, pollUntil, recordPid, run } from './processes.js';
+import { freePort } from './ports.js';
 import { queryOnce } from './sql.js';
 
 export interface StartLocalOptions {
@@ -31,29 +31,6 @@ export interface StartedLocalCluster {
   timings: Record<string, number>;
   /** Ends every process of the run by pid and removes its temp dir; resolves with the pids still found. */
   stop(): Promise<number[]>;
-}
-
-function probePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * A port nobody listens on right now (the OS picks it), other than those in `taken`.
- * @example
- * const port = await freePort([5432]);
- */
-export async function freePort(taken: readonly number[] = []): Promise<number> {
-  for (;;) {
-    const port = await probePort();
-    if (!taken.includes(port)) return port;
-  }
 }
 
 const PORT_CLASH = /Address already in use|could not bind/i;

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../../support/async.js';
 import { ChaosProxy } from '../../support/proxy.js';
 
 /** An echo server, so the proxy can be tested without any real service. */
@@ -101,6 +102,37 @@ describe('ChaosProxy', () => {
     await expect(nextData(s, 200)).rejects.toThrow('no data');
     proxy.stall(false);
     expect(await nextData(s)).toBe('held');
+  });
+
+  it("stall(true, 'replies') lets requests reach the service and holds back only its answers", async () => {
+    const received: string[] = [];
+    const answering = net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.on('data', (d: Buffer) => {
+        received.push(d.toString());
+        sock.write(`ack ${d.toString()}`);
+      });
+    });
+    await new Promise<void>((r) => answering.listen(0, '127.0.0.1', r));
+    const p = await ChaosProxy.start({
+      host: '127.0.0.1',
+      port: (answering.address() as net.AddressInfo).port,
+    });
+    try {
+      const s = await connect(p.port);
+      s.on('error', () => undefined);
+      sockets.push(s);
+      p.stall(true, 'replies');
+      s.write('req');
+      await until(() => received.length === 1, 2_000, 'the request at the service');
+      expect(received).toEqual(['req']);
+      await expect(nextData(s, 200)).rejects.toThrow('no data');
+      p.stall(false);
+      expect(await nextData(s)).toBe('ack req');
+    } finally {
+      await p.close();
+      await new Promise((r) => answering.close(r));
+    }
   });
 
   it('setLatency() delays delivery', async () => {
