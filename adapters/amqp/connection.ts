@@ -3,6 +3,12 @@
  * {@link Backoff} (exponential, equal jitter), and runs the broker's setup (topology, channels,
  * consumers) on every new connection before calling it ready. Passwords never appear in its
  * messages or logs.
+ *
+ * Cluster failover: when a connection ends, the next pass over `urls` starts with the URL after
+ * the one that was lost (the dead node last, not first), and the first try is at once — it goes to
+ * another node. A node that goes silent is caught by {@link watchSilence} after one heartbeat
+ * interval; a node that accepts the connection but cannot finish the setup within
+ * `connectTimeout` (a quorum queue without a leader) is hung up on, and the next one tried.
  * @module
  */
 import type { ChannelModel } from 'amqplib';
@@ -13,14 +19,16 @@ import {
   logInfo,
   sleep,
   type SignalOptions,
+  startTimer,
   TimeoutError,
   type WaiterHost,
   WaiterQueue,
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { Credentials } from './credentials.js';
-import { dial, hangUp, isFatal } from './dial.js';
+import { destroySocket, dial, hangUp, isFatal, negotiatedHeartbeat, socketOf } from './dial.js';
 import type { ResolvedBrokerOptions } from './options.js';
+import { watchSilence } from './silence-watch.js';
 
 /**
  * What the broker does at each step of the connection's life.
@@ -45,6 +53,9 @@ export interface ConnectionHooks {
 }
 
 const noop = (): void => undefined;
+
+/** How long a connection whose setup failed gets to close politely before its socket is dropped. */
+const SETUP_HANGUP_MS = 1000;
 
 /**
  * One logical connection that survives the loss of its sockets.
@@ -183,8 +194,9 @@ export class Connection implements WaiterHost<ChannelModel> {
   async #run(stopping: AbortSignal): Promise<void> {
     while (this.#running && !this.#closed) {
       const model = await this.#tryUrls();
+      let lost = false;
       if (model && this.#running) {
-        await this.#serve(model);
+        lost = await this.#serve(model);
       } else if (model) {
         await model.close().catch(noop);
       }
@@ -200,6 +212,9 @@ export class Connection implements WaiterHost<ChannelModel> {
         );
         break;
       }
+      // A working connection was lost: the next node is tried at once (the pass starts there);
+      // passes that find no node back off.
+      if (lost && this.#credentials.dial.length > 1) continue;
       const delay = this.#backoff.next();
       logDebug(this.#opts.logger, 'connkit/amqp: next connection attempt', {
         delayMs: Math.round(delay),
@@ -210,17 +225,21 @@ export class Connection implements WaiterHost<ChannelModel> {
     }
   }
 
-  /** Sets a fresh connection up, serves it until it closes. */
-  async #serve(model: ChannelModel): Promise<void> {
+  /**
+   * Sets a fresh connection up (within `connectTimeout`), serves it until it closes. Resolves true
+   * when it had been ready. Either way the next pass over the URLs starts after this one.
+   */
+  async #serve(model: ChannelModel): Promise<boolean> {
     const closed = this.#watch(model);
+    const url = this.#currentUrl ?? '';
+    this.#urlIndex = (this.#urlIndex + 1) % this.#credentials.dial.length;
     try {
-      await this.#hooks.setup(model);
+      await this.#setUp(model, url);
     } catch (err) {
       this.#lastError = err;
       this.#hooks.error('connkit/amqp: setting up the new connection failed', err);
-      await model.close().catch(noop);
+      await hangUp(model, SETUP_HANGUP_MS);
     }
-    const url = this.#currentUrl ?? '';
     if (!closed.done) {
       if (this.#everConnected) this.#reconnects++;
       const again = this.#everConnected;
@@ -248,17 +267,50 @@ export class Connection implements WaiterHost<ChannelModel> {
       }
       this.#hooks.disconnected(error);
     }
+    return wasReady;
   }
 
-  /** Attaches listeners from birth so no error event of the driver goes unheard. */
+  /** The broker's setup, bounded by `connectTimeout`: a node that cannot finish it is left for the next. */
+  async #setUp(model: ChannelModel, url: string): Promise<void> {
+    const ms = this.#opts.connectTimeout;
+    let cancel = noop;
+    const timedOut = new Promise<never>((_, reject) => {
+      cancel = startTimer(ms, () =>
+        reject(new TimeoutError(`Setting up the connection to ${url} timed out after ${ms} ms`)),
+      );
+    });
+    try {
+      await Promise.race([this.#hooks.setup(model), timedOut]);
+    } finally {
+      cancel();
+    }
+  }
+
+  /**
+   * Attaches listeners from birth so no error event of the driver goes unheard, and watches the
+   * socket for a broker gone silent (failing the socket makes amqplib close the connection).
+   */
   #watch(model: ChannelModel): { promise: Promise<Error | undefined>; done: boolean } {
     this.#model = model;
+    const socket = socketOf(model);
+    const heartbeat = negotiatedHeartbeat(model);
+    const stopWatch = socket
+      ? watchSilence(socket, heartbeat, (ms) =>
+          destroySocket(
+            model,
+            new ConnectionError(
+              `The broker sent nothing for ${ms} ms (heartbeat ${heartbeat} ms): connection taken for dead`,
+            ),
+          ),
+        )
+      : noop;
     const state: { promise: Promise<Error | undefined>; done: boolean } = {
       promise: Promise.resolve(undefined),
       done: false,
     };
     state.promise = new Promise<Error | undefined>((resolve) => {
       model.on('close', (err?: Error) => {
+        stopWatch();
         state.done = true;
         resolve(err);
       });
@@ -272,7 +324,7 @@ export class Connection implements WaiterHost<ChannelModel> {
     return state;
   }
 
-  /** One pass over the URLs, starting with the last one that worked. */
+  /** One pass over the URLs, starting at `#urlIndex` (after a loss: the URL after the lost one). */
   async #tryUrls(): Promise<ChannelModel | undefined> {
     const urls = this.#credentials.dial;
     const n = urls.length;
