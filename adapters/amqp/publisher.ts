@@ -1,12 +1,14 @@
 /**
  * Confirmed publishing over one shared confirm channel per connection. Every publish settles:
- * ack → resolve; nack → `NackError`; mandatory return → `UnroutableError`; `timeout`; abort;
+ * ack → resolve; nack → published again on a fresh channel a bounded number of times
+ * ({@link NackRetry}), then `NackError`; mandatory return → `UnroutableError`; `timeout`; abort;
  * close → `BrokerClosedError`. Messages unconfirmed when their channel died are written again
  * (same `messageId`) on the next channel: at-least-once.
  * @module
  */
 import type { ChannelModel, ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
 import { logInfo, type Logger, TimeoutError } from '../../src/internal/index.js';
+import { NackRetry } from './nack-retry.js';
 import { culpritError } from './channel-error.js';
 import { BrokerClosedError, NackError, UnroutableError } from './errors.js';
 import { readPublish, type PublishOptions } from './publish-options.js';
@@ -27,15 +29,15 @@ const WINDOW = 512;
  *
  * @example
  * ```ts
- * const host: PublisherHost = { connected: () => true, demand() {}, reopen() {} };
+ * const host: PublisherHost = { connected: () => true, demand() {}, reopen(delay) {} };
  * ```
  */
 export interface PublisherHost {
   connected(): boolean;
   /** A publish was accepted: the connection should be up, or coming. */
   demand(): void;
-  /** The connection is up but this publisher's channel failed: open another one. */
-  reopen(): void;
+  /** The connection is up but this publisher's channel failed or was retired: open another one after `delay` ms. */
+  reopen(delay: number): void;
   readonly logger?: Logger | undefined;
 }
 
@@ -45,7 +47,7 @@ export interface PublisherHost {
  *
  * @example
  * ```ts
- * const publisher = new Publisher(host, { maxPending: 10_000, publishTimeout: 30_000 });
+ * const publisher = new Publisher(host, { maxPending: 10_000, publishTimeout: 30_000, nackRetry: { attempts: 4, delay: 250 } });
  * await publisher.attach(model);
  * await publisher.publish('', 'jobs', { id: 1 });
  * ```
@@ -54,7 +56,12 @@ export class Publisher implements EntryOwner {
   readonly #host: PublisherHost;
   readonly #timeout: number;
   readonly #queue: PublishQueue;
+  readonly #nackRetry: NackRetry;
   #channel: ConfirmChannel | undefined = undefined;
+  /** Counts attached channels: an entry remembers the one it was written on. */
+  #generation = 0;
+  /** The pause that followed the last retired channel. */
+  #pause = 0;
   #model: ChannelModel | undefined = undefined;
   #writable = false;
   #inflight = 0;
@@ -63,20 +70,37 @@ export class Publisher implements EntryOwner {
   #published = 0;
   #republished = 0;
   #confirmed = 0;
+  #nackRetried = 0;
 
-  constructor(host: PublisherHost, settings: { maxPending: number; publishTimeout: number }) {
+  constructor(
+    host: PublisherHost,
+    settings: {
+      maxPending: number;
+      publishTimeout: number;
+      nackRetry?: { attempts: number; delay: number };
+    },
+  ) {
     this.#host = host;
     this.#timeout = settings.publishTimeout;
+    this.#nackRetry = new NackRetry(settings.nackRetry ?? { attempts: 0, delay: 0 });
     this.#queue = new PublishQueue({ maxPending: settings.maxPending, connected: () => host.connected() });
   }
 
   /** Counters for `broker.stats()`. */
-  stats(): { pending: number; queued: number; published: number; republished: number; confirmed: number } {
+  stats(): {
+    pending: number;
+    queued: number;
+    published: number;
+    republished: number;
+    nackRetried: number;
+    confirmed: number;
+  } {
     return {
       pending: this.#queue.count,
       queued: this.#queue.waiting,
       published: this.#published,
       republished: this.#republished,
+      nackRetried: this.#nackRetried,
       confirmed: this.#confirmed,
     };
   }
@@ -107,8 +131,11 @@ export class Publisher implements EntryOwner {
     });
     channel.on('close', () => this.#channelClosed(channel, channelError));
     this.#channel = channel;
+    this.#generation++;
     this.#writable = true;
     this.#inflight = 0;
+    // Everything waiting, in publish order — nacked messages re-queued meanwhile included.
+    this.#queue.requeueUnsent();
     this.#flush();
   }
 
@@ -206,18 +233,66 @@ export class Publisher implements EntryOwner {
     if (entry.state === SETTLED) return;
     if (err === null || err === undefined) {
       this.#confirmed++;
+      if (entry.generation === this.#generation) this.#nackRetry.reset();
       if (entry.returned !== undefined) {
         this.settle(entry, new UnroutableError(entry.exchange, entry.routingKey, entry.returned));
       } else this.settle(entry, undefined);
     } else if (err instanceof Error && err.message === 'message nacked') {
-      this.settle(
-        entry,
-        new NackError(`The broker nacked message ${entry.options.messageId ?? '(without id)'}`),
-      );
+      this.#nacked(entry);
     } else {
       entry.state = QUEUED; // re-published by #channelClosed
       entry.lost = true;
     }
+  }
+
+  /**
+   * A nack: the channel it came over is retired (once), and the message waits for the next one —
+   * unless its re-publishes are spent or its timeout leaves no room for the pause.
+   */
+  #nacked(entry: PublishEntry): void {
+    if (this.#nackRetry.enabled && entry.generation === this.#generation && this.#channel) this.#retire();
+    if (this.#nackRetry.enabled && this.#nackRetry.allows(entry, this.#pause)) {
+      this.#nackRetried++;
+      entry.state = QUEUED;
+      this.#queue.push(entry);
+      if (this.#writable && !this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(this.#flushTask);
+      }
+      return;
+    }
+    const times = entry.nacks + 1;
+    this.settle(
+      entry,
+      new NackError(
+        `The broker nacked message ${entry.options.messageId ?? '(without id)'}` +
+          (times > 1 ? ` ${times} times, on ${times} channels` : ''),
+      ),
+    );
+  }
+
+  /**
+   * Stops writing to the current channel and opens a fresh one after a pause. The retired channel
+   * still gets the confirms of what is in flight on it, then closes.
+   */
+  #retire(): void {
+    const channel = this.#channel as ConfirmChannel;
+    this.#channel = undefined;
+    this.#writable = false;
+    this.#pause = this.#nackRetry.pause();
+    logInfo(this.#host.logger, 'connkit/amqp: the broker nacked a publish, opening a fresh confirm channel', {
+      pauseMs: this.#pause,
+    });
+    channel
+      .waitForConfirms()
+      .catch(() => undefined)
+      .then(() => channel.close())
+      .catch(() => undefined);
+    if (!this.#closedAndIdle()) this.#host.reopen(this.#pause);
+  }
+
+  #closedAndIdle(): boolean {
+    return this.#closed && this.#queue.count === 0;
   }
 
   #write(entry: PublishEntry): void {
@@ -235,6 +310,7 @@ export class Publisher implements EntryOwner {
       return;
     }
     entry.state = INFLIGHT;
+    entry.generation = this.#generation;
     this.#inflight++;
     this.#published++;
     if (!ok) this.#writable = false;
@@ -281,6 +357,6 @@ export class Publisher implements EntryOwner {
     }
     if (!current)
       this.#flush(); // a stale channel: its lost messages go out on the live one
-    else if (!this.#closed) this.#host.reopen();
+    else if (!this.#closedAndIdle()) this.#host.reopen(0);
   }
 }
