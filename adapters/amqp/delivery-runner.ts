@@ -30,6 +30,10 @@ export interface RunnerHost {
   /** True once the consumer is closing: buffered deliveries are not started. */
   closing(): boolean;
   reportError(message: string, err: unknown): void;
+  /** A delivery's handler starts (stream consumers track their offsets). */
+  started?(raw: ConsumeMessage): void;
+  /** A delivery's handling is over, whatever its outcome. */
+  finished?(raw: ConsumeMessage): void;
 }
 
 /**
@@ -49,6 +53,7 @@ export class DeliveryRunner {
   readonly #concurrency: number;
   readonly #reply: boolean;
   readonly #signal: AbortSignal;
+  readonly #stream: boolean;
   #active = 0;
   #buffer: Delivery[] = [];
   #idle: (() => void)[] = [];
@@ -57,7 +62,7 @@ export class DeliveryRunner {
     host: RunnerHost,
     handler: MessageHandler<unknown>,
     policy: FailurePolicy,
-    opts: { concurrency: number; reply: boolean; signal: AbortSignal },
+    opts: { concurrency: number; reply: boolean; signal: AbortSignal; stream?: boolean },
   ) {
     this.#host = host;
     this.#handler = handler;
@@ -65,6 +70,7 @@ export class DeliveryRunner {
     this.#concurrency = opts.concurrency;
     this.#reply = opts.reply;
     this.#signal = opts.signal;
+    this.#stream = opts.stream ?? false;
   }
 
   /** Handlers running. */
@@ -105,7 +111,11 @@ export class DeliveryRunner {
     });
   }
 
-  /** Acks, requeues or rejects on the delivery's own channel, if it is still the live one. */
+  /**
+   * Acks, requeues or rejects on the delivery's own channel, if it is still the live one. A stream
+   * takes acks only (an ack is credit for the next delivery; a nack or reject closes the whole
+   * connection with 540 NOT_IMPLEMENTED), so there every settlement is an ack.
+   */
   settle(channel: Channel, raw: ConsumeMessage, how: 'ack' | 'requeue' | 'reject'): void {
     // Delivery tags belong to their channel: acking on another would close it (PRECONDITION_FAILED).
     if (channel !== this.#host.channel()) return;
@@ -113,7 +123,8 @@ export class DeliveryRunner {
       if (how === 'ack') {
         channel.ack(raw);
         this.stats.acked++;
-      } else channel.nack(raw, false, how === 'requeue');
+      } else if (this.#stream) channel.ack(raw);
+      else channel.nack(raw, false, how === 'requeue');
     } catch {
       // channel closed meanwhile: the broker redelivers
     }
@@ -121,11 +132,13 @@ export class DeliveryRunner {
 
   async #run(delivery: Delivery): Promise<void> {
     this.#active++;
+    this.#host.started?.(delivery.raw);
     try {
       await this.#handle(delivery);
     } catch (err) {
       this.#host.reportError('connkit/amqp: delivery handling failed', err);
     } finally {
+      this.#host.finished?.(delivery.raw);
       this.#active--;
       const next = this.#host.closing() ? undefined : this.#buffer.shift();
       if (next) void this.#run(next);
@@ -165,6 +178,8 @@ export class DeliveryRunner {
     if (outcome === 'requeue') this.settle(channel, raw, 'requeue');
     else if (outcome === 'rejected') {
       this.stats.rejected++;
+      if (this.#stream)
+        this.#host.reportError('connkit/amqp: handler failed on a stream message (skipped)', err);
       this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
     } else {
       if (outcome === 'retried') this.stats.retried++;
