@@ -5,9 +5,9 @@
  * messages or logs.
  *
  * Cluster failover: when a connection ends, the next pass over `urls` starts with the URL after
- * the one that was lost (the dead node last, not first), and the first try is at once — it goes to
- * another node. A node that goes silent is caught by {@link watchSilence} after one heartbeat
- * interval; a node that accepts the connection but cannot finish the setup within
+ * the one that was lost (the dead node last, not first: {@link UrlRing}), and the first try is at
+ * once — it goes to another node. A node that goes silent is caught after one heartbeat interval
+ * ({@link watchConnection}); a node that accepts the connection but cannot finish the setup within
  * `connectTimeout` (a quorum queue without a leader) is hung up on, and the next one tried.
  * @module
  */
@@ -15,20 +15,22 @@ import type { ChannelModel } from 'amqplib';
 import {
   Backoff,
   ConnectionError,
+  Deadline,
   logDebug,
   logInfo,
+  Scope,
   sleep,
   type SignalOptions,
-  startTimer,
   TimeoutError,
   type WaiterHost,
   WaiterQueue,
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { Credentials } from './credentials.js';
-import { destroySocket, dial, hangUp, isFatal, negotiatedHeartbeat, socketOf } from './dial.js';
+import { watchConnection } from './connection-watch.js';
+import { hangUp, isFatal } from './dial.js';
 import type { ResolvedBrokerOptions } from './options.js';
-import { watchSilence } from './silence-watch.js';
+import { UrlRing } from './url-ring.js';
 
 /**
  * What the broker does at each step of the connection's life.
@@ -71,25 +73,25 @@ export class Connection implements WaiterHost<ChannelModel> {
   readonly #opts: ResolvedBrokerOptions;
   readonly #hooks: ConnectionHooks;
   readonly #credentials: Credentials;
+  readonly #ring: UrlRing;
   readonly #backoff: Backoff;
   #model: ChannelModel | undefined = undefined;
   #ready = false;
   #running = false;
   #closed = false;
   #everConnected = false;
-  #urlIndex = 0;
   #lastError: unknown = undefined;
   #waiters = new WaiterQueue<ChannelModel>();
   /** Aborts the reconnect pause of the running loop (close, give up). */
   #stopping: AbortController | undefined = undefined;
   #loop: Promise<void> | undefined = undefined;
   #reconnects = 0;
-  #currentUrl: string | undefined = undefined;
 
   constructor(opts: ResolvedBrokerOptions, hooks: ConnectionHooks) {
     this.#opts = opts;
     this.#hooks = hooks;
     this.#credentials = new Credentials(opts.urls, opts.heartbeat);
+    this.#ring = new UrlRing(this.#credentials, opts);
     // 'equal' jitter keeps a floor under the delay, so a flapping broker is not hammered.
     this.#backoff = new Backoff({ ...opts.reconnect, jitter: 'equal' });
   }
@@ -116,7 +118,7 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   /** Redacted URL of the live connection. */
   get url(): string | undefined {
-    return this.#currentUrl;
+    return this.#ring.current;
   }
 
   timeoutMessage(ms: number): string {
@@ -193,7 +195,13 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   async #run(stopping: AbortSignal): Promise<void> {
     while (this.#running && !this.#closed) {
-      const model = await this.#tryUrls();
+      const model = await this.#ring.pass(
+        () => this.#running,
+        (err) => {
+          this.#lastError = err;
+          return !this.#everConnected && isFatal(err);
+        },
+      );
       let lost = false;
       if (model && this.#running) {
         lost = await this.#serve(model);
@@ -214,7 +222,7 @@ export class Connection implements WaiterHost<ChannelModel> {
       }
       // A working connection was lost: the next node is tried at once (the pass starts there);
       // passes that find no node back off.
-      if (lost && this.#credentials.dial.length > 1) continue;
+      if (lost && this.#ring.size > 1) continue;
       const delay = this.#backoff.next();
       logDebug(this.#opts.logger, 'connkit/amqp: next connection attempt', {
         delayMs: Math.round(delay),
@@ -230,9 +238,17 @@ export class Connection implements WaiterHost<ChannelModel> {
    * when it had been ready. Either way the next pass over the URLs starts after this one.
    */
   async #serve(model: ChannelModel): Promise<boolean> {
-    const closed = this.#watch(model);
-    const url = this.#currentUrl ?? '';
-    this.#urlIndex = (this.#urlIndex + 1) % this.#credentials.dial.length;
+    this.#model = model;
+    const closed = watchConnection(model, {
+      error: (err) => {
+        this.#lastError = err;
+        this.#hooks.error('connkit/amqp: connection error', this.#credentials.scrub(err));
+      },
+      blocked: (reason) => this.#hooks.blocked(reason),
+      unblocked: () => this.#hooks.unblocked(),
+    });
+    const url = this.#ring.current ?? '';
+    this.#ring.moveOn();
     try {
       await this.#setUp(model, url);
     } catch (err) {
@@ -253,7 +269,7 @@ export class Connection implements WaiterHost<ChannelModel> {
       else logInfo(this.#opts.logger, 'connkit/amqp: connected', { url });
       this.#hooks.connected(url);
     }
-    const error = await closed.promise;
+    const error = await closed.closed;
     const wasReady = this.#ready;
     this.#ready = false;
     this.#model = undefined;
@@ -272,80 +288,14 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   /** The broker's setup, bounded by `connectTimeout`: a node that cannot finish it is left for the next. */
   async #setUp(model: ChannelModel, url: string): Promise<void> {
-    const ms = this.#opts.connectTimeout;
-    let cancel = noop;
-    const timedOut = new Promise<never>((_, reject) => {
-      cancel = startTimer(ms, () =>
-        reject(new TimeoutError(`Setting up the connection to ${url} timed out after ${ms} ms`)),
-      );
+    const scope = new Scope({
+      deadline: Deadline.after(this.#opts.connectTimeout),
+      timeoutMessage: (ms) => `Setting up the connection to ${url} timed out after ${ms} ms`,
     });
     try {
-      await Promise.race([this.#hooks.setup(model), timedOut]);
+      await scope.race(this.#hooks.setup(model));
     } finally {
-      cancel();
+      scope.dispose();
     }
-  }
-
-  /**
-   * Attaches listeners from birth so no error event of the driver goes unheard, and watches the
-   * socket for a broker gone silent (failing the socket makes amqplib close the connection).
-   */
-  #watch(model: ChannelModel): { promise: Promise<Error | undefined>; done: boolean } {
-    this.#model = model;
-    const socket = socketOf(model);
-    const heartbeat = negotiatedHeartbeat(model);
-    const stopWatch = socket
-      ? watchSilence(socket, heartbeat, (ms) =>
-          destroySocket(
-            model,
-            new ConnectionError(
-              `The broker sent nothing for ${ms} ms (heartbeat ${heartbeat} ms): connection taken for dead`,
-            ),
-          ),
-        )
-      : noop;
-    const state: { promise: Promise<Error | undefined>; done: boolean } = {
-      promise: Promise.resolve(undefined),
-      done: false,
-    };
-    state.promise = new Promise<Error | undefined>((resolve) => {
-      model.on('close', (err?: Error) => {
-        stopWatch();
-        state.done = true;
-        resolve(err);
-      });
-    });
-    model.on('error', (err: Error) => {
-      this.#lastError = err;
-      this.#hooks.error('connkit/amqp: connection error', this.#credentials.scrub(err));
-    });
-    model.on('blocked', (reason: string) => this.#hooks.blocked(reason));
-    model.on('unblocked', () => this.#hooks.unblocked());
-    return state;
-  }
-
-  /** One pass over the URLs, starting at `#urlIndex` (after a loss: the URL after the lost one). */
-  async #tryUrls(): Promise<ChannelModel | undefined> {
-    const urls = this.#credentials.dial;
-    const n = urls.length;
-    for (let i = 0; i < n && this.#running; i++) {
-      const index = (this.#urlIndex + i) % n;
-      const url = this.#credentials.shown(index);
-      logDebug(this.#opts.logger, 'connkit/amqp: connecting', { url });
-      try {
-        const model = await dial(urls[index] as string, this.#opts);
-        this.#urlIndex = index;
-        this.#currentUrl = url;
-        return model;
-      } catch (err) {
-        this.#lastError = err;
-        logDebug(this.#opts.logger, 'connkit/amqp: connection attempt failed', {
-          url,
-          reason: this.#credentials.describe(err),
-        });
-        if (!this.#everConnected && isFatal(err)) return undefined;
-      }
-    }
-    return undefined;
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import { now } from '../../src/internal/index.js';
+import { NackError } from './errors.js';
 import type { PublishEntry } from './publish-entry.js';
 
 /** The pause never grows past this many times the first one. */
@@ -48,6 +49,15 @@ export class NackRetry {
   /** A channel opened after the last retirement got an ack: the next nack pauses `delay` again. */
   reset(): void {
     this.#round = 0;
+  }
+
+  /** The error of a nack that is final for `entry`. */
+  error(entry: PublishEntry): NackError {
+    const times = entry.nacks + 1;
+    return new NackError(
+      `The broker nacked message ${entry.options.messageId ?? '(without id)'}` +
+        (times > 1 ? ` ${times} times, on ${times} channels` : ''),
+    );
   }
 
   /** True (and counted) when the nacked `entry` may be published again after `pause` ms. */
