@@ -58,7 +58,10 @@ export class ConfirmWriter implements EntryOwner {
   /** The pause that followed the last retired channel. */
   #pause = 0;
   #writable = false;
+  /** Unconfirmed writes on the current channel. */
   #inflight = 0;
+  /** Retired channels (by generation) and their unconfirmed writes: closed once those are confirmed. */
+  readonly #retired = new Map<number, { channel: ConfirmChannel; inflight: number }>();
   #flushQueued = false;
 
   constructor(host: WriterHost, queue: PublishQueue, nackRetry: NackRetry) {
@@ -125,7 +128,8 @@ export class ConfirmWriter implements EntryOwner {
 
   /** amqplib's confirm callback: `null` = ack, 'message nacked' = nack, anything else = channel gone. */
   confirmed(entry: PublishEntry, err: unknown): void {
-    if (this.#inflight > 0 && --this.#inflight < WINDOW && this.#queue.waiting > 0) this.#flushSoon();
+    if (entry.generation !== this.#generation) this.#retiredConfirm(entry.generation);
+    else if (this.#inflight > 0 && --this.#inflight < WINDOW && this.#queue.waiting > 0) this.#flushSoon();
     if (entry.state === SETTLED) return;
     if (err === null || err === undefined) {
       this.counts.confirmed++;
@@ -158,22 +162,33 @@ export class ConfirmWriter implements EntryOwner {
 
   /**
    * Stops writing to the current channel and asks for a fresh one after a pause. The retired
-   * channel still gets the confirms of what is in flight on it, then closes.
+   * channel still gets the confirms of what is in flight on it (closing it earlier would fail
+   * those, and re-publish messages the broker may have taken), then closes.
    */
   #retire(): void {
     const channel = this.#channel as ConfirmChannel;
     this.#channel = undefined;
     this.#writable = false;
+    // Its confirms from now on are told apart from those of the next channel by the generation.
+    this.#retired.set(this.#generation, { channel, inflight: this.#inflight });
+    if (this.#inflight === 0) this.#retiredConfirm(this.#generation, 0);
+    this.#generation++;
+    this.#inflight = 0;
     this.#pause = this.#nackRetry.pause();
     logInfo(this.#host.logger, 'connkit/amqp: the broker nacked a publish, opening a fresh confirm channel', {
       pauseMs: this.#pause,
     });
-    channel
-      .waitForConfirms()
-      .catch(() => undefined)
-      .then(() => channel.close())
-      .catch(() => undefined);
     if (!this.#host.closedAndIdle()) this.#host.reopen(this.#pause);
+  }
+
+  /** A confirm (or its failure) on a retired channel: the last one closes it. */
+  #retiredConfirm(generation: number, count = 1): void {
+    const retired = this.#retired.get(generation);
+    if (retired === undefined) return;
+    retired.inflight -= count;
+    if (retired.inflight > 0) return;
+    this.#retired.delete(generation);
+    retired.channel.close().catch(() => undefined);
   }
 
   #write(entry: PublishEntry): void {
@@ -226,6 +241,9 @@ export class ConfirmWriter implements EntryOwner {
     if (current) {
       this.#channel = undefined;
       this.#writable = false;
+    }
+    for (const [generation, retired] of this.#retired) {
+      if (retired.channel === channel) this.#retired.delete(generation);
     }
     const lost = this.#queue.requeueLost(channelError);
     this.counts.republished += lost;

@@ -86,6 +86,25 @@ describe('Publisher on a nack', () => {
     expect(publisher.stats()).toMatchObject({ pending: 0, nackRetried: 1, confirmed: 3 });
   });
 
+  it('closes the retired channel only after its last confirm: a second nack there does not fail (and re-publish) the rest', async () => {
+    const { publisher, model, channels, sentOn } = setup();
+    await publisher.attach(model);
+    const ps = ['a', 'b', 'c'].map((id) => publisher.publish('', 'q', id, { messageId: id }));
+    channels[0]!.nack('a');
+    channels[0]!.nack('b');
+    await flush(3);
+    expect(channels[0]!.closed).toBe(false);
+    channels[0]!.ack('c');
+    await flush(3);
+    expect(channels[0]!.closed).toBe(true);
+    await publisher.attach(model);
+    expect(sentOn(1)).toEqual(['a', 'b']);
+    channels[1]!.ack('a');
+    channels[1]!.ack('b');
+    await Promise.all(ps);
+    expect(publisher.stats()).toMatchObject({ republished: 0, nackRetried: 2, published: 5 });
+  });
+
   it('rejects with NackError when the nacks persist past nackRetry.attempts', async () => {
     const { publisher, model, channels, reopens } = setup({ attempts: 2, delay: 100 });
     await publisher.attach(model);
