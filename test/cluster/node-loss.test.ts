@@ -7,7 +7,7 @@
  * consumer resumes by itself. Prints `[cluster] node-loss {…}`: the gap each fault caused, the
  * duplicates, the re-publishes (RELIABILITY.md quotes it).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../adapters/amqp/index.js';
 import { until } from '../support/async.js';
 import { deleteQueues } from '../support/amqp.js';
@@ -23,16 +23,19 @@ describe.skipIf(clusterSkipReason({ control: true }))(
   () => {
     let cluster: RabbitCluster;
     const queue = uniqueName('ck_nodeloss');
+    const queues = [queue];
 
     beforeAll(async () => {
       cluster = rabbitCluster();
       await cluster.ensureAllRunning();
     });
 
+    beforeEach(() => cluster.ensureAllRunning());
+
     afterAll(async () => {
       if (cluster === undefined) return;
       await cluster.ensureAllRunning();
-      await deleteQueues(cluster.urls[0]!, [queue]);
+      await deleteQueues(cluster.urls[0]!, queues);
     });
 
     it(
@@ -175,6 +178,74 @@ describe.skipIf(clusterSkipReason({ control: true }))(
         } finally {
           await load.stop();
           await Promise.all([producer.close({ timeout: 5_000 }), consumerBroker.close({ timeout: 5_000 })]);
+        }
+      },
+    );
+
+    it(
+      "Broker with nackRetry off: after a SIGKILL of the queue leader's node every publish still settles and nothing confirmed is lost (prints what the RabbitMQ 3.10 nack fault costs without the retry)",
+      { timeout: 180_000 },
+      async () => {
+        const urls = cluster.urls;
+        const q = `${queue}_noretry`;
+        queues.push(q);
+        const topology = { queues: [{ name: q, type: 'quorum' as const }] };
+        const common = { reconnect: { initialDelay: 100, maxDelay: 1_000 }, topology };
+        const producer = new Broker({ urls, clientName: `${q}-p`, nackRetry: { attempts: 0 }, ...common });
+        const consumerBroker = new Broker({
+          urls: [urls[1]!, urls[2]!, urls[0]!],
+          clientName: `${q}-c`,
+          ...common,
+        });
+        const deliveries = new DeliveryTally();
+        const load = new ConfirmedLoad({
+          publish: (id) => producer.sendToQueue(q, { id }, { messageId: id }),
+          idPrefix: q,
+          inFlight: 64,
+          perSecond: 300,
+        });
+        try {
+          await producer.connect();
+          await consumerBroker.connect();
+          const consumer = consumerBroker.consume(
+            q,
+            async (msg) => deliveries.add(msg.properties.messageId),
+            {
+              concurrency: 8,
+              prefetch: 64,
+            },
+          );
+          await consumer.ready;
+          load.start();
+          await until(() => load.confirmed.size >= 500, 30_000, '500 confirms before the kill');
+          const t = Date.now();
+          await cluster.kill(0);
+          // Ten seconds of publishing after the kill, or 500 confirms, whichever comes first.
+          await until(
+            () => load.confirmedSince(t) >= 500 || Date.now() - t > 10_000,
+            20_000,
+            'publishing after the kill',
+          );
+          const afterKill = { confirmed: load.confirmedSince(t), settled: load.settled };
+          await load.stop();
+          expect(load.settled).toBe(load.started);
+          await until(
+            () => deliveries.missing(load.confirmed).length === 0,
+            60_000,
+            'every confirmed message delivered',
+          );
+          console.log(
+            `[cluster] node-loss nackRetry off ${JSON.stringify({
+              confirmedAfterKill: afterKill.confirmed,
+              failed: Object.fromEntries(load.failures),
+              lost: deliveries.missing(load.confirmed).length,
+            })}`,
+          );
+          await consumer.close();
+        } finally {
+          await load.stop();
+          await Promise.all([producer.close({ timeout: 5_000 }), consumerBroker.close({ timeout: 5_000 })]);
+          await cluster.start(0);
         }
       },
     );
