@@ -29,7 +29,7 @@ import {
 import { Declarations } from './declarations.js';
 import { BrokerClosedError } from './errors.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
-import { Publisher, type PublishOptions } from './publisher.js';
+import { Publisher, type PublisherStats, type PublishOptions } from './publisher.js';
 import { RpcClient, type CallOptions } from './rpc.js';
 import { checkTopology, type Topology } from './topology.js';
 
@@ -49,7 +49,7 @@ export interface BrokerStats {
   /** Redacted URL of the live connection. */
   url: string | undefined;
   reconnects: number;
-  publisher: ReturnType<Publisher['stats']>;
+  publisher: PublisherStats;
   consumers: ConsumerStats[];
   rpcPending: number;
 }
