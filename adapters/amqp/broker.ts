@@ -29,7 +29,7 @@ import {
 import { Declarations } from './declarations.js';
 import { BrokerClosedError } from './errors.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
-import { Publisher, type PublishOptions } from './publisher.js';
+import { Publisher, type PublisherStats, type PublishOptions } from './publisher.js';
 import { RpcClient, type CallOptions } from './rpc.js';
 import { checkTopology, type Topology } from './topology.js';
 
@@ -49,7 +49,7 @@ export interface BrokerStats {
   /** Redacted URL of the live connection. */
   url: string | undefined;
   reconnects: number;
-  publisher: ReturnType<Publisher['stats']>;
+  publisher: PublisherStats;
   consumers: ConsumerStats[];
   rpcPending: number;
 }
@@ -93,7 +93,7 @@ export class Broker extends EventEmitter {
         demand: () => {
           if (!this.#closed) this.#connection.start();
         },
-        reopen: () => this.#reopenPublisher(),
+        reopen: (delay) => this.#reopenPublisher(delay),
         logger,
       },
       this.#opts,
@@ -261,8 +261,13 @@ export class Broker extends EventEmitter {
       republish: (exchange, routingKey, content, properties) =>
         this.#publisher.republish(exchange, routingKey, content, properties),
       declare: (topology) => this.declare(topology),
-      ensureQueue: async (name) =>
-        this.#declarations.ensureQueue(await this.#whenReady({ timeout: this.#opts.publishTimeout }), name),
+      ensureQueue: async (name, type) =>
+        this.#declarations.ensureQueue(
+          await this.#whenReady({ timeout: this.#opts.publishTimeout }),
+          name,
+          type,
+        ),
+      queueType: (name) => this.#declarations.queueType(name),
       reportError: (message, err, details) => this.#reportError(message, err, details),
       forget: (consumer) => this.#consumers.delete(consumer),
       logger: this.#opts.logger,
@@ -280,15 +285,19 @@ export class Broker extends EventEmitter {
     await this.#publisher.attach(model);
   }
 
-  #reopenPublisher(): void {
-    setImmediate(() => {
+  /** A fresh confirm channel after `delay` ms (also while closing: pending publishes still need one). */
+  #reopenPublisher(delay: number): void {
+    const reopen = (): void => {
       const model = this.#connection.model;
-      if (!model || this.#closed || this.#publisher.attached) return;
+      if (!model || this.#publisher.attached) return;
+      if (this.#closed && this.#publisher.stats().pending === 0) return;
       this.#publisher.attach(model).catch((err: unknown) => {
         this.#reportError('connkit/amqp: could not reopen the confirm channel', err);
-        startTimer(1000, () => this.#reopenPublisher(), true);
+        startTimer(1000, () => this.#reopenPublisher(0), true);
       });
-    });
+    };
+    if (delay > 0) startTimer(delay, reopen);
+    else setImmediate(reopen);
   }
 
   #reportError(message: string, err: unknown, details?: Record<string, unknown>): void {

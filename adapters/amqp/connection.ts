@@ -3,14 +3,22 @@
  * {@link Backoff} (exponential, equal jitter), and runs the broker's setup (topology, channels,
  * consumers) on every new connection before calling it ready. Passwords never appear in its
  * messages or logs.
+ *
+ * Cluster failover: when a connection ends, the next pass over `urls` starts with the URL after
+ * the one that was lost (the dead node last, not first: {@link UrlRing}), and the first try is at
+ * once — it goes to another node. A node that goes silent is caught after one heartbeat interval
+ * ({@link watchConnection}); a node that accepts the connection but cannot finish the setup within
+ * `connectTimeout` (a quorum queue without a leader) is hung up on, and the next one tried.
  * @module
  */
 import type { ChannelModel } from 'amqplib';
 import {
   Backoff,
   ConnectionError,
+  Deadline,
   logDebug,
   logInfo,
+  Scope,
   sleep,
   type SignalOptions,
   TimeoutError,
@@ -19,8 +27,10 @@ import {
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { Credentials } from './credentials.js';
-import { dial, hangUp, isFatal } from './dial.js';
+import { watchConnection } from './connection-watch.js';
+import { hangUp, isFatal } from './dial.js';
 import type { ResolvedBrokerOptions } from './options.js';
+import { UrlRing } from './url-ring.js';
 
 /**
  * What the broker does at each step of the connection's life.
@@ -46,6 +56,9 @@ export interface ConnectionHooks {
 
 const noop = (): void => undefined;
 
+/** How long a connection whose setup failed gets to close politely before its socket is dropped. */
+const SETUP_HANGUP_MS = 1000;
+
 /**
  * One logical connection that survives the loss of its sockets.
  *
@@ -60,25 +73,25 @@ export class Connection implements WaiterHost<ChannelModel> {
   readonly #opts: ResolvedBrokerOptions;
   readonly #hooks: ConnectionHooks;
   readonly #credentials: Credentials;
+  readonly #ring: UrlRing;
   readonly #backoff: Backoff;
   #model: ChannelModel | undefined = undefined;
   #ready = false;
   #running = false;
   #closed = false;
   #everConnected = false;
-  #urlIndex = 0;
   #lastError: unknown = undefined;
   #waiters = new WaiterQueue<ChannelModel>();
   /** Aborts the reconnect pause of the running loop (close, give up). */
   #stopping: AbortController | undefined = undefined;
   #loop: Promise<void> | undefined = undefined;
   #reconnects = 0;
-  #currentUrl: string | undefined = undefined;
 
   constructor(opts: ResolvedBrokerOptions, hooks: ConnectionHooks) {
     this.#opts = opts;
     this.#hooks = hooks;
     this.#credentials = new Credentials(opts.urls, opts.heartbeat);
+    this.#ring = new UrlRing(this.#credentials, opts);
     // 'equal' jitter keeps a floor under the delay, so a flapping broker is not hammered.
     this.#backoff = new Backoff({ ...opts.reconnect, jitter: 'equal' });
   }
@@ -105,7 +118,7 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   /** Redacted URL of the live connection. */
   get url(): string | undefined {
-    return this.#currentUrl;
+    return this.#ring.current;
   }
 
   timeoutMessage(ms: number): string {
@@ -182,9 +195,16 @@ export class Connection implements WaiterHost<ChannelModel> {
 
   async #run(stopping: AbortSignal): Promise<void> {
     while (this.#running && !this.#closed) {
-      const model = await this.#tryUrls();
+      const model = await this.#ring.pass(
+        () => this.#running,
+        (err) => {
+          this.#lastError = err;
+          return !this.#everConnected && isFatal(err);
+        },
+      );
+      let lost = false;
       if (model && this.#running) {
-        await this.#serve(model);
+        lost = await this.#serve(model);
       } else if (model) {
         await model.close().catch(noop);
       }
@@ -200,6 +220,9 @@ export class Connection implements WaiterHost<ChannelModel> {
         );
         break;
       }
+      // A working connection was lost: the next node is tried at once (the pass starts there);
+      // passes that find no node back off.
+      if (lost && this.#ring.size > 1) continue;
       const delay = this.#backoff.next();
       logDebug(this.#opts.logger, 'connkit/amqp: next connection attempt', {
         delayMs: Math.round(delay),
@@ -210,17 +233,29 @@ export class Connection implements WaiterHost<ChannelModel> {
     }
   }
 
-  /** Sets a fresh connection up, serves it until it closes. */
-  async #serve(model: ChannelModel): Promise<void> {
-    const closed = this.#watch(model);
+  /**
+   * Sets a fresh connection up (within `connectTimeout`), serves it until it closes. Resolves true
+   * when it had been ready. Either way the next pass over the URLs starts after this one.
+   */
+  async #serve(model: ChannelModel): Promise<boolean> {
+    this.#model = model;
+    const closed = watchConnection(model, {
+      error: (err) => {
+        this.#lastError = err;
+        this.#hooks.error('connkit/amqp: connection error', this.#credentials.scrub(err));
+      },
+      blocked: (reason) => this.#hooks.blocked(reason),
+      unblocked: () => this.#hooks.unblocked(),
+    });
+    const url = this.#ring.current ?? '';
+    this.#ring.moveOn();
     try {
-      await this.#hooks.setup(model);
+      await this.#setUp(model, url);
     } catch (err) {
       this.#lastError = err;
       this.#hooks.error('connkit/amqp: setting up the new connection failed', err);
-      await model.close().catch(noop);
+      await hangUp(model, SETUP_HANGUP_MS);
     }
-    const url = this.#currentUrl ?? '';
     if (!closed.done) {
       if (this.#everConnected) this.#reconnects++;
       const again = this.#everConnected;
@@ -234,7 +269,7 @@ export class Connection implements WaiterHost<ChannelModel> {
       else logInfo(this.#opts.logger, 'connkit/amqp: connected', { url });
       this.#hooks.connected(url);
     }
-    const error = await closed.promise;
+    const error = await closed.closed;
     const wasReady = this.#ready;
     this.#ready = false;
     this.#model = undefined;
@@ -248,52 +283,19 @@ export class Connection implements WaiterHost<ChannelModel> {
       }
       this.#hooks.disconnected(error);
     }
+    return wasReady;
   }
 
-  /** Attaches listeners from birth so no error event of the driver goes unheard. */
-  #watch(model: ChannelModel): { promise: Promise<Error | undefined>; done: boolean } {
-    this.#model = model;
-    const state: { promise: Promise<Error | undefined>; done: boolean } = {
-      promise: Promise.resolve(undefined),
-      done: false,
-    };
-    state.promise = new Promise<Error | undefined>((resolve) => {
-      model.on('close', (err?: Error) => {
-        state.done = true;
-        resolve(err);
-      });
+  /** The broker's setup, bounded by `connectTimeout`: a node that cannot finish it is left for the next. */
+  async #setUp(model: ChannelModel, url: string): Promise<void> {
+    const scope = new Scope({
+      deadline: Deadline.after(this.#opts.connectTimeout),
+      timeoutMessage: (ms) => `Setting up the connection to ${url} timed out after ${ms} ms`,
     });
-    model.on('error', (err: Error) => {
-      this.#lastError = err;
-      this.#hooks.error('connkit/amqp: connection error', this.#credentials.scrub(err));
-    });
-    model.on('blocked', (reason: string) => this.#hooks.blocked(reason));
-    model.on('unblocked', () => this.#hooks.unblocked());
-    return state;
-  }
-
-  /** One pass over the URLs, starting with the last one that worked. */
-  async #tryUrls(): Promise<ChannelModel | undefined> {
-    const urls = this.#credentials.dial;
-    const n = urls.length;
-    for (let i = 0; i < n && this.#running; i++) {
-      const index = (this.#urlIndex + i) % n;
-      const url = this.#credentials.shown(index);
-      logDebug(this.#opts.logger, 'connkit/amqp: connecting', { url });
-      try {
-        const model = await dial(urls[index] as string, this.#opts);
-        this.#urlIndex = index;
-        this.#currentUrl = url;
-        return model;
-      } catch (err) {
-        this.#lastError = err;
-        logDebug(this.#opts.logger, 'connkit/amqp: connection attempt failed', {
-          url,
-          reason: this.#credentials.describe(err),
-        });
-        if (!this.#everConnected && isFatal(err)) return undefined;
-      }
+    try {
+      await scope.race(this.#hooks.setup(model));
+    } finally {
+      scope.dispose();
     }
-    return undefined;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { checkInteger, describeValue } from '../../src/internal/index.js';
 import type { Message } from './message.js';
+import { checkStreamOffset, type StreamOffset } from './stream-offset.js';
 import { MAX_TTL } from './wire.js';
 
 /**
@@ -51,8 +52,20 @@ export interface ConsumeOptions {
    * failure but a `NonRetryableError` is retried).
    */
   retry?: RetryOptions;
-  /** Queue that takes messages whose attempts are spent (the error in headers). @default the queue's own DLX (reject) */
+  /**
+   * Queue that takes messages whose attempts are spent (the error in headers); created when
+   * missing — a quorum queue when the consumed queue is a quorum queue or a stream.
+   * @default the queue's own DLX (reject)
+   */
   deadLetter?: string;
+  /**
+   * Reads a stream queue from this offset (see {@link StreamOffset}); the handler gets each
+   * message's `msg.offset` to store. After a lost channel or connection the consumer goes on
+   * from the first message its handler had not finished. Streams take no `retry` (they keep every
+   * message: re-read from a stored offset instead), need a `prefetch` ≥ 1 and are never rejected: a
+   * handler's failure goes to `deadLetter` if given, else it is reported and the offset moves on.
+   */
+  offset?: StreamOffset;
 }
 
 /**
@@ -131,6 +144,8 @@ export interface ConsumeSettings {
   delays: number[];
   deadLetter: string | undefined;
   retryIf: RetryPredicate | undefined;
+  /** Set for a stream consumer. */
+  offset: StreamOffset | undefined;
 }
 
 function checkDelay(value: unknown, name: string): number {
@@ -171,6 +186,7 @@ export function resolveConsumeOptions(queue: unknown, handler: unknown, opts: un
     delays: [],
     deadLetter: undefined,
     retryIf: undefined,
+    offset: o.offset === undefined ? undefined : checkStreamOffset(o.offset),
   };
   if (o.retry !== undefined) {
     if (o.retry === null || typeof o.retry !== 'object') {
@@ -193,6 +209,16 @@ export function resolveConsumeOptions(queue: unknown, handler: unknown, opts: un
       throw new TypeError(`deadLetter must be a queue name, got ${describeValue(o.deadLetter)}`);
     }
     settings.deadLetter = o.deadLetter;
+  }
+  if (settings.offset !== undefined) {
+    if (settings.prefetch === 0) {
+      throw new RangeError('prefetch must be ≥ 1 on a stream (the broker requires one), got 0');
+    }
+    if (settings.attempts > 1) {
+      throw new TypeError(
+        `retry is not supported on a stream (it keeps every message: re-read from a stored offset instead), got ${describeValue(o.retry)}`,
+      );
+    }
   }
   return settings;
 }

@@ -1,6 +1,7 @@
 /**
  * A queue consumer: bounded concurrency, ack on resolve, the {@link FailurePolicy} on throw (retry,
  * dead-letter), restored after reconnects and broker-side cancels (with the kit's {@link Backoff}).
+ * A stream consumer (`offset` given) resumes where its handler got to ({@link StreamPosition}).
  * @module
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
@@ -21,7 +22,8 @@ import {
 import { DeliveryRunner } from './delivery-runner.js';
 import { BrokerClosedError } from './errors.js';
 import { FailurePolicy, type FailureHost } from './failure-policy.js';
-import type { Topology } from './topology.js';
+import { offsetOf, StreamPosition, STREAM_OFFSET_HEADER } from './stream-offset.js';
+import type { QueueType, Topology } from './topology.js';
 
 export type { ConsumeOptions, ConsumerStats, MessageHandler } from './consume-options.js';
 
@@ -36,7 +38,9 @@ export type { ConsumeOptions, ConsumerStats, MessageHandler } from './consume-op
 export interface ConsumerHost extends FailureHost {
   currentModel(): ChannelModel | undefined;
   declare(topology: Topology): Promise<void>;
-  ensureQueue(name: string): Promise<void>;
+  ensureQueue(name: string, type?: QueueType): Promise<void>;
+  /** The type queue `name` was declared with through the broker, if it was. */
+  queueType(name: string): QueueType | undefined;
   forget(consumer: Consumer): void;
   readonly logger?: Logger | undefined;
 }
@@ -64,6 +68,8 @@ export class Consumer {
   readonly #prefetch: number;
   readonly #policy: FailurePolicy;
   readonly #runner: DeliveryRunner;
+  /** Set for a stream consumer. */
+  readonly #position: StreamPosition | undefined;
   readonly #abort = new AbortController();
   readonly #backoff = new Backoff(RESUBSCRIBE);
   #readyResolve!: () => void;
@@ -86,19 +92,35 @@ export class Consumer {
     reply = false,
   ) {
     const settings = resolveConsumeOptions(queue, handler, opts);
+    if (reply && settings.offset !== undefined) {
+      throw new TypeError('serve() does not read streams: offset is not one of its options');
+    }
     this.#host = host;
     this.#queue = queue;
     this.#prefetch = settings.prefetch;
     this.#policy = new FailurePolicy(queue, settings, host);
+    const position = settings.offset === undefined ? undefined : new StreamPosition(settings.offset);
+    this.#position = position;
+    const offset = (raw: ConsumeMessage): number | undefined => offsetOf(raw.properties.headers);
     this.#runner = new DeliveryRunner(
       {
         channel: () => this.#channel,
         closing: () => this.#closing,
         reportError: (message, err) => host.reportError(message, err, { queue }),
+        ...(position && {
+          started: (raw: ConsumeMessage) => position.started(offset(raw) ?? -1),
+          finished: (raw: ConsumeMessage) => position.finished(offset(raw) ?? -1),
+        }),
       },
       handler as MessageHandler<unknown>,
       this.#policy,
-      { concurrency: settings.concurrency, reply, signal: this.#abort.signal, queue },
+      {
+        concurrency: settings.concurrency,
+        reply,
+        signal: this.#abort.signal,
+        queue,
+        stream: position !== undefined,
+      },
     );
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
@@ -131,9 +153,13 @@ export class Consumer {
     this.#model = model;
     let channel: Channel | undefined;
     try {
-      if (this.#policy.retries) await this.#host.declare(this.#policy.topology());
+      // Retry and dead-letter queues follow the queue's type: a replicated queue's are replicated.
+      const type = this.#position ? 'stream' : this.#host.queueType(this.#queue);
+      if (this.#policy.retries) await this.#host.declare(this.#policy.topology(type));
       const deadLetter = this.#policy.deadLetter;
-      if (deadLetter !== undefined) await this.#host.ensureQueue(deadLetter);
+      const replicated = type === 'quorum' || type === 'stream';
+      if (deadLetter !== undefined)
+        await this.#host.ensureQueue(deadLetter, replicated ? 'quorum' : undefined);
       channel = await model.createChannel();
       const ch = channel;
       ch.on('error', (err: Error) =>
@@ -157,6 +183,7 @@ export class Consumer {
     if (this.#closing) return;
     const { consumerTag } = await channel.consume(this.#queue, (raw) => this.#deliver(channel, raw), {
       noAck: false,
+      ...(this.#position && { arguments: { [STREAM_OFFSET_HEADER]: this.#position.resumeArgument() } }),
     });
     if (this.#channel !== channel) return;
     this.#tag = consumerTag;
@@ -219,7 +246,14 @@ export class Consumer {
       return;
     }
     if (this.#closing) this.#runner.settle(channel, raw, 'requeue');
+    else if (this.#position && !this.#acceptStream(raw)) this.#runner.settle(channel, raw, 'ack');
     else this.#runner.deliver(channel, raw);
+  }
+
+  /** False for a stream message this consumer handled (or is handling) already. */
+  #acceptStream(raw: ConsumeMessage): boolean {
+    const offset = offsetOf(raw.properties.headers);
+    return offset === undefined || (this.#position as StreamPosition).accept(offset);
   }
 
   /**

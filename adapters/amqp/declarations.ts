@@ -6,7 +6,7 @@
  */
 import type { ChannelModel } from 'amqplib';
 import type { ChannelPool } from './channel-pool.js';
-import { applyTopology, TopologyRegistry, type Topology } from './topology.js';
+import { applyTopology, TopologyRegistry, type QueueType, type Topology } from './topology.js';
 
 /**
  * Declared topology and the channels to declare it with.
@@ -44,12 +44,21 @@ export class Declarations {
     await this.#pool.use(model, (channel) => applyTopology(channel, topology));
   }
 
-  /** Makes sure queue `name` exists: checked, or declared durable when missing (a dead-letter queue). */
-  async ensureQueue(model: ChannelModel, name: string): Promise<void> {
+  /** The type queue `name` was declared with through this Broker, if it was. */
+  queueType(name: string): QueueType | undefined {
+    return this.#registry.queueType(name);
+  }
+
+  /**
+   * Makes sure queue `name` exists: checked, or declared durable (of `type`, default classic) when
+   * missing — a dead-letter queue.
+   */
+  async ensureQueue(model: ChannelModel, name: string, type?: QueueType): Promise<void> {
     try {
       await this.#pool.use(model, (channel) => channel.checkQueue(name));
     } catch {
-      await this.#pool.use(model, (channel) => channel.assertQueue(name, { durable: true }));
+      const args = type === undefined ? undefined : { 'x-queue-type': type };
+      await this.#pool.use(model, (channel) => channel.assertQueue(name, { durable: true, arguments: args }));
     }
   }
 }

@@ -30,6 +30,10 @@ export interface RunnerHost {
   /** True once the consumer is closing: buffered deliveries are not started. */
   closing(): boolean;
   reportError(message: string, err: unknown): void;
+  /** A delivery's handler starts (stream consumers track their offsets). */
+  started?(raw: ConsumeMessage): void;
+  /** A delivery's handling is over, whatever its outcome. */
+  finished?(raw: ConsumeMessage): void;
 }
 
 /**
@@ -50,6 +54,7 @@ export class DeliveryRunner {
   readonly #reply: boolean;
   readonly #signal: AbortSignal;
   readonly #queue: string;
+  readonly #stream: boolean;
   #active = 0;
   #buffer: Delivery[] = [];
   #idle: (() => void)[] = [];
@@ -58,7 +63,7 @@ export class DeliveryRunner {
     host: RunnerHost,
     handler: MessageHandler<unknown>,
     policy: FailurePolicy,
-    opts: { concurrency: number; reply: boolean; signal: AbortSignal; queue: string },
+    opts: { concurrency: number; reply: boolean; signal: AbortSignal; queue: string; stream?: boolean },
   ) {
     this.#host = host;
     this.#handler = handler;
@@ -67,6 +72,7 @@ export class DeliveryRunner {
     this.#reply = opts.reply;
     this.#signal = opts.signal;
     this.#queue = opts.queue;
+    this.#stream = opts.stream ?? false;
   }
 
   /** Handlers running. */
@@ -107,7 +113,11 @@ export class DeliveryRunner {
     });
   }
 
-  /** Acks, requeues or rejects on the delivery's own channel, if it is still the live one. */
+  /**
+   * Acks, requeues or rejects on the delivery's own channel, if it is still the live one. A stream
+   * takes acks only (an ack is credit for the next delivery; a nack or reject closes the whole
+   * connection with 540 NOT_IMPLEMENTED), so there every settlement is an ack.
+   */
   settle(channel: Channel, raw: ConsumeMessage, how: 'ack' | 'requeue' | 'reject'): void {
     // Delivery tags belong to their channel: acking on another would close it (PRECONDITION_FAILED).
     if (channel !== this.#host.channel()) return;
@@ -115,7 +125,8 @@ export class DeliveryRunner {
       if (how === 'ack') {
         channel.ack(raw);
         this.stats.acked++;
-      } else channel.nack(raw, false, how === 'requeue');
+      } else if (this.#stream) channel.ack(raw);
+      else channel.nack(raw, false, how === 'requeue');
     } catch {
       // channel closed meanwhile: the broker redelivers
     }
@@ -123,11 +134,13 @@ export class DeliveryRunner {
 
   async #run(delivery: Delivery): Promise<void> {
     this.#active++;
+    this.#host.started?.(delivery.raw);
     try {
       await this.#handle(delivery);
     } catch (err) {
       this.#host.reportError('connkit/amqp: delivery handling failed', err);
     } finally {
+      this.#host.finished?.(delivery.raw);
       this.#active--;
       const next = this.#host.closing() ? undefined : this.#buffer.shift();
       if (next) void this.#run(next);
@@ -169,6 +182,8 @@ export class DeliveryRunner {
       this.settle(channel, raw, 'requeue');
     } else if (outcome === 'rejected') {
       this.stats.rejected++;
+      if (this.#stream)
+        this.#host.reportError('connkit/amqp: handler failed on a stream message (skipped)', err);
       this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
     } else {
       if (outcome === 'retried') this.stats.retried++;

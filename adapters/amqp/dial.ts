@@ -1,7 +1,7 @@
 /**
  * One amqplib connection at the edges of its life: {@link dial} opens it (TLS for `amqps:`, the
- * connection's name, the connect timeout), {@link hangUp} closes it within a deadline, and
- * {@link isFatal} tells a refusal that retrying cannot fix.
+ * connection's name, the connect timeout), {@link hangUp} closes it within a deadline,
+ * {@link destroySocket} drops it at once, and {@link isFatal} tells a refusal that retrying cannot fix.
  * @module
  */
 import amqp, { type ChannelModel } from 'amqplib';
@@ -50,11 +50,54 @@ export async function hangUp(model: ChannelModel, timeout: number): Promise<void
   ]);
   cancel();
   if (!closed) {
-    // amqplib has no forced close: failing its socket is the way to one.
-    const stream = (model as unknown as { connection?: { stream?: { destroy(err: Error): void } } })
-      .connection?.stream;
-    stream?.destroy(new Error(`connkit/amqp: the broker did not confirm the close within ${timeout} ms`));
+    destroySocket(
+      model,
+      new Error(`connkit/amqp: the broker did not confirm the close within ${timeout} ms`),
+    );
   }
+}
+
+interface AmqplibInternals {
+  connection?: { stream?: { destroy(err: Error): void; bytesRead?: number }; heartbeat?: number };
+}
+
+/**
+ * The connection's socket (amqplib keeps it as `connection.stream`), for its byte counters.
+ *
+ * @example
+ * ```ts
+ * const socket = socketOf(model); // socket?.bytesRead
+ * ```
+ */
+export function socketOf(model: ChannelModel): { readonly bytesRead: number } | undefined {
+  const stream = (model as unknown as AmqplibInternals).connection?.stream;
+  return typeof stream?.bytesRead === 'number' ? (stream as { bytesRead: number }) : undefined;
+}
+
+/**
+ * The heartbeat interval the broker and amqplib agreed on, in ms (0: none).
+ *
+ * @example
+ * ```ts
+ * negotiatedHeartbeat(model); // 10000
+ * ```
+ */
+export function negotiatedHeartbeat(model: ChannelModel): number {
+  const seconds = (model as unknown as AmqplibInternals).connection?.heartbeat;
+  return typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : 0;
+}
+
+/**
+ * Fails the connection's socket with `error`: amqplib has no forced close, and this is the way to
+ * one — it emits `'error'`, fails every channel's pending work and emits `'close'`.
+ *
+ * @example
+ * ```ts
+ * destroySocket(model, new Error('the broker went silent'));
+ * ```
+ */
+export function destroySocket(model: ChannelModel, error: Error): void {
+  (model as unknown as AmqplibInternals).connection?.stream?.destroy(error);
 }
 
 /**

@@ -10,7 +10,7 @@ import { describeValue } from '../../src/internal/index.js';
 import type { ConsumeSettings, RetryPredicate } from './consume-options.js';
 import { failureAction } from './failure-action.js';
 import type { Message } from './message.js';
-import type { Topology } from './topology.js';
+import type { QueueType, Topology } from './topology.js';
 import {
   ATTEMPT_HEADER,
   delayQueueArguments,
@@ -128,11 +128,16 @@ export class FailurePolicy {
     return this.#deadLetter;
   }
 
-  /** The delay queues retries go through. */
-  topology(): Topology {
+  /**
+   * The delay queues retries go through. For a quorum queue (`sourceType`) they are quorum queues
+   * too, so a message waiting out its delay survives the loss of a node.
+   */
+  topology(sourceType?: QueueType): Topology {
+    const replicated = sourceType === 'quorum' || sourceType === 'stream';
     const queues = [...new Set(this.#delays)].map((ms) => ({
       name: delayQueueName(this.#queue, ms),
-      options: { durable: true, arguments: delayQueueArguments(this.#queue, ms) },
+      ...(replicated && { type: 'quorum' as const }),
+      options: { durable: true, arguments: delayQueueArguments(this.#queue, ms, replicated) },
     }));
     return { queues };
   }

@@ -13,10 +13,11 @@
 export { Broker, type BrokerStats } from './broker.js';
 export { Consumer, type ConsumeOptions, type ConsumerStats, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
-export type { PublishOptions } from './publisher.js';
+export type { PublishOptions, PublisherStats } from './publisher.js';
 export type { CallOptions } from './rpc.js';
-export type { Topology, ExchangeSpec, QueueSpec, BindingSpec } from './topology.js';
-export type { BrokerOptions, BrokerLogger, ReconnectOptions } from './options.js';
+export type { Topology, ExchangeSpec, QueueSpec, QueueType, BindingSpec } from './topology.js';
+export type { StreamOffset } from './stream-offset.js';
+export type { BrokerOptions, BrokerLogger, NackRetryOptions, ReconnectOptions } from './options.js';
 export { encodeBody, decodeBody } from './codec.js';
 export {
   UnroutableError,

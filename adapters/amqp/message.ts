@@ -5,6 +5,7 @@
  */
 import type { ConsumeMessage, MessageProperties } from 'amqplib';
 import { decodeBody } from './codec.js';
+import { offsetOf } from './stream-offset.js';
 import { ATTEMPT_HEADER } from './wire.js';
 
 /**
@@ -13,7 +14,7 @@ import { ATTEMPT_HEADER } from './wire.js';
  * @example
  * ```ts
  * broker.consume<{ id: number }>('jobs', async (msg) => {
- *   console.log(msg.body.id, msg.attempt, msg.properties.messageId, msg.queue);
+ *   console.log(msg.body.id, msg.attempt, msg.properties.messageId, msg.queue, msg.offset);
  * });
  * ```
  */
@@ -32,6 +33,11 @@ export interface Message<T = unknown> {
   readonly properties: MessageProperties;
   /** 1 on the first delivery, counted through connkit's retries. */
   readonly attempt: number;
+  /**
+   * The message's offset in a stream (its `x-stream-offset` header); `undefined` for other queues.
+   * Store it to resume later with `consume(stream, handler, { offset: stored + 1 })`.
+   */
+  readonly offset: number | undefined;
 }
 
 /**
@@ -66,5 +72,6 @@ export function toMessage<T>(raw: ConsumeMessage, queue: string): Message<T> {
     queue,
     properties: raw.properties,
     attempt: attemptOf(raw),
+    offset: offsetOf(raw.properties.headers),
   };
 }

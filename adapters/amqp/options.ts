@@ -37,6 +37,28 @@ export interface ReconnectOptions {
 }
 
 /**
+ * What a publish does when the broker nacks it. A nack is usually final (a queue full with
+ * `x-overflow: reject-publish`), but RabbitMQ 3.10 has a channel-level fault: a channel whose first
+ * publish to a quorum queue comes right after the queue leader's node died nacks that publish and
+ * every later one, while channels opened a moment later are fine. So a nack retires the channel:
+ * publishing pauses for `delay` ms (doubling while fresh channels keep nacking, up to 8 × `delay`),
+ * then goes on over a fresh channel, where the nacked message is published again — at most
+ * `attempts` times, and only while its publish timeout leaves room for the pause. A nack past
+ * that rejects with `NackError`. `attempts: 0` makes the first nack final (no pause, no new channel).
+ *
+ * @example
+ * ```ts
+ * new Broker({ urls, nackRetry: { attempts: 3, delay: 250 } });
+ * ```
+ */
+export interface NackRetryOptions {
+  /** Times a nacked message is published again on a fresh channel. @default 3 */
+  attempts?: number;
+  /** Pause in milliseconds before the fresh channel after the first nack. @default 250 */
+  delay?: number;
+}
+
+/**
  * Options of `new Broker(options)`.
  *
  * @example
@@ -61,6 +83,8 @@ export interface BrokerOptions {
   publishTimeout?: number;
   /** Most publishes unsettled at once (queued while disconnected + awaiting confirms). @default 10_000 */
   maxPending?: number;
+  /** What a nacked publish does (see {@link NackRetryOptions}). */
+  nackRetry?: NackRetryOptions;
   /** Topology declared at connect and re-declared after every reconnect. */
   topology?: Topology;
   /** Connection name shown by the management UI and `rabbitmqctl list_connections`. @default 'connkit' */
@@ -90,6 +114,7 @@ export interface ResolvedBrokerOptions {
   channelMax: number;
   publishTimeout: number;
   maxPending: number;
+  nackRetry: Required<NackRetryOptions>;
   topology: Topology | undefined;
   clientName: string;
   logger: BrokerLogger | undefined;
@@ -162,6 +187,12 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
   if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) {
     throw new RangeError(`reconnect.factor must be a finite number ≥ 1, got ${describeValue(factor)}`);
   }
+  if (
+    options.nackRetry !== undefined &&
+    (options.nackRetry === null || typeof options.nackRetry !== 'object')
+  ) {
+    throw new TypeError(`nackRetry must be { attempts?, delay? }, got ${describeValue(options.nackRetry)}`);
+  }
   const clientName = options.clientName ?? 'connkit';
   if (typeof clientName !== 'string') {
     throw new TypeError(`clientName must be a string, got ${describeValue(clientName)}`);
@@ -178,6 +209,10 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
     channelMax: checkInteger(options.channels?.max, 'channels.max', 8, 1),
     publishTimeout: checkDuration(options.publishTimeout, 'publishTimeout', 30_000),
     maxPending: checkInteger(options.maxPending, 'maxPending', 10_000, 1, Infinity),
+    nackRetry: {
+      attempts: checkInteger(options.nackRetry?.attempts, 'nackRetry.attempts', 3, 0, 100),
+      delay: checkDuration(options.nackRetry?.delay, 'nackRetry.delay', 250),
+    },
     topology: options.topology,
     clientName,
     logger: options.logger,

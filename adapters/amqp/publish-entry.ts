@@ -46,6 +46,10 @@ export class PublishEntry implements AbortWatcher, Expiring {
   failures = 0;
   /** Was in flight on a channel that closed. */
   lost = false;
+  /** Nacks so far that led to a re-publish (bounded by `nackRetry.attempts`). */
+  nacks = 0;
+  /** The publisher's channel generation it was last written on (a nack retires only that channel). */
+  generation = 0;
   /** Links of the publish queue's list of unsettled entries (publish order). */
   prev: PublishEntry | undefined = undefined;
   next: PublishEntry | undefined = undefined;

@@ -14,6 +14,7 @@ import {
   unwatchAbort,
   watchAbort,
 } from '../../src/internal/index.js';
+import { culpritError } from './channel-error.js';
 import { BufferFullError } from './errors.js';
 import { INFLIGHT, PublishEntry, QUEUED, SETTLED, type EntryOwner } from './publish-entry.js';
 
@@ -150,8 +151,27 @@ export class PublishQueue {
   }
 
   /**
-   * After a channel died: every unsettled entry not in flight waits again, in publish order
-   * (amqplib has already failed the channel's unconfirmed ones, which are QUEUED again).
+   * After a channel died (amqplib has already failed its unconfirmed entries, which are QUEUED
+   * again and marked lost): fails the entry that caused a channel-level error (see
+   * {@link culpritError}), and puts every other unsettled entry not in flight back in line, in
+   * publish order. Returns how many were lost with the channel.
+   */
+  requeueLost(channelError: Error | undefined): number {
+    let lost = 0;
+    for (const entry of this.entries()) {
+      if (entry.state !== QUEUED || !entry.lost) continue;
+      entry.lost = false;
+      lost++;
+      const failure = culpritError(entry, channelError);
+      if (failure) this.settle(entry, failure);
+    }
+    this.requeueUnsent();
+    return lost;
+  }
+
+  /**
+   * Every unsettled entry not in flight waits again, in publish order (after a channel died, or
+   * when a fresh one is attached).
    */
   requeueUnsent(): void {
     const waiting = new Fifo<PublishEntry>();

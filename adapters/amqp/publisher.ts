@@ -1,115 +1,116 @@
 /**
  * Confirmed publishing over one shared confirm channel per connection. Every publish settles:
- * ack → resolve; nack → `NackError`; mandatory return → `UnroutableError`; `timeout`; abort;
+ * ack → resolve; nack → published again on a fresh channel a bounded number of times
+ * ({@link NackRetry}), then `NackError`; mandatory return → `UnroutableError`; `timeout`; abort;
  * close → `BrokerClosedError`. Messages unconfirmed when their channel died are written again
- * (same `messageId`) on the next channel: at-least-once.
+ * (same `messageId`) on the next channel: at-least-once. The publishes wait and settle in a
+ * {@link PublishQueue}; the {@link ConfirmWriter} writes them to the channel.
  * @module
  */
-import type { ChannelModel, ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
-import { logInfo, type Logger, TimeoutError } from '../../src/internal/index.js';
-import { culpritError } from './channel-error.js';
-import { BrokerClosedError, NackError, UnroutableError } from './errors.js';
+import type { ChannelModel, Options } from 'amqplib';
+import { type Logger, TimeoutError } from '../../src/internal/index.js';
+import { ConfirmWriter } from './confirm-writer.js';
+import { BrokerClosedError } from './errors.js';
+import { NackRetry } from './nack-retry.js';
+import type { PublishEntry } from './publish-entry.js';
 import { readPublish, type PublishOptions } from './publish-options.js';
-import { INFLIGHT, QUEUED, SETTLED, type EntryOwner, type PublishEntry } from './publish-entry.js';
 import { PublishQueue } from './publish-queue.js';
 
 export type { PublishOptions } from './publish-options.js';
-
-/**
- * Most unconfirmed messages on the channel at once. Beyond it publishes wait in connkit's queue:
- * what is unconfirmed when a connection dies is re-published (and may be delivered twice), so the
- * window bounds the duplicates a cut can cause, at no cost to throughput (confirms stream back).
- */
-const WINDOW = 512;
 
 /**
  * What the publisher needs from the broker (implemented by `Broker`).
  *
  * @example
  * ```ts
- * const host: PublisherHost = { connected: () => true, demand() {}, reopen() {} };
+ * const host: PublisherHost = { connected: () => true, demand() {}, reopen(delay) {} };
  * ```
  */
 export interface PublisherHost {
   connected(): boolean;
   /** A publish was accepted: the connection should be up, or coming. */
   demand(): void;
-  /** The connection is up but this publisher's channel failed: open another one. */
-  reopen(): void;
+  /** The connection is up but this publisher's channel failed or was retired: open another one after `delay` ms. */
+  reopen(delay: number): void;
   readonly logger?: Logger | undefined;
 }
 
 /**
- * The publishing half of the broker: the confirm channel and what goes over it; the publishes
- * themselves wait and settle in its {@link PublishQueue}.
+ * Counters of the publisher, in `broker.stats().publisher`.
  *
  * @example
  * ```ts
- * const publisher = new Publisher(host, { maxPending: 10_000, publishTimeout: 30_000 });
+ * const { pending, republished, nackRetried } = broker.stats().publisher;
+ * ```
+ */
+export interface PublisherStats {
+  /** Publishes not settled yet. */
+  pending: number;
+  /** Of those, waiting to be written (disconnected, past the window, or again after a loss). */
+  queued: number;
+  /** Writes to a confirm channel, re-publishes included. */
+  published: number;
+  /** Messages written again because their channel died before their confirm. */
+  republished: number;
+  /** Messages written again on a fresh channel after a nack. */
+  nackRetried: number;
+  /** Broker acks. */
+  confirmed: number;
+}
+
+/**
+ * The publishing half of the broker.
+ *
+ * @example
+ * ```ts
+ * const publisher = new Publisher(host, { maxPending: 10_000, publishTimeout: 30_000, nackRetry: { attempts: 3, delay: 250 } });
  * await publisher.attach(model);
  * await publisher.publish('', 'jobs', { id: 1 });
  * ```
  */
-export class Publisher implements EntryOwner {
+export class Publisher {
   readonly #host: PublisherHost;
   readonly #timeout: number;
   readonly #queue: PublishQueue;
-  #channel: ConfirmChannel | undefined = undefined;
-  #model: ChannelModel | undefined = undefined;
-  #writable = false;
-  #inflight = 0;
+  readonly #writer: ConfirmWriter;
   #closed = false;
-  #flushQueued = false;
-  #published = 0;
-  #republished = 0;
-  #confirmed = 0;
 
-  constructor(host: PublisherHost, settings: { maxPending: number; publishTimeout: number }) {
+  constructor(
+    host: PublisherHost,
+    settings: {
+      maxPending: number;
+      publishTimeout: number;
+      /** @default { attempts: 0 } (the first nack is final) */
+      nackRetry?: { attempts: number; delay: number };
+    },
+  ) {
     this.#host = host;
     this.#timeout = settings.publishTimeout;
     this.#queue = new PublishQueue({ maxPending: settings.maxPending, connected: () => host.connected() });
+    this.#writer = new ConfirmWriter(
+      {
+        reopen: (delay) => host.reopen(delay),
+        closedAndIdle: () => this.#closed && this.#queue.count === 0,
+        logger: host.logger,
+      },
+      this.#queue,
+      new NackRetry(settings.nackRetry ?? { attempts: 0, delay: 0 }),
+    );
   }
 
   /** Counters for `broker.stats()`. */
-  stats(): { pending: number; queued: number; published: number; republished: number; confirmed: number } {
-    return {
-      pending: this.#queue.count,
-      queued: this.#queue.waiting,
-      published: this.#published,
-      republished: this.#republished,
-      confirmed: this.#confirmed,
-    };
+  stats(): PublisherStats {
+    return { pending: this.#queue.count, queued: this.#queue.waiting, ...this.#writer.counts };
   }
 
   /** True while a confirm channel is open. */
   get attached(): boolean {
-    return this.#channel !== undefined;
+    return this.#writer.attached;
   }
 
   /** Opens the confirm channel on a fresh connection and writes everything that waited. */
-  async attach(model: ChannelModel): Promise<void> {
-    // One confirm channel per connection: a second attach (setup racing a reopen) is a no-op.
-    if (this.#channel && this.#model === model) return;
-    const channel = await model.createConfirmChannel();
-    if (this.#channel && this.#model === model) {
-      await channel.close().catch(() => undefined);
-      return;
-    }
-    this.#model = model;
-    let channelError: Error | undefined;
-    channel.on('error', (err: Error) => (channelError = err));
-    channel.on('return', (msg: AmqpMessage) => this.#queue.markReturned(msg));
-    channel.on('drain', () => {
-      if (this.#channel === channel) {
-        this.#writable = true;
-        this.#flush();
-      }
-    });
-    channel.on('close', () => this.#channelClosed(channel, channelError));
-    this.#channel = channel;
-    this.#writable = true;
-    this.#inflight = 0;
-    this.#flush();
+  attach(model: ChannelModel): Promise<void> {
+    return this.#writer.attach(model);
   }
 
   /**
@@ -162,12 +163,11 @@ export class Publisher implements EntryOwner {
     }
     let entry: PublishEntry;
     try {
-      entry = this.#queue.add(this, exchange, routingKey, content, properties, signal, timeout);
+      entry = this.#queue.add(this.#writer, exchange, routingKey, content, properties, signal, timeout);
     } catch (err) {
       return Promise.reject(err); // BufferFullError
     }
-    if (this.#writable && this.#inflight < WINDOW && this.#queue.waiting === 0) this.#write(entry);
-    else this.#queue.push(entry);
+    this.#writer.submit(entry);
     this.#host.demand();
     return entry.promise;
   }
@@ -177,8 +177,7 @@ export class Publisher implements EntryOwner {
     this.#closed = true;
     await this.#queue.drained(timeout);
     this.failAll(new BrokerClosedError('Broker closed before the publish was confirmed'));
-    this.#channel = undefined;
-    this.#writable = false;
+    this.#writer.release();
   }
 
   /** Rejects every unsettled publish with `error` (the broker closed, or could not connect at all). */
@@ -188,99 +187,6 @@ export class Publisher implements EntryOwner {
 
   /** The connection dropped: nothing can be written until the next `attach`. */
   detach(): void {
-    this.#writable = false;
-  }
-
-  /** Settles an entry once (EntryOwner: its signal aborted). */
-  settle(entry: PublishEntry, error: unknown): void {
-    this.#queue.settle(entry, error);
-  }
-
-  /** amqplib's confirm callback: `null` = ack, 'message nacked' = nack, anything else = channel gone. */
-  confirmed(entry: PublishEntry, err: unknown): void {
-    if (this.#inflight > 0 && --this.#inflight < WINDOW && this.#queue.waiting > 0 && !this.#flushQueued) {
-      // Not from inside amqplib's confirm loop: the channel may be closing right now.
-      this.#flushQueued = true;
-      queueMicrotask(this.#flushTask);
-    }
-    if (entry.state === SETTLED) return;
-    if (err === null || err === undefined) {
-      this.#confirmed++;
-      if (entry.returned !== undefined) {
-        this.settle(entry, new UnroutableError(entry.exchange, entry.routingKey, entry.returned));
-      } else this.settle(entry, undefined);
-    } else if (err instanceof Error && err.message === 'message nacked') {
-      this.settle(
-        entry,
-        new NackError(`The broker nacked message ${entry.options.messageId ?? '(without id)'}`),
-      );
-    } else {
-      entry.state = QUEUED; // re-published by #channelClosed
-      entry.lost = true;
-    }
-  }
-
-  #write(entry: PublishEntry): void {
-    const channel = this.#channel as ConfirmChannel;
-    let ok: boolean;
-    try {
-      ok = channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options, entry.onConfirm);
-    } catch (err) {
-      if (err instanceof RangeError || err instanceof TypeError) {
-        this.settle(entry, err); // header values amqplib cannot encode
-        return;
-      }
-      this.#queue.unshift(entry); // channel closed under us: #channelClosed re-sends
-      this.#writable = false;
-      return;
-    }
-    entry.state = INFLIGHT;
-    this.#inflight++;
-    this.#published++;
-    if (!ok) this.#writable = false;
-  }
-
-  readonly #flushTask = (): void => {
-    this.#flushQueued = false;
-    this.#flush();
-  };
-
-  #flush(): void {
-    while (this.#writable && this.#inflight < WINDOW) {
-      const entry = this.#queue.shift();
-      if (entry === undefined) return;
-      if (entry.state === QUEUED) this.#write(entry);
-    }
-  }
-
-  /**
-   * The channel closed: amqplib has already failed its unconfirmed callbacks (marking them QUEUED).
-   * After a channel-level error the message that caused it is failed rather than re-sent forever.
-   */
-  #channelClosed(channel: ConfirmChannel, channelError: Error | undefined): void {
-    const current = this.#channel === channel;
-    if (current) {
-      this.#channel = undefined;
-      this.#writable = false;
-    }
-    let lost = 0;
-    for (const entry of this.#queue.entries()) {
-      if (entry.state !== QUEUED || !entry.lost) continue;
-      entry.lost = false;
-      lost++;
-      const failure = culpritError(entry, channelError);
-      if (failure) this.settle(entry, failure);
-    }
-    this.#republished += lost;
-    this.#queue.requeueUnsent();
-    if (lost > 0) {
-      logInfo(this.#host.logger, 'connkit/amqp: confirm channel closed, re-publishing unconfirmed messages', {
-        count: lost,
-        reason: channelError?.message,
-      });
-    }
-    if (!current)
-      this.#flush(); // a stale channel: its lost messages go out on the live one
-    else if (!this.#closed) this.#host.reopen();
+    this.#writer.detach();
   }
 }

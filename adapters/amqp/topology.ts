@@ -5,6 +5,9 @@
  */
 import type { Channel, Options } from 'amqplib';
 import { describeValue } from '../../src/internal/index.js';
+import { assertOptions, checkQueueSpec, queueTypeOf, type QueueType } from './queue-type.js';
+
+export type { QueueType } from './queue-type.js';
 
 /**
  * An exchange to declare.
@@ -21,17 +24,28 @@ export interface ExchangeSpec {
 }
 
 /**
- * A queue to declare (see the example below). Quorum queues: `options: { durable: true, arguments: { 'x-queue-type': 'quorum' } }`;
- * dead-lettering: `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments.
+ * A queue to declare. `type` sets `x-queue-type`: a `'quorum'` queue is replicated on the
+ * cluster's nodes (a consumer's retry and dead-letter queues for it are quorum queues too), a
+ * `'stream'` is a replicated log read from an offset (`consume(…, { offset })`). Dead-lettering:
+ * `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments. What the broker
+ * would refuse for the type (non-durable, exclusive, `x-max-priority` on a quorum queue …) throws
+ * before anything is sent.
  *
  * @example
  * ```ts
- * const q: QueueSpec = { name: 'jobs', options: { durable: true, arguments: { 'x-queue-type': 'quorum' } } };
+ * const q: QueueSpec = { name: 'jobs', type: 'quorum', deliveryLimit: 5, options: { deadLetterExchange: 'dlx' } };
  * ```
  */
 export interface QueueSpec {
   name: string;
   options?: Options.AssertQueue;
+  /** `x-queue-type`. @default the broker's default (classic) */
+  type?: QueueType;
+  /**
+   * `x-delivery-limit` (quorum queues only): after this many redeliveries (deliveries beyond the
+   * first) the message is dead-lettered (or dropped without a dead-letter exchange).
+   */
+  deliveryLimit?: number;
 }
 
 /**
@@ -57,7 +71,7 @@ export interface BindingSpec {
  * ```ts
  * const topology: Topology = {
  *   exchanges: [{ name: 'orders', type: 'topic' }],
- *   queues: [{ name: 'orders.created', options: { durable: true, arguments: { 'x-queue-type': 'quorum' } } }],
+ *   queues: [{ name: 'orders.created', type: 'quorum' }],
  *   bindings: [{ queue: 'orders.created', exchange: 'orders', routingKey: 'order.created' }],
  * };
  * ```
@@ -104,6 +118,7 @@ export function checkTopology(topology: Topology): void {
   for (const q of listOf(topology.queues, 'topology.queues')) {
     checkName(q.name, 'queue name');
     if (q.options !== undefined) checkObject(q.options, `options of queue ${describeValue(q.name)}`);
+    checkQueueSpec(q as unknown as QueueSpec);
   }
   for (const b of listOf(topology.bindings, 'topology.bindings')) {
     checkName(b.queue, 'binding queue');
@@ -123,7 +138,7 @@ export function checkTopology(topology: Topology): void {
  */
 export async function applyTopology(channel: Channel, topology: Topology): Promise<void> {
   for (const e of topology.exchanges ?? []) await channel.assertExchange(e.name, e.type, e.options);
-  for (const q of topology.queues ?? []) await channel.assertQueue(q.name, q.options);
+  for (const q of topology.queues ?? []) await channel.assertQueue(q.name, assertOptions(q));
   for (const b of topology.bindings ?? []) await channel.bindQueue(b.queue, b.exchange, b.routingKey, b.args);
 }
 
@@ -150,6 +165,12 @@ export class TopologyRegistry {
     for (const b of topology.bindings ?? []) {
       this.#bindings.set(JSON.stringify([b.queue, b.exchange, b.routingKey, b.args ?? null]), b);
     }
+  }
+
+  /** The declared type of queue `name` (undefined: not declared here, or the broker's default). */
+  queueType(name: string): QueueType | undefined {
+    const spec = this.#queues.get(name);
+    return spec === undefined ? undefined : queueTypeOf(spec);
   }
 
   /** True when nothing was declared. */

@@ -93,19 +93,27 @@ export function delayQueueName(queue: string, ms: number): string {
 
 /**
  * Arguments of the delay queue of `queue` for `ms`: messages wait `ms`, then expire back to `queue`
- * through the default exchange.
+ * through the default exchange. A `quorum` delay queue (the delay queue of a quorum queue)
+ * dead-letters at-least-once (the broker re-publishes with confirms, instead of RabbitMQ's default
+ * at-most-once for quorum queues), which needs `x-overflow: reject-publish`.
  *
  * @example
  * ```ts
  * await channel.assertQueue(delayQueueName('orders', 100), { durable: true, arguments: delayQueueArguments('orders', 100) });
  * ```
  */
-export function delayQueueArguments(queue: string, ms: number): Record<string, unknown> {
-  return {
+export function delayQueueArguments(queue: string, ms: number, quorum = false): Record<string, unknown> {
+  const args: Record<string, unknown> = {
     'x-message-ttl': ms,
     'x-dead-letter-exchange': '',
     'x-dead-letter-routing-key': queue,
   };
+  if (quorum) {
+    args['x-queue-type'] = 'quorum';
+    args['x-dead-letter-strategy'] = 'at-least-once';
+    args['x-overflow'] = 'reject-publish';
+  }
+  return args;
 }
 
 /**

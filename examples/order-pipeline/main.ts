@@ -2,10 +2,17 @@
  * `npm run demo` — an order pipeline over PostgreSQL and RabbitMQ that loses nothing and applies
  * everything once, even with `--chaos` cutting connections while it runs.
  *
- *   npm run demo -- --orders 5000 --concurrency 8 [--chaos] [--json]
+ *   npm run demo -- --orders 5000 --concurrency 8 [--chaos] [--cluster] [--json] [--verbose]
+ *
+ * `--cluster` (or `AMQP_URLS`, comma-separated) runs it on a RabbitMQ cluster: the orders go
+ * through a quorum queue and the Broker fails over between the nodes. With `--cluster` and no
+ * `AMQP_URLS` the demo starts a local 3-node cluster itself (from the installed rabbitmq-server,
+ * through the test harness) and stops it at the end; `--chaos` then also kills and restarts nodes.
  */
 import { parseArgs } from 'node:util';
 import { runMain } from '../../src/index.js';
+import { parseClusterUrls } from '../../test/support/rabbit-cluster/descriptor.js';
+import { startLocalCluster, type StandaloneCluster } from '../../test/support/rabbit-cluster/standalone.js';
 import { ServicesUnavailableError, resolveServices } from '../../test/support/service-resolution.js';
 import { runPipeline } from './pipeline.js';
 import { formatSummary } from './summary.js';
@@ -16,7 +23,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     producers: { type: 'string', default: '8' },
     chaos: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
     deadline: { type: 'string', default: '300000' },
     help: { type: 'boolean', default: false },
   },
@@ -31,13 +40,15 @@ function positiveInt(name: string, raw: string): number {
 
 if (values.help) {
   console.log(
-    'usage: npm run demo -- [--orders N=5000] [--concurrency N=8] [--producers N=8] [--chaos] [--json]',
+    'usage: npm run demo -- [--orders N=5000] [--concurrency N=8] [--producers N=8] [--chaos] [--cluster] [--json] [--verbose]\n' +
+      '  --cluster   a RabbitMQ cluster: AMQP_URLS (comma-separated) if set, else a local 3-node cluster started here',
   );
   process.exit(0);
 }
 
 await runMain(async (signal) => {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const clusterUrls = parseClusterUrls(process.env['AMQP_URLS']);
   let services;
   try {
     services = await resolveServices({ log: (line) => log(`[services] ${line}`) });
@@ -46,16 +57,27 @@ await runMain(async (signal) => {
     if (err instanceof ServicesUnavailableError) throw new Error(err.message);
     throw err;
   }
+  let local: StandaloneCluster | undefined;
   try {
-    log(`orders ${values.orders}, concurrency ${values.concurrency}${values.chaos ? ', chaos on' : ''}`);
+    if (values.cluster && clusterUrls === undefined) {
+      log('[cluster] starting a local 3-node RabbitMQ cluster');
+      local = await startLocalCluster((line) => log(`[cluster] ${line}`));
+    }
+    const amqpUrls = local?.cluster.urls ?? clusterUrls ?? [services.amqpUrl];
+    log(
+      `orders ${values.orders}, concurrency ${values.concurrency}` +
+        `${amqpUrls.length > 1 ? `, cluster of ${amqpUrls.length}` : ''}${values.chaos ? ', chaos on' : ''}`,
+    );
     const summary = await runPipeline({
       databaseUrl: services.databaseUrl,
-      amqpUrl: services.amqpUrl,
+      amqpUrls,
+      nodes: local?.cluster,
       orders: positiveInt('orders', values.orders),
       concurrency: positiveInt('concurrency', values.concurrency),
       producers: positiveInt('producers', values.producers),
       chaos: values.chaos,
       deadline: positiveInt('deadline', values.deadline),
+      log: values.verbose ? log : undefined,
       signal,
     });
     console.log(values.json ? JSON.stringify(summary) : formatSummary(summary));
@@ -63,6 +85,7 @@ await runMain(async (signal) => {
       throw new Error(`${summary.lost} orders lost, ${summary.appliedTwice} applied twice`);
     }
   } finally {
+    await local?.stop();
     await services.stop();
   }
 });

@@ -6,19 +6,25 @@ import { randomBytes } from 'node:crypto';
 import { Broker } from '../../adapters/amqp/index.js';
 import { Inbox, Outbox } from '../../adapters/outbox/index.js';
 import { Database } from '../../adapters/postgres/index.js';
-import { Semaphore, createTask, retry, sleep } from '../../src/index.js';
-import { createChaos, type Chaos } from './chaos.js';
+import { Semaphore, createTask, retry, sleep, type Logger } from '../../src/index.js';
+import { redactUrl } from '../../adapters/amqp/options.js';
+import { createChaos, type Chaos, type NodeControl } from './chaos.js';
 import { createProgress } from './progress.js';
 import { deleteQueues } from '../../test/support/amqp.js';
 import type { Summary } from './summary.js';
 
 export interface PipelineOptions {
   databaseUrl: string;
-  amqpUrl: string;
+  /** One broker URL, or a cluster's nodes (then the orders queue is a quorum queue). */
+  amqpUrls: string[];
+  /** With chaos on a cluster the demo runs itself: its nodes are killed and restarted. */
+  nodes?: NodeControl | undefined;
   orders: number;
   concurrency: number;
   producers: number;
   chaos: boolean;
+  /** Where the Broker's reconnects and re-publishes are told (stderr with `--verbose`). */
+  log?: ((line: string) => void) | undefined;
   /** Give up waiting for the pipeline to finish after this many milliseconds. */
   deadline: number;
   signal: AbortSignal;
@@ -32,6 +38,16 @@ interface OrderEvent {
   createdAt: number;
 }
 
+/** The Broker's info and warn lines, one per line, with the time since the start. */
+function brokerLogger(log: (line: string) => void): Logger {
+  const started = Date.now();
+  const line = (level: string) => (details: Record<string, unknown>, message: string) =>
+    log(
+      `[broker +${((Date.now() - started) / 1000).toFixed(1)}s] ${level} ${message} ${JSON.stringify(details, (_, v: unknown) => (v instanceof Error ? v.message : v))}`,
+    );
+  return { info: line('info'), warn: line('warn') };
+}
+
 /** Runs the whole pipeline once, cleans up after itself, and returns the summary. */
 export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
   const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -40,16 +56,26 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
   const applicationName = `connkit-demo-${runId}`;
 
   let chaos: Chaos | undefined;
-  if (opts.chaos) chaos = await createChaos(opts.databaseUrl, opts.amqpUrl, applicationName);
+  const cluster = opts.amqpUrls.length > 1;
+  // The node the Broker is on, for the chaos to hit (found by port: stats().url is redacted).
+  const busyNode = (): number | undefined => {
+    const port = new URL(broker.stats().url ?? 'amqp://x').port;
+    const i = opts.amqpUrls.findIndex((u) => new URL(u).port === port);
+    return i < 0 ? undefined : i;
+  };
+  if (opts.chaos) {
+    chaos = await createChaos(opts.databaseUrl, opts.amqpUrls, applicationName, opts.nodes, busyNode);
+  }
   const db = new Database({
     url: chaos?.databaseUrl ?? opts.databaseUrl,
     applicationName,
     pool: { max: 10 },
   });
   const broker = new Broker({
-    url: chaos?.amqpUrl ?? opts.amqpUrl,
+    urls: chaos?.amqpUrls ?? opts.amqpUrls,
     clientName: applicationName,
     reconnect: { initialDelay: 100, maxDelay: 2000 },
+    ...(opts.log && { logger: brokerLogger(opts.log) }),
   });
   // A separate, chaos-free connection for setup, checks and cleanup.
   const admin = new Database({
@@ -71,7 +97,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
       `create table ${schema}.results (order_id bigint not null, latency_ms float8 not null)`,
     );
     await broker.connect({ signal: opts.signal });
-    await broker.declare({ queues: [{ name: queue, options: { durable: true } }] });
+    // On a cluster the queue is replicated on every node, and so are its retry queues.
+    await broker.declare({ queues: [{ name: queue, type: cluster ? 'quorum' : 'classic' }] });
 
     const outbox = new Outbox(db, broker, { table: `${schema}.outbox`, batchSize: 200, pollInterval: 200 });
     const inbox = new Inbox(db, { table: `${schema}.inbox` });
@@ -186,6 +213,8 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
       p99Ms: Math.round(check.p99),
       elapsedMs,
       faultsInjected: chaos?.faults ?? 0,
+      nodeFaults: chaos?.nodeFaults ?? 0,
+      amqpUrls: opts.amqpUrls.map(redactUrl),
       pool: db.stats(),
       broker: broker.stats(),
     };
@@ -199,6 +228,6 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
     await admin.close();
     // The consumer's retries go through one delay queue per delay: they are the run's too.
     const delayQueues = RETRY_DELAYS.map((ms) => `${queue}.connkit-delay.${ms}ms`);
-    await deleteQueues(opts.amqpUrl, [queue, ...delayQueues]).catch(() => undefined);
+    await deleteQueues(opts.amqpUrls[0]!, [queue, ...delayQueues]).catch(() => undefined);
   }
 }

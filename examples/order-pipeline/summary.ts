@@ -13,6 +13,10 @@ export interface Summary {
   p99Ms: number;
   elapsedMs: number;
   faultsInjected: number;
+  /** Of the faults, broker nodes killed or stopped (`--cluster --chaos`). */
+  nodeFaults: number;
+  /** The broker URLs (passwords masked): one, or a cluster's nodes. */
+  amqpUrls: string[];
   pool: unknown;
   broker: unknown;
 }
@@ -31,7 +35,11 @@ export function formatSummary(s: Summary): string {
     ['throughput', `${s.throughputPerSec} orders/s`],
     ['end-to-end latency', `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`],
     ['elapsed', `${(s.elapsedMs / 1000).toFixed(1)} s`],
-    ['faults injected', s.faultsInjected],
+    [
+      'faults injected',
+      `${s.faultsInjected}${s.nodeFaults > 0 ? ` (${s.nodeFaults} broker nodes killed or stopped)` : ''}`,
+    ],
+    ['broker urls', s.amqpUrls.join(' ')],
     ['database pool', JSON.stringify(s.pool)],
     ['broker', JSON.stringify(s.broker)],
   ];
