@@ -208,11 +208,11 @@ export class PgConnection {
     const idle = whenIdle(this.client);
     const grace = Deadline.after(CANCEL_GRACE);
     // Each cancel is awaited before the connection counts as idle: a late one would hit the next statement.
-    const delivered = await this.#cancelRequest(key, CANCEL_GRACE);
+    const delivered = await this.requestCancel(CANCEL_GRACE);
     let stopped = delivered && (await settleWithin(idle, Math.min(CANCEL_CONFIRM, grace.remaining())));
     if (!stopped) {
       // Not delivered, or nothing came of it: a proxy or pooler may swallow CancelRequests.
-      const answered = await settleWithin(this.#cancelBackend(key), grace.remaining());
+      const answered = await settleWithin(this.cancelBackend(), grace.remaining());
       stopped = answered && (await settleWithin(idle, grace.remaining()));
     }
     if (!stopped) {
@@ -221,8 +221,19 @@ export class PgConnection {
     }
   }
 
-  /** The protocol's CancelRequest; false when it could not be sent. Never rejects. */
-  async #cancelRequest(key: { processID: number; secretKey: number }, timeout: number): Promise<boolean> {
+  /**
+   * Sends the protocol's CancelRequest for whatever the backend runs now, and resolves once the server
+   * has taken it (true), or false when it could not be sent within `timeout` ms. Never rejects. Low
+   * level: {@link cancel} decides when; a pipelined connection cancels only its head statement.
+   *
+   * @example
+   * ```ts
+   * if (!(await conn.requestCancel(5_000))) await conn.cancelBackend();
+   * ```
+   */
+  async requestCancel(timeout: number): Promise<boolean> {
+    const key = backendKey(this.client);
+    if (key === undefined) return false;
     try {
       await sendCancelRequest({ host: this.client.host, port: this.client.port, ...key }, timeout);
     } catch {
@@ -235,8 +246,18 @@ export class PgConnection {
     return true;
   }
 
-  /** `select pg_cancel_backend(pid)` over a fresh connection. Never rejects. */
-  async #cancelBackend(key: { processID: number }): Promise<void> {
+  /**
+   * `select pg_cancel_backend(pid)` over a fresh connection (for proxies that swallow
+   * CancelRequests); resolves once it was answered or could not be. Never rejects.
+   *
+   * @example
+   * ```ts
+   * await conn.cancelBackend();
+   * ```
+   */
+  async cancelBackend(): Promise<void> {
+    const key = backendKey(this.client);
+    if (key === undefined) return;
     const limits = {
       signal: undefined,
       deadline: Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE)),
@@ -263,8 +284,7 @@ export class PgConnection {
     else if (isRunning(this.client) && !this.client.pipeline) {
       // pg's end() drops the socket under a running statement, which the server would keep
       // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
-      const key = backendKey(this.client);
-      if (key !== undefined) await this.#cancelRequest(key, 2_000);
+      await this.requestCancel(2_000);
     }
     // A peer that stopped answering must not hold close() forever.
     const ended = await settleWithin(this.client.end(), CLOSE_GRACE);

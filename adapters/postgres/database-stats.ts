@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import type { PoolStats } from '../../src/internal/index.js';
+import type { PipelineStats } from './pipeline.js';
 import { toResult, type QueryResult } from './queryable.js';
 
 /**
@@ -37,8 +38,8 @@ export interface DatabaseCounts {
 export interface DatabaseStats extends DatabaseCounts {
   /** The connection pool (dedicated connections). */
   pool: PoolStats;
-  /** Shared pipelined connections (`connections: 0` when pipeline mode is off). */
-  pipeline: { connections: number; inFlight: number };
+  /** Pipeline mode: its connections and routing counters (all 0 with `pipeline: false`). */
+  pipeline: PipelineStats;
 }
 
 /**

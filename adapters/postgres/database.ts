@@ -1,7 +1,8 @@
 /**
- * `Database`: the entry point of connkit/postgres. A pool of connections with queries that can be
- * aborted and timed out (cancelled on the server), transactions with savepoints and retries, and an
- * optional pipeline mode for many small concurrent queries.
+ * `Database`: the entry point of connkit/postgres. Standalone statements pipelined over a few shared
+ * connections (by default), a pool of dedicated connections for everything that holds session state,
+ * queries that can be aborted and timed out (cancelled on the server), transactions with savepoints
+ * and retries.
  * @module
  */
 import type pg from 'pg';
@@ -13,7 +14,7 @@ import {
   reportBackground,
   type WaitOptions,
 } from '../../src/internal/index.js';
-import { type CallLimits, readCallLimits } from './call-limits.js';
+import { readCallLimits } from './call-limits.js';
 import type { LendConnection } from './connection-lease.js';
 import { ConnectionPool } from './connection-pool.js';
 import { type ConnectSettings, PgConnection } from './connection.js';
@@ -29,23 +30,23 @@ import {
   type TransactionOptions,
 } from './options.js';
 import { PipelineGroup } from './pipeline.js';
-import { readQuery, type QueryInput, type QueryLike } from './query-input.js';
+import { readQuery, type QueryLike } from './query-input.js';
 import { Queryable, type QueryResult } from './queryable.js';
 import { runTransaction, type TransactionHost } from './run-transaction.js';
 import { classifyStatement, transactionControlRefused } from './statement-kind.js';
+import type { StatementRunner } from './statement.js';
 import { streamRows, type StreamOptions } from './stream.js';
 import type { Subscription } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import type { Transaction } from './transaction.js';
 import { withClient } from './with-client.js';
 
-/** What `query()` hands a statement to: the pool or the pipeline, which share this signature. */
-interface StatementRunner {
-  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
-}
-
 /**
- * A PostgreSQL database behind a pool of connections.
+ * A PostgreSQL database. Standalone statements (`query`, `rows`, `one`, `maybeOne`) are pipelined by
+ * default: many in flight at once on each of a few shared connections, which is several times faster
+ * than one statement per pooled connection, with guards that route around a slow statement (see
+ * {@link DatabaseOptions.pipeline}; `pipeline: false` turns it off). Transactions, `withClient`,
+ * streams, COPY, LISTEN and statements that change session state use a pool of dedicated connections.
  *
  * @example
  * ```ts
@@ -89,9 +90,7 @@ export class Database extends Queryable {
     this.#settings = settings;
     const pool = new ConnectionPool(settings, o.pool, o.acquireTimeout);
     this.#pool = pool;
-    if (o.pipelineConnections > 0) {
-      this.#pipeline = new PipelineGroup(o.pipelineConnections, settings, o.queryTimeout);
-    }
+    if (o.pipeline !== undefined) this.#pipeline = new PipelineGroup(settings, o.pipeline, pool);
     this.#lend = (signal, deadline) => pool.lend(signal, deadline);
     this.#connectListen = (signal) => PgConnection.open(settings, { signal, deadline: Deadline.NEVER });
     this.#transactions = {
@@ -104,18 +103,18 @@ export class Database extends Queryable {
   }
 
   /**
-   * Runs a statement. Without `signal` or `timeout`, and in pipeline mode, it shares a pipelined
-   * connection (unless it changes session state); otherwise it takes a pooled connection, and an
-   * abort or timeout cancels it on the server. Transaction control (`BEGIN`, `COMMIT` …) is refused:
-   * use {@link Database.transaction}. A statement that changes session state (`SET`, `LISTEN`, temp
-   * tables, advisory locks …) never runs on a shared pipelined connection; like with any pool, it
-   * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
-   * Text of several statements (`;`-separated, without values) runs them in order and resolves with
-   * the last one's result. `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
+   * Runs a statement. In pipeline mode (the default) it shares a pipelined connection — with or
+   * without `signal`/`timeout` — unless every pipelined connection is stalled or full, or the
+   * statement changes session state (`SET`, `LISTEN`, temp tables, advisory locks …): then it takes a
+   * dedicated pooled connection; like with any pool, such a statement affects only the one connection
+   * it ran on — use {@link Database.withClient} for that. Transaction control (`BEGIN`, `COMMIT` …)
+   * is refused: use {@link Database.transaction}. Text of several statements (`;`-separated, without
+   * values) runs them in order on a pooled connection and resolves with the last one's result.
    *
-   * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
-   * pipelined connections, so time spent queued behind other statements is not counted), and a
-   * pipelined connection that answers nothing for `queryTimeout` + 5 s is destroyed.
+   * An abort or the timeout (per call, else `queryTimeout`; counted from the call, time queued behind
+   * other pipelined statements included) rejects at once and cancels the statement on the server: on
+   * a pooled connection right away, on a pipelined one once it runs (the statements before it are
+   * left alone). `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
    *
    * @example
    * ```ts
@@ -133,9 +132,9 @@ export class Database extends Queryable {
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') return Promise.reject(transactionControlRefused(input.text));
-    const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
+    // The pipeline decides for itself when a statement goes to the pool after all (see PipelineGroup).
     const runner: StatementRunner =
-      this.#pipeline !== undefined && kind === 'shared' && !explicit ? this.#pipeline : this.#pool;
+      this.#pipeline !== undefined && kind === 'shared' ? this.#pipeline : this.#pool;
     return runner.run(input, limits).then(this.#counts.answered, this.#counts.failed) as Promise<
       QueryResult<R>
     >;
@@ -197,7 +196,7 @@ export class Database extends Queryable {
   stats(): DatabaseStats {
     return {
       pool: this.#pool.stats(),
-      pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
+      pipeline: this.#pipeline?.stats() ?? NO_PIPELINE,
       ...this.#counts.snapshot(),
     };
   }
@@ -287,7 +286,7 @@ export class Database extends Queryable {
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', 10_000);
     this.#closing ??= Promise.all([
-      this.#pipeline?.close(),
+      this.#pipeline?.close(timeout),
       this.#pool.close(timeout),
       this.#subscriptions.closeAll(),
     ]).then(noop);
@@ -298,5 +297,16 @@ export class Database extends Queryable {
     return this.close();
   }
 }
+
+const NO_PIPELINE = Object.freeze({
+  connections: 0,
+  inFlight: 0,
+  stalled: 0,
+  statements: 0,
+  overflowed: 0,
+  moved: 0,
+  resent: 0,
+  slowRouted: 0,
+});
 
 function noop(): void {}

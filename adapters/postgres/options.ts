@@ -13,6 +13,7 @@ import {
   type WaitOptions,
 } from '../../src/internal/index.js';
 import { redact } from './errors.js';
+import type { PipelineLimits } from './pipeline-slots.js';
 import { readUrlTls, type TlsPlan } from './tls-mode.js';
 
 /**
@@ -43,17 +44,34 @@ export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
 export type DatabaseLogger = Logger;
 
 /**
- * Pipeline mode: many standalone queries in flight on each of a few shared connections.
+ * Pipeline mode (on by default): standalone statements in flight by the dozen on each of a few
+ * shared connections, with guards that send a statement to a dedicated pooled connection instead
+ * when pipelining it would make it wait.
  *
  * @example
  * ```ts
- * new Database({ url, pipeline: { connections: 2 } });
+ * new Database({ url, pipeline: { connections: 2, maxDepth: 128, stallAfter: 10 } });
  * ```
  */
 export interface PipelineOptions {
-  /** Shared pipelined connections, on top of the pool's `max`. @default 2 */
+  /** Shared pipelined connections, on top of the pool's `max` (1–64). @default 2 */
   connections?: number | undefined;
+  /**
+   * Statements in flight on one pipelined connection at most (1–65 536); a statement that finds
+   * every pipelined connection this full runs on a dedicated pooled connection. @default 128
+   */
+  maxDepth?: number | undefined;
+  /**
+   * Head-of-line protection, in ms: a pipelined connection whose oldest statement has been running
+   * longer than this takes no new statements (they would wait behind it) until it finishes; they go
+   * to another pipelined connection, or to a dedicated pooled one. Any duration ≥ 0 (`Infinity`:
+   * never). @default 10
+   */
+  stallAfter?: number | undefined;
 }
+
+/** Defaults of {@link PipelineOptions}. */
+const PIPELINE_DEFAULTS = { connections: 2, maxDepth: 128, stallAfter: 10 } as const;
 
 /**
  * Options of `new Database(opts)`.
@@ -100,10 +118,16 @@ export interface DatabaseOptions {
   /** Receives warnings the adapter cannot throw. @default undefined (silent) */
   logger?: DatabaseLogger | undefined;
   /**
-   * Multiplex standalone `db.query()` calls without `signal`/`timeout` over a few pipelined
-   * connections (`false` = off). Off by default because one slow statement delays the queries
-   * queued behind it on the same connection (head-of-line blocking); turn it on for many small
-   * concurrent queries. @default false
+   * Pipeline mode: standalone `db.query()`/`rows()`/`one()`/`maybeOne()` calls (with or without
+   * `signal`/`timeout`) share a few connections on which many statements are in flight at once — no
+   * round trip per statement, so several times the throughput of one statement per connection.
+   * Statements that hold or change session state (`SET`, `LISTEN`, temp tables, advisory locks,
+   * cursors, COPY …), transactions, `withClient`, streams and COPY always use dedicated pooled
+   * connections. Guards keep it safe by default: a connection whose oldest statement runs longer than
+   * `stallAfter` takes no new statements; at most `maxDepth` are in flight per connection; an abort
+   * or timeout answers its caller at once and cancels the statement on the server only while it runs
+   * (a neighbour a late cancel hits had no effect and is re-sent). `false` turns it off: every
+   * statement takes a pooled connection. @default { connections: 2, maxDepth: 128, stallAfter: 10 }
    */
   pipeline?: false | PipelineOptions | undefined;
 }
@@ -162,8 +186,8 @@ export interface ResolvedDatabaseOptions {
   queryTimeout: number;
   connectTimeout: number;
   logger: DatabaseLogger | undefined;
-  /** Number of shared pipelined connections; 0 = pipeline mode off. */
-  pipelineConnections: number;
+  /** Pipeline mode's size and guards; undefined = off. */
+  pipeline: PipelineLimits | undefined;
   /** Passwords to scrub from messages. */
   secrets: string[];
   /** TLS from the URL's `sslmode` & co. (libpq semantics); undefined when the URL has none. */
@@ -238,13 +262,7 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
   if (typeof applicationName !== 'string') {
     throw new TypeError(`applicationName must be a string, got ${describeValue(applicationName)}`);
   }
-  let pipelineConnections = 0;
-  if (opts.pipeline !== undefined && opts.pipeline !== false) {
-    if (typeof opts.pipeline !== 'object' || opts.pipeline === null) {
-      throw new TypeError(`pipeline must be false or { connections }, got ${describeValue(opts.pipeline)}`);
-    }
-    pipelineConnections = checkInteger(opts.pipeline.connections, 'pipeline.connections', 2, 1, 64);
-  }
+  const pipeline = readPipelineOptions(opts.pipeline);
   const pool = opts.pool ?? {};
   const acquireTimeout = checkDuration(pool.acquireTimeout, 'pool.acquireTimeout', 10_000);
   const clientConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
@@ -268,9 +286,24 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
     queryTimeout,
     connectTimeout,
     logger: opts.logger,
-    pipelineConnections,
+    pipeline,
     secrets,
     tls,
     target: `${host}:${port}/${database}`,
+  };
+}
+
+function readPipelineOptions(opt: DatabaseOptions['pipeline']): PipelineLimits | undefined {
+  if (opt === false) return undefined;
+  if (opt !== undefined && (typeof opt !== 'object' || opt === null)) {
+    throw new TypeError(
+      `pipeline must be false or { connections, maxDepth, stallAfter }, got ${describeValue(opt)}`,
+    );
+  }
+  const d = PIPELINE_DEFAULTS;
+  return {
+    connections: checkInteger(opt?.connections, 'pipeline.connections', d.connections, 1, 64),
+    maxDepth: checkInteger(opt?.maxDepth, 'pipeline.maxDepth', d.maxDepth, 1, 65_536),
+    stallAfter: checkDuration(opt?.stallAfter, 'pipeline.stallAfter', d.stallAfter),
   };
 }
