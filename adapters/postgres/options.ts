@@ -50,7 +50,7 @@ export type DatabaseLogger = Logger;
  *
  * @example
  * ```ts
- * new Database({ url, pipeline: { connections: 2, maxDepth: 128, stallAfter: 10 } });
+ * new Database({ url, pipeline: { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true } });
  * ```
  */
 export interface PipelineOptions {
@@ -68,10 +68,18 @@ export interface PipelineOptions {
    * never). @default 10
    */
   stallAfter?: number | undefined;
+  /**
+   * Run statements with parameters as prepared statements on the pipelined connections (each text
+   * parsed and planned once per connection, up to 256 texts): for small statements most of the
+   * server's work. A text is prepared afresh when a schema change makes its prepared statement
+   * unusable; `false` for a pooler that keeps no prepared statements (PgBouncer in transaction mode
+   * before 1.21 — connkit also stops by itself after a few statements it finds gone). @default true
+   */
+  prepare?: boolean | undefined;
 }
 
 /** Defaults of {@link PipelineOptions}. */
-const PIPELINE_DEFAULTS = { connections: 2, maxDepth: 128, stallAfter: 10 } as const;
+const PIPELINE_DEFAULTS = { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true } as const;
 
 /**
  * Options of `new Database(opts)`.
@@ -127,7 +135,8 @@ export interface DatabaseOptions {
    * `stallAfter` takes no new statements; at most `maxDepth` are in flight per connection; an abort
    * or timeout answers its caller at once and cancels the statement on the server only while it runs
    * (a neighbour a late cancel hits had no effect and is re-sent). `false` turns it off: every
-   * statement takes a pooled connection. @default { connections: 2, maxDepth: 128, stallAfter: 10 }
+   * statement takes a pooled connection.
+   * @default { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true }
    */
   pipeline?: false | PipelineOptions | undefined;
 }
@@ -305,5 +314,13 @@ function readPipelineOptions(opt: DatabaseOptions['pipeline']): PipelineLimits |
     connections: checkInteger(opt?.connections, 'pipeline.connections', d.connections, 1, 64),
     maxDepth: checkInteger(opt?.maxDepth, 'pipeline.maxDepth', d.maxDepth, 1, 65_536),
     stallAfter: checkDuration(opt?.stallAfter, 'pipeline.stallAfter', d.stallAfter),
+    prepare: checkBoolean(opt?.prepare, 'pipeline.prepare', d.prepare),
   };
+}
+
+function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new TypeError(`${name} must be a boolean, got ${describeValue(value)}`);
+  return value;
 }

@@ -24,13 +24,15 @@ import type { StatementCarrier } from './pipelined-statement.js';
  *
  * @example
  * ```ts
- * const limits: PipelineLimits = { connections: 2, maxDepth: 128, stallAfter: 10 };
+ * const limits: PipelineLimits = { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true };
  * ```
  */
 export interface PipelineLimits {
   connections: number;
   maxDepth: number;
   stallAfter: number;
+  /** Run statements with parameters as prepared statements (see `PreparedNames`). */
+  prepare: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface PipelineLimits {
  *
  * @example
  * ```ts
- * const slots = new PipelineSlots(settings, { connections: 2, maxDepth: 128, stallAfter: 10 }, watcher);
+ * const slots = new PipelineSlots(settings, { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true }, watcher);
  * const conn = slots.pick() ?? (slots.anyUp() ? undefined : await slots.waitForOne(limits));
  * ```
  */

@@ -24,6 +24,7 @@ import { toDatabaseError } from './errors.js';
 import type { PipelinedConnection, PipelineWatcher } from './pipelined-connection.js';
 import { PipelinedStatement, type StatementOwner } from './pipelined-statement.js';
 import { type PipelineLimits, PipelineSlots } from './pipeline-slots.js';
+import { PreparedNames, staleStatement } from './prepared-names.js';
 import type { QueryInput } from './query-input.js';
 import { SlowTexts } from './slow-texts.js';
 import { preview, type StatementRunner } from './statement.js';
@@ -72,6 +73,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
   readonly #overflow: StatementRunner;
   readonly #slots: PipelineSlots;
   readonly #slowTexts = new SlowTexts();
+  readonly #names: PreparedNames;
   readonly #deadlines = new DeadlineList<PipelinedStatement>((stmt) => this.#expire(stmt));
   #overflowed = 0;
   #moved = 0;
@@ -82,6 +84,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     this.#settings = settings;
     this.#overflow = overflow;
     this.#slots = new PipelineSlots(settings, limits, this);
+    this.#names = new PreparedNames(limits.prepare);
   }
 
   /** The connections, what is in flight on them, and the routing counters. */
@@ -136,12 +139,18 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     const carrier = stmt.carrier;
     if (carrier !== undefined && carrier.broken !== undefined) this.#slots.evict(carrier);
     if (stmt.settled) return; // its caller gave up: it was rejected then
-    if (!claimed) {
+    const stale = stmt.name !== undefined && !claimed ? staleStatement(err) : undefined;
+    if (stale !== undefined) {
+      // Its prepared statement no longer fits or exists: it did not run. Prepared afresh next time;
+      // run unnamed now.
+      this.#names.forget(stmt.input.text, stale === '26000' && (carrier?.parsed(stmt.name!) ?? false));
+    } else if (!claimed) {
       stmt.reject(err);
       return;
     }
-    // Our cancel hit it — a stalled head we moved, or the neighbour of a cancelled statement: it had
-    // no effect. A dedicated connection, where no cancel but its own caller's reaches it, runs it again.
+    // Our cancel hit it — a stalled head we moved, or the neighbour of a cancelled statement — or its
+    // prepared statement was refused: it had no effect. A dedicated connection, where no cancel but
+    // its own caller's reaches it, runs it again.
     if (stmt.moving) this.#slowTexts.add(stmt.input.text);
     this.#resent++;
     stmt.resent = true;
@@ -167,7 +176,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
       if (limits.signal !== undefined) watchAbort(limits.signal, stmt);
       if (!limits.deadline.infinite) this.#deadlines.add(stmt, limits.deadline.remaining());
     }
-    conn.write(stmt);
+    conn.write(stmt, input.values === undefined ? undefined : this.#names.nameFor(input.text));
     try {
       return await stmt.promise;
     } catch (err) {

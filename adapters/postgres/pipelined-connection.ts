@@ -13,11 +13,12 @@
  * again on a dedicated connection, where it takes as long as it takes, alone.
  * @module
  */
+import type { Socket } from 'node:net';
 import { ConnectionError, Deadline, Fifo, now, startTimer } from '../../src/internal/index.js';
 import { CancelLedger } from './cancel-ledger.js';
 import type { PgConnection } from './connection.js';
 import { isConnectionError } from './errors.js';
-import { whenIdle } from './pg-internals.js';
+import { makeQuery, socketOf, wasParsed, whenIdle } from './pg-internals.js';
 import type { PipelinedStatement, StatementCarrier } from './pipelined-statement.js';
 import { settleWithin } from './settle-within.js';
 
@@ -73,12 +74,15 @@ export class PipelinedConnection implements StatementCarrier {
   readonly #stallAfter: number;
   readonly #watcher: PipelineWatcher;
   #stallTimer: (() => void) | undefined = undefined;
+  readonly #socket: Socket | undefined;
+  #corked = false;
 
   /** `stallAfter`: ms the head may run with statements behind it before it is moved (Infinity: never). */
   constructor(conn: PgConnection, stallAfter: number, watcher: PipelineWatcher) {
     this.conn = conn;
     this.#stallAfter = stallAfter;
     this.#watcher = watcher;
+    this.#socket = socketOf(conn.client);
   }
 
   /** Why the connection is unusable; undefined while healthy. */
@@ -94,8 +98,12 @@ export class PipelinedConnection implements StatementCarrier {
     return this.inFlight === 0 ? 0 : t - this.#headSince;
   }
 
-  /** Writes `stmt` behind everything in flight; `pg` answers through `stmt.callback`. */
-  write(stmt: PipelinedStatement): void {
+  /**
+   * Writes `stmt` behind everything in flight, as the prepared statement `name` if given; `pg`
+   * answers through `stmt.callback`.
+   */
+  write(stmt: PipelinedStatement, name?: string): void {
+    stmt.name = name;
     stmt.seq = this.#nextSeq++;
     if (this.#order.length === 0) {
       this.#headSince = now();
@@ -105,9 +113,27 @@ export class PipelinedConnection implements StatementCarrier {
     stmt.carrier = this;
     this.inFlight++;
     this.written++;
-    // Left undefined without values: pg then uses the simple protocol (one round trip less to parse).
-    this.conn.client.query(stmt.input.text, stmt.input.values as unknown[], stmt.callback);
+    if (!this.#corked && this.#socket !== undefined) {
+      // Statements written in one turn of the event loop (callers resuming after a batch of answers
+      // write the next ones) leave in one write instead of a system call each: the socket is corked
+      // until the microtasks of this turn are through.
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    // Values left undefined when there are none: pg then uses the simple protocol.
+    this.conn.client.query(makeQuery(stmt.input.text, stmt.input.values, name, stmt.callback));
   }
+
+  /** True when the prepared statement `name` had been parsed on this connection. */
+  parsed(name: string): boolean {
+    return wasParsed(this.conn.client, name);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket?.uncork();
+  };
 
   /**
    * Books `stmt`'s answer: the head moves on (and a given-up statement that becomes the head is

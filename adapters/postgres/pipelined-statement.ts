@@ -46,6 +46,8 @@ export interface StatementCarrier {
   answered(stmt: PipelinedStatement, err: Error | null): boolean;
   /** The statement's caller gave up: cancel it if (once) it runs at the head. */
   abandoned(stmt: PipelinedStatement): void;
+  /** True when the prepared statement `name` had been parsed on this connection. */
+  parsed(name: string): boolean;
 }
 
 /**
@@ -81,6 +83,8 @@ export class PipelinedStatement implements Expiring, AbortWatcher {
   moving = false;
   /** The connection it was written to. */
   carrier: StatementCarrier | undefined = undefined;
+  /** The prepared statement it ran as (undefined: unnamed). */
+  name: string | undefined = undefined;
   /** pg's callback for this statement. */
   readonly callback: (err: Error | null, res: pg.QueryResult | undefined) => void;
   #resolve!: (res: pg.QueryResult) => void;

@@ -27,7 +27,9 @@ const running = (app: string, text: string) =>
 let schema: Awaited<ReturnType<typeof createTestSchema>>;
 beforeAll(async () => {
   schema = await createTestSchema(databaseUrl());
-  await withPgClient(databaseUrl(), (c) => c.query(`create table "${schema.name}".moved (id int)`));
+  await withPgClient(databaseUrl(), (c) =>
+    c.query(`create table "${schema.name}".moved (id int); create table "${schema.name}".shape (a int)`),
+  );
 });
 afterAll(() => schema.drop());
 
@@ -220,6 +222,32 @@ describe('Database.query() in pipeline mode', () => {
     const after = await Promise.all(Array.from({ length: 8 }, () => pidOf(db)));
     expect(after.some((pid) => pid === victim)).toBe(false);
     await until(async () => db.stats().pipeline.connections === 2, 10_000, 'the replacement');
+  });
+
+  it('runs statements with parameters as prepared statements, and prepares them afresh after a schema change', async () => {
+    const app = uniqueName('pipe_prep');
+    await using db = pipelined(app, { connections: 1 });
+    const text = `select * from "${schema.name}".shape where a = $1 or $1 is null`;
+    await withPgClient(databaseUrl(), (c) => c.query(`insert into "${schema.name}".shape values (1)`));
+    for (let i = 0; i < 3; i++) expect(await db.rows(text, [1])).toEqual([{ a: 1 }]);
+    // `select *` now has another column: the prepared statement's result type no longer fits.
+    await withPgClient(databaseUrl(), (c) => c.query(`alter table "${schema.name}".shape add column b int`));
+    expect(await db.rows(text, [1])).toEqual([{ a: 1, b: null }]);
+    expect(await db.rows(text, [1])).toEqual([{ a: 1, b: null }]);
+    // Re-sent once: an unnamed statement would not have failed, so it ran prepared.
+    expect(db.stats().pipeline.resent).toBe(1);
+  });
+
+  it('fails every statement of a burst with the same text as its own error when the text does not parse', async () => {
+    await using db = pipelined(uniqueName('pipe_parse'), { connections: 1 });
+    const settled = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => db.query('selec $1::int', [i])),
+    );
+    for (const s of settled) {
+      expect(s.status).toBe('rejected');
+      expect((s as PromiseRejectedResult).reason).toMatchObject({ code: '42601' });
+    }
+    expect(await db.one('select $1::int as n', [5])).toEqual({ n: 5 });
   });
 
   it('fails with ConnectionError (no password) when the server is unreachable, and backs off', async () => {

@@ -182,7 +182,7 @@ describe('resolveDatabaseOptions()', () => {
     expect(o.target).toBe('db.example:6543/app');
     expect(o.secrets).toContain('pw');
     // Pipeline mode is the default (since 0.2).
-    expect(o.pipeline).toEqual({ connections: 2, maxDepth: 128, stallAfter: 10 });
+    expect(o.pipeline).toEqual({ connections: 2, maxDepth: 128, stallAfter: 10, prepare: true });
   });
 
   it('takes TLS parameters out of the URL pg gets and reads them with libpq semantics', async () => {
@@ -252,11 +252,12 @@ describe('resolveDatabaseOptions()', () => {
       /pipeline\.stallAfter.*-1/,
     );
     expect(() => resolveDatabaseOptions({ pipeline: { stallAfter: '5' as never } })).toThrow(TypeError);
-    expect(resolveDatabaseOptions({ pipeline: { maxDepth: 4, stallAfter: Infinity } }).pipeline).toEqual({
-      connections: 2,
-      maxDepth: 4,
-      stallAfter: Infinity,
-    });
+    expect(() => resolveDatabaseOptions({ pipeline: { prepare: 1 as never } })).toThrow(
+      /pipeline\.prepare.*1/,
+    );
+    expect(
+      resolveDatabaseOptions({ pipeline: { maxDepth: 4, stallAfter: Infinity, prepare: false } }).pipeline,
+    ).toEqual({ connections: 2, maxDepth: 4, stallAfter: Infinity, prepare: false });
   });
 
   it('checkTransactionOptions() validates isolation and retries', () => {
