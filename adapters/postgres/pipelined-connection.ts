@@ -74,6 +74,9 @@ export class PipelinedConnection implements StatementCarrier {
   readonly #stallAfter: number;
   readonly #watcher: PipelineWatcher;
   #stallTimer: (() => void) | undefined = undefined;
+  /** When the stall timer is due, and how late it fired last (ms, the `now()` scale). */
+  #stallDue = 0;
+  #timerLag = 0;
   readonly #socket: Socket | undefined;
   #corked = false;
 
@@ -192,11 +195,13 @@ export class PipelinedConnection implements StatementCarrier {
   /** Looks at the head again in `ms` (one timer per connection, only while something is in flight). */
   #watchHead(ms: number): void {
     if (ms === Infinity) return;
+    this.#stallDue = now() + ms;
     this.#stallTimer = startTimer(ms, this.#onStallTimer, true);
   }
 
   readonly #onStallTimer = (): void => {
     this.#stallTimer = undefined;
+    this.#timerLag = now() - this.#stallDue;
     // After the poll phase of this turn: answers already received move the head first, so a late
     // timer (a busy or paused event loop) does not take a finished statement for a stalled one.
     if (this.inFlight > 0) setImmediate(this.#checkHead);
@@ -205,8 +210,12 @@ export class PipelinedConnection implements StatementCarrier {
   readonly #checkHead = (): void => {
     if (this.inFlight === 0 || this.conn.broken !== undefined || this.#stallTimer !== undefined) return;
     const age = now() - this.#headSince;
-    if (age < this.#stallAfter) {
-      this.#watchHead(this.#stallAfter - age);
+    // A timer that fired late says this process is too busy to read answers on time (or the
+    // machine is saturated): the head's age then says little about the server, and a CancelRequest
+    // would cost the saturated server a process. Look again later; a head that really stalls the
+    // callers behind it lets the event loop idle, and is moved then.
+    if (age < this.#stallAfter || this.#timerLag > this.#stallAfter / 2) {
+      this.#watchHead(Math.max(this.#stallAfter - age, this.#stallAfter / 2));
       return;
     }
     const head = this.#order.peek()!;
