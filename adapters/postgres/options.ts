@@ -32,8 +32,9 @@ export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
  * adapter cannot throw — a connection lost while idle, a pipelined connection that failed to open, a
  * connection given back inside a transaction. `info`: a LISTEN subscription reconnected. `debug`
  * (for someone chasing a reconnect or a slow pool): each connection opened and closed (with its
- * backend pid), a pipelined connection lost and replaced, a cancel sent (CancelRequest or
- * `pg_cancel_backend`), a LISTEN connection lost, an `sslmode` fallback. Details never carry a
+ * backend pid), a pipelined connection lost and replaced, a statement moved off a stalled pipelined
+ * connection, a cancel sent (CancelRequest or `pg_cancel_backend`), a LISTEN connection lost, an
+ * `sslmode` fallback. Details never carry a
  * password or a bound value.
  *
  * @example

@@ -17,7 +17,7 @@
  * @module
  */
 import type pg from 'pg';
-import { DeadlineList, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
+import { DeadlineList, logDebug, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
 import { type CallLimits, NO_LIMITS } from './call-limits.js';
 import type { ConnectSettings } from './connection.js';
 import { toDatabaseError } from './errors.js';
@@ -161,8 +161,16 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
   }
 
   /** PipelineWatcher: a stalled head is being moved. */
-  moving(): void {
+  moving(stmt: PipelinedStatement): void {
     this.#moved++;
+    logDebug(
+      this.#settings.logger,
+      'connkit/postgres: a statement stalled its pipelined connection; moving it',
+      {
+        target: this.#settings.target,
+        pid: stmt.carrier?.processID,
+      },
+    );
   }
 
   /** StatementOwner (AbortWatcher of its signal): the caller's signal aborted. */
@@ -183,7 +191,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
       // Made or mapped here, after the await, so the stack leads back to the caller.
       if (stmt.timedOut) {
         throw new TimeoutError(
-          `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.conn.processID}, pipelined: cancelled once it runs): ${preview(input.text)}`,
+          `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.processID}, pipelined: cancelled once it runs): ${preview(input.text)}`,
         );
       }
       throw stmt.abandoned || stmt.resent ? err : toDatabaseError(err, this.#settings.secrets);

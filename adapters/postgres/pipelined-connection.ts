@@ -93,6 +93,11 @@ export class PipelinedConnection implements StatementCarrier {
     return this.conn.broken;
   }
 
+  /** Its backend's pid, for messages. */
+  get processID(): number | undefined {
+    return this.conn.processID;
+  }
+
   /**
    * Milliseconds the head statement has been running at `t` (0 when nothing is in flight): it started
    * when the statement before it was answered, or when it was written to an idle connection.

@@ -42,6 +42,8 @@ export interface StatementOwner {
  */
 export interface StatementCarrier {
   readonly broken: Error | undefined;
+  /** Its backend's pid, for messages. */
+  readonly processID: number | undefined;
   /** Books the answer (the head moves on); true when `err` is a cancel of ours (see `CancelLedger`). */
   answered(stmt: PipelinedStatement, err: Error | null): boolean;
   /** The statement's caller gave up: cancel it if (once) it runs at the head. */
