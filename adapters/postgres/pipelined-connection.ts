@@ -34,6 +34,8 @@ const CANCEL_GRACE = 5_000;
 const CLOSE_CANCEL = 2_000;
 /** Milliseconds a delivered CancelRequest may take to stop the head before `pg_cancel_backend` is tried too. */
 const CANCEL_CONFIRM = 1_000;
+const SQLSTATE_QUERY_CANCELED = '57014';
+const USER_REQUEST = 'due to user request';
 
 /**
  * What a pipelined connection tells its owner.
@@ -47,8 +49,6 @@ export interface PipelineWatcher {
   /** The head ran longer than `stallAfter` with statements waiting behind it: it is being cancelled, to run again elsewhere. */
   moving(stmt: PipelinedStatement): void;
 }
-const SQLSTATE_QUERY_CANCELED = '57014';
-const USER_REQUEST = 'due to user request';
 
 /**
  * A pipelined connection. Internal to the adapter (`PipelineGroup` owns them).
@@ -228,7 +228,9 @@ export class PipelinedConnection implements StatementCarrier {
       head.moving = true;
       this.#watcher.moving(head);
       this.#cancelling = head;
-      void this.#move().finally(() => {
+      // One CancelRequest and nothing more: the statement is not at fault, so when the cancel does not
+      // stop it (a proxy that swallows CancelRequests) it simply runs on, its connection stalled.
+      void this.#requestCancel().finally(() => {
         if (this.#cancelling === head) this.#cancelling = undefined;
         if (head.abandoned && !head.answered) this.#cancelHead(head);
       });
@@ -237,14 +239,14 @@ export class PipelinedConnection implements StatementCarrier {
   };
 
   /**
-   * Cancels the stalled head for its owner to run it elsewhere: one CancelRequest, booked in the
-   * ledger. Nothing more: the statement is not at fault, so when the cancel does not stop it (a proxy
-   * that swallows CancelRequests) it simply runs on, and the connection stays stalled meanwhile.
+   * A CancelRequest, booked in the ledger; true when the server took it. One that could not be
+   * confirmed (a socket error, no answer in time) is never taken as over: it might still land.
    */
-  async #move(): Promise<void> {
+  async #requestCancel(): Promise<boolean> {
     const ticket = this.#cancels.sent();
-    await this.conn.requestCancel(CANCEL_GRACE);
-    this.#cancels.acknowledged(ticket, this.#nextSeq);
+    const delivered = await this.conn.requestCancel(CANCEL_GRACE);
+    if (delivered) this.#cancels.acknowledged(ticket, this.#nextSeq);
+    return delivered;
   }
 
   #cancelHead(stmt: PipelinedStatement): void {
@@ -265,16 +267,15 @@ export class PipelinedConnection implements StatementCarrier {
   async #cancel(stmt: PipelinedStatement): Promise<void> {
     if (await settleWithin(stmt.whenAnswered(), HEAD_CANCEL_DELAY)) return;
     const grace = Deadline.after(CANCEL_GRACE);
-    let ticket = this.#cancels.sent();
-    const delivered = await this.conn.requestCancel(CANCEL_GRACE);
-    this.#cancels.acknowledged(ticket, this.#nextSeq);
+    const delivered = await this.#requestCancel();
     let stopped =
       delivered && (await settleWithin(stmt.whenAnswered(), Math.min(CANCEL_CONFIRM, grace.remaining())));
     if (!stopped && !stmt.answered && this.conn.broken === undefined) {
       // Not delivered, or nothing came of it: a proxy or pooler may swallow CancelRequests.
-      ticket = this.#cancels.sent();
-      await settleWithin(this.conn.cancelBackend(), grace.remaining());
-      this.#cancels.acknowledged(ticket, this.#nextSeq);
+      const ticket = this.#cancels.sent();
+      // Over only once it was answered (or failed), however late: until then it might still land.
+      const side = this.conn.cancelBackend().then(() => this.#cancels.acknowledged(ticket, this.#nextSeq));
+      await settleWithin(side, grace.remaining());
       stopped = await settleWithin(stmt.whenAnswered(), grace.remaining());
     }
     if (!stopped && !stmt.answered && this.conn.broken === undefined) {
