@@ -104,10 +104,11 @@ export class Database extends Queryable {
 
   /**
    * Runs a statement. In pipeline mode (the default) it shares a pipelined connection — with or
-   * without `signal`/`timeout` — unless every pipelined connection is stalled or full, or the
-   * statement changes session state (`SET`, `LISTEN`, temp tables, advisory locks …): then it takes a
-   * dedicated pooled connection; like with any pool, such a statement affects only the one connection
-   * it ran on — use {@link Database.withClient} for that. Transaction control (`BEGIN`, `COMMIT` …)
+   * without `signal`/`timeout` — unless every pipelined connection is stalled or full, the statement
+   * changes session state (`SET`, `LISTEN`, temp tables, advisory locks …) or does not run in a
+   * transaction (`VACUUM`, `… CONCURRENTLY`): then it takes a dedicated pooled connection; like with
+   * any pool, a `SET` affects only the one connection it ran on — use {@link Database.withClient} for
+   * that. Transaction control (`BEGIN`, `COMMIT` …)
    * is refused: use {@link Database.transaction}. Text of several statements (`;`-separated, without
    * values) runs them in order on a pooled connection and resolves with the last one's result.
    *
@@ -196,7 +197,7 @@ export class Database extends Queryable {
   stats(): DatabaseStats {
     return {
       pool: this.#pool.stats(),
-      pipeline: this.#pipeline?.stats() ?? NO_PIPELINE,
+      pipeline: this.#pipeline?.stats() ?? { ...NO_PIPELINE },
       ...this.#counts.snapshot(),
     };
   }
