@@ -141,9 +141,10 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     if (stmt.settled) return; // its caller gave up: it was rejected then
     const stale = stmt.name !== undefined && !claimed ? staleStatement(err) : undefined;
     if (stale !== undefined) {
-      // Its prepared statement no longer fits or exists: it did not run. Prepared afresh next time;
-      // run unnamed now.
-      this.#names.forget(stmt.input.text, stale === '26000' && (carrier?.parsed(stmt.name!) ?? false));
+      // Its prepared statement no longer fits, or is missing or already there (a pooler): it did not
+      // run. Prepared afresh next time; run unnamed now.
+      const pooled = stale === '42P05' || (stale === '26000' && (carrier?.parsed(stmt.name!) ?? false));
+      this.#names.forget(stmt.input.text, pooled);
     } else if (!claimed) {
       stmt.reject(err);
       return;
