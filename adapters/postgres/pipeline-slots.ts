@@ -6,7 +6,6 @@
  */
 import {
   Backoff,
-  ConnectionError,
   logDebug,
   now,
   PoolClosedError,
@@ -53,7 +52,6 @@ export class PipelineSlots {
   readonly #backoff = new Backoff({ initialDelay: 100, maxDelay: 5_000 });
   #closed = false;
   #retryAt = 0;
-  #lastError: unknown = undefined;
   #spread = 0;
   /** Statements written on connections no longer in a slot. */
   #retired = 0;
@@ -131,18 +129,14 @@ export class PipelineSlots {
 
   /**
    * No connection is up: waits for one being opened (cold start), within the caller's limits, and
-   * returns the one to write to (undefined: all full by now). Fails fast with the last connect error
-   * while backing off after failed connects, rather than queue callers during an outage.
+   * returns the one to write to; undefined when all are full by then, or when none is being opened
+   * because connects failed and the slots back off (the caller's statement then goes to the pool,
+   * which tries a connection of its own — so queries recover as soon as the server does).
    */
   async waitForOne(limits: CallLimits): Promise<PipelinedConnection | undefined> {
     if (this.#closed) throw new PoolClosedError('Database is closed');
     const pending = this.#connecting.filter((p): p is Promise<PipelinedConnection> => p !== undefined);
-    if (pending.length === 0) {
-      throw (
-        this.#lastError ??
-        new ConnectionError(`No pipelined connection to PostgreSQL at ${this.#settings.target}`)
-      );
-    }
+    if (pending.length === 0) return undefined;
     // Spread the callers over the connections being opened, instead of piling them all onto
     // whichever comes up first; if that one fails, any other will do.
     const mine = pending[this.#spread++ % pending.length]!;
@@ -165,6 +159,12 @@ export class PipelineSlots {
     // when it has room.
     const picked = conn.broken === undefined && conn.inFlight === 0 ? conn : (this.pick() ?? conn);
     return picked.broken === undefined && picked.inFlight < this.#limits.maxDepth ? picked : undefined;
+  }
+
+  /** The server answered on another connection: open pipelined ones again without waiting out the backoff. */
+  retryNow(): void {
+    this.#retryAt = 0;
+    this.#backoff.reset();
   }
 
   /** Takes a broken connection out of its slot (the next statement opens a replacement) and closes it. */
@@ -228,7 +228,6 @@ export class PipelineSlots {
       },
       (err: unknown) => {
         this.#connecting[i] = undefined;
-        this.#lastError = err;
         this.#retryAt = now() + this.#backoff.next();
         reportBackground(
           { logger: this.#settings.logger },

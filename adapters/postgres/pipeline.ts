@@ -199,10 +199,17 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     }
   }
 
-  /** No pipelined connection is up yet: waits for one (cold start), then writes or overflows. */
+  /**
+   * No pipelined connection is up: waits for one being opened (cold start) and writes to it, or —
+   * while connects fail and the slots back off — runs the statement on the pool, whose own connect
+   * attempt tells when the server is back (then the pipelined connections are opened again at once).
+   */
   async #afterConnect(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
     const conn = await this.#slots.waitForOne(limits);
-    return conn !== undefined ? this.#send(conn, input, limits) : this.#overflow.run(input, limits);
+    if (conn !== undefined) return this.#send(conn, input, limits);
+    const res = await this.#overflow.run(input, limits);
+    this.#slots.retryNow();
+    return res;
   }
 
   #expire(stmt: PipelinedStatement): void {
