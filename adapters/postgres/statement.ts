@@ -12,6 +12,20 @@ import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryInput } from './query-input.js';
 
 /**
+ * Runs one standalone statement within a call's limits: the pool of dedicated connections and the
+ * pipeline group share this signature, so a router can hand a statement to either.
+ *
+ * @example
+ * ```ts
+ * const runner: StatementRunner = pool;
+ * const res = await runner.run({ text: 'select 1', values: undefined }, NO_LIMITS);
+ * ```
+ */
+export interface StatementRunner {
+  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
+}
+
+/**
  * What a statement needs from its connection (`PgConnection`).
  *
  * @example
@@ -147,7 +161,15 @@ export function statementFailure(
 /** SQLSTATE read_only_sql_transaction. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
-function preview(text: string): string {
+/**
+ * The start of a statement's text on one line, for messages.
+ *
+ * @example
+ * ```ts
+ * preview('select *\n  from t'); // 'select * from t'
+ * ```
+ */
+export function preview(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }
