@@ -20,14 +20,13 @@ import type pg from 'pg';
 import { DeadlineList, logDebug, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
 import { type CallLimits, NO_LIMITS } from './call-limits.js';
 import type { ConnectSettings } from './connection.js';
-import { toDatabaseError } from './errors.js';
 import type { PipelinedConnection, PipelineWatcher } from './pipelined-connection.js';
 import { PipelinedStatement, type StatementOwner } from './pipelined-statement.js';
 import { type PipelineLimits, PipelineSlots } from './pipeline-slots.js';
 import { PreparedNames, staleStatement } from './prepared-names.js';
 import type { QueryInput } from './query-input.js';
 import { SlowTexts } from './slow-texts.js';
-import { preview, type StatementRunner } from './statement.js';
+import { preview, statementFailure, type StatementRunner } from './statement.js';
 
 export type { PipelineLimits } from './pipeline-slots.js';
 
@@ -195,7 +194,8 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
           `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.processID}, pipelined: cancelled once it runs): ${preview(input.text)}`,
         );
       }
-      throw stmt.abandoned || stmt.resent ? err : toDatabaseError(err, this.#settings.secrets);
+      // statementFailure: a 25006 from a primary turned read-only becomes a ConnectionError (see there).
+      throw stmt.abandoned || stmt.resent ? err : statementFailure(conn.conn, err);
     }
   }
 

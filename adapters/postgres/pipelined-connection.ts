@@ -21,6 +21,7 @@ import { isConnectionError } from './errors.js';
 import { makeQuery, socketOf, wasParsed, whenIdle } from './pg-internals.js';
 import type { PipelinedStatement, StatementCarrier } from './pipelined-statement.js';
 import { settleWithin } from './settle-within.js';
+import { turnedReadOnly } from './statement.js';
 
 /**
  * Milliseconds a given-up statement at the head may take to finish by itself before it is cancelled:
@@ -150,7 +151,8 @@ export class PipelinedConnection implements StatementCarrier {
    */
   answered(stmt: PipelinedStatement, err: Error | null): boolean {
     this.inFlight--;
-    if (err !== null && isConnectionError(err)) this.conn.markBroken(err);
+    // A primary turned read-only (25006) gets nothing more either: the next connection finds the new one.
+    if (err !== null && (isConnectionError(err) || turnedReadOnly(this.conn, err))) this.conn.markBroken(err);
     const order = this.#order;
     // pg answers in the order of writing; only an answer out of order (a value that failed to
     // serialise is answered before it is sent) leaves the head where it is.

@@ -142,20 +142,32 @@ export function statementFailure(
 ): unknown {
   if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
   const mapped = toDatabaseError(err, conn.settings.secrets);
-  if (
-    mapped instanceof DatabaseError &&
-    mapped.code === READ_ONLY_SQL_TRANSACTION &&
+  if (!(mapped instanceof DatabaseError) || !turnedReadOnly(conn, mapped)) return mapped;
+  const demoted = new ConnectionError(
+    `PostgreSQL at ${conn.endpoint?.target ?? 'the server'} refused a write as read-only (25006): it is no longer a primary (demoted or fenced); the connection is dropped and the next one goes to the host that takes writes`,
+    { cause: mapped },
+  );
+  conn.markBroken(demoted);
+  return demoted;
+}
+
+/**
+ * True when `err` (pg's or connkit's) is a 25006 that says the server behind `conn` turned
+ * read-only — on a connection that serves writes, outside a `READ ONLY` transaction (see
+ * {@link statementFailure}). A pipelined connection checks it when the answer arrives, before its
+ * caller maps the error, so that it is not written to again.
+ *
+ * @example
+ * ```ts
+ * if (turnedReadOnly(conn, err)) conn.markBroken(err);
+ * ```
+ */
+export function turnedReadOnly(conn: Pick<StatementHost, 'settings' | 'readOnly'>, err: unknown): boolean {
+  return (
+    (err as { code?: unknown } | null)?.code === READ_ONLY_SQL_TRANSACTION &&
     conn.settings.wantsWrites === true &&
     conn.readOnly !== true
-  ) {
-    const demoted = new ConnectionError(
-      `PostgreSQL at ${conn.endpoint?.target ?? 'the server'} refused a write as read-only (25006): it is no longer a primary (demoted or fenced); the connection is dropped and the next one goes to the host that takes writes`,
-      { cause: mapped },
-    );
-    conn.markBroken(demoted);
-    return demoted;
-  }
-  return mapped;
+  );
 }
 
 /** SQLSTATE read_only_sql_transaction. */
