@@ -89,6 +89,14 @@ export class CancelLedger {
     return false;
   }
 
+  /**
+   * True when an open cancel may have hit statement `seq` (one not over before it was written), for
+   * an effect that is not a failure (see `PipelinedConnection`); uses nothing up.
+   */
+  mayHaveHit(seq: number): boolean {
+    return this.#open.some((cancel) => cancel.overAt > seq);
+  }
+
   /** Statement `seq` was answered (in order): cancels acknowledged before it was written are over. */
   answered(seq: number): void {
     const open = this.#open;

@@ -35,9 +35,9 @@ export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
  * connection given back inside a transaction. `info`: a LISTEN subscription reconnected. `debug`
  * (for someone chasing a reconnect or a slow pool): each connection opened and closed (with its
  * backend pid), a pipelined connection lost and replaced, a statement moved off a stalled pipelined
- * connection, a cancel sent (CancelRequest or `pg_cancel_backend`), a LISTEN connection lost, an
- * `sslmode` fallback. Details never carry a
- * password or a bound value.
+ * connection, a commit's wait for a synchronous standby cut short by such a move (its replication
+ * confirmed before the caller is answered), a cancel sent (CancelRequest or `pg_cancel_backend`), a
+ * LISTEN connection lost, an `sslmode` fallback. Details never carry a password or a bound value.
  *
  * @example
  * ```ts

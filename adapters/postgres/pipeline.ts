@@ -31,6 +31,16 @@ import { preview, statementFailure, type StatementRunner } from './statement.js'
 export type { PipelineLimits } from './pipeline-slots.js';
 
 /**
+ * A commit that waits for the synchronous standby: PostgreSQL waits only for a transaction that has
+ * a transaction id and wrote WAL; a transactional logical message (a few bytes, any role, any
+ * wal_level; decoders see prefix `connkit`) is the smallest such write that needs no table.
+ */
+const CONFIRM_REPLICATION = {
+  text: "select pg_logical_emit_message(true, 'connkit', 'synchronous replication confirmed')",
+  values: undefined,
+};
+
+/**
  * What `db.stats().pipeline` reports.
  *
  * @example
@@ -132,7 +142,8 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
   ): void {
     if (stmt.limits !== NO_LIMITS) this.#unwatch(stmt);
     if (err === null) {
-      stmt.resolve(res!);
+      if (stmt.unreplicated && !stmt.settled) this.#confirmReplication(stmt, res!);
+      else stmt.resolve(res!);
       return;
     }
     const carrier = stmt.carrier;
@@ -195,7 +206,8 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
         );
       }
       // statementFailure: a 25006 from a primary turned read-only becomes a ConnectionError (see there).
-      throw stmt.abandoned || stmt.resent ? err : statementFailure(conn.conn, err);
+      // Errors from elsewhere (a re-send, the replication confirmation) are mapped there already.
+      throw stmt.abandoned || stmt.resent || stmt.unreplicated ? err : statementFailure(conn.conn, err);
     }
   }
 
@@ -210,6 +222,28 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     const res = await this.#overflow.run(input, limits);
     this.#slots.retryNow();
     return res;
+  }
+
+  /**
+   * `stmt` committed, but a cancel of ours (moving it, or meant for the statement before it) ended its
+   * wait for the synchronous standby: PostgreSQL answered success with a warning, and the commit may
+   * not be replicated — on a failover now it would be lost although acknowledged. A commit of our own
+   * on a dedicated connection waits for the standby up to a later WAL position, so once it returns,
+   * `stmt`'s commit is replicated too; only then is the caller answered, as on a dedicated connection.
+   */
+  #confirmReplication(stmt: PipelinedStatement, res: pg.QueryResult): void {
+    if (stmt.moving) this.#slowTexts.add(stmt.input.text); // its commits wait longer than stallAfter
+    logDebug(
+      this.#settings.logger,
+      "connkit/postgres: a cancel cut a commit's wait for the synchronous standby short; confirming replication",
+      {
+        target: this.#settings.target,
+      },
+    );
+    this.#overflow.run(CONFIRM_REPLICATION, stmt.limits).then(
+      () => stmt.resolve(res),
+      (e: unknown) => stmt.reject(e),
+    );
   }
 
   #expire(stmt: PipelinedStatement): void {

@@ -36,6 +36,7 @@ const CLOSE_CANCEL = 2_000;
 /** Milliseconds a delivered CancelRequest may take to stop the head before `pg_cancel_backend` is tried too. */
 const CANCEL_CONFIRM = 1_000;
 const SQLSTATE_QUERY_CANCELED = '57014';
+const SQLSTATE_WARNING = '01000';
 const USER_REQUEST = 'due to user request';
 
 /**
@@ -87,6 +88,7 @@ export class PipelinedConnection implements StatementCarrier {
     this.#stallAfter = stallAfter;
     this.#watcher = watcher;
     this.#socket = socketOf(conn.client);
+    conn.client.on('notice', this.#onNotice);
   }
 
   /** Why the connection is unusable; undefined while healthy. */
@@ -138,6 +140,16 @@ export class PipelinedConnection implements StatementCarrier {
   parsed(name: string): boolean {
     return wasParsed(this.conn.client, name);
   }
+
+  /**
+   * A cancel of ours landing while a commit waits for a synchronous standby ends the wait with a
+   * WARNING (01000) and success: committed, maybe not replicated; the head is marked for its owner.
+   */
+  readonly #onNotice = (notice: { code?: string | undefined }): void => {
+    if (notice.code !== SQLSTATE_WARNING || this.#cancels.size === 0) return;
+    const head = this.#order.peek();
+    if (head !== undefined && this.#cancels.mayHaveHit(head.seq)) head.unreplicated = true;
+  };
 
   readonly #uncork = (): void => {
     this.#corked = false;

@@ -83,6 +83,11 @@ export class PipelinedStatement implements Expiring, AbortWatcher {
   resent = false;
   /** Cancelled as a stalled head with statements behind it, to run again elsewhere. */
   moving = false;
+  /**
+   * It succeeded, but a cancel of ours cut its commit's wait for a synchronous standby short: its
+   * commit may not be replicated yet (see `PipelineGroup`).
+   */
+  unreplicated = false;
   /** The connection it was written to. */
   carrier: StatementCarrier | undefined = undefined;
   /** The prepared statement it ran as (undefined: unnamed). */

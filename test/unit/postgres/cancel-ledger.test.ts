@@ -51,4 +51,17 @@ describe('CancelLedger', () => {
     expect(ledger.claim(3)).toBe(true); // the second's second signal
     expect(ledger.claim(3)).toBe(false);
   });
+
+  it('mayHaveHit() says whether an open cancel can have reached a statement, using nothing up', () => {
+    const ledger = new CancelLedger();
+    expect(ledger.mayHaveHit(3)).toBe(false);
+    const ticket = ledger.sent();
+    expect(ledger.mayHaveHit(3)).toBe(true);
+    ledger.acknowledged(ticket, 4);
+    expect(ledger.mayHaveHit(3)).toBe(true);
+    expect(ledger.mayHaveHit(4)).toBe(false); // written after the server took it
+    expect(ledger.mayHaveHit(3)).toBe(true);
+    expect(ledger.claim(3)).toBe(true); // still there to be claimed twice
+    expect(ledger.claim(3)).toBe(true);
+  });
 });
