@@ -4,8 +4,9 @@
  * `initdb`, a primary, a `pg_basebackup` standby, in a temp dir on free ports, stopped afterwards) and
  * prints why it skips when the PostgreSQL server programs are missing.
  *
- * Contenders, each a connkit `Database` with `{ readOnly: true }` on every query, 10 pooled
- * connections per server, 64 concurrent callers:
+ * Contenders, each a connkit `Database` with `{ readOnly: true }` on every query, every server as
+ * users get it (standalone reads pipelined on 2 shared connections, a pool of 10), 64 concurrent
+ * callers:
  * - reads over both servers: `replicas: [standby, primary]` (the primary listed as a replica too);
  * - reads on the standby alone: `replicas: [standby]`;
  * - one server: no replicas (readOnly work runs on the primary).

@@ -1,7 +1,7 @@
 /**
  * Suite `postgres-scaling`: the `select $1::int` workload of suite `postgres` at 1, 8, 64 and 256
- * concurrent callers (10 pooled connections each) — connkit Database (pipeline off, and pipeline on
- * over 2 connections) vs raw pg.Pool and postgres.js — plus pgbench (C/libpq, a separate process,
+ * concurrent callers (10 pooled connections each) — connkit Database (default: pipelined; and
+ * `pipeline: false`) vs raw pg.Pool and postgres.js (tagged template, prepared) — plus pgbench (C/libpq, a separate process,
  * min(callers, 10) client connections) when it is on PATH. Few rounds and small per-round counts keep
  * it under ~2 minutes; a bar chart of median ops/s per library and concurrency follows the table.
  * @module
@@ -9,15 +9,7 @@
 import { scalingChart } from './_chart.js';
 import type { ScalingPoint } from './_chart.js';
 import { pgbenchContender, pgbenchMissing } from './_pgbench.js';
-import {
-  clientContender,
-  connkitClient,
-  CONNECTIONS,
-  DATABASE_URL,
-  pgPoolClient,
-  postgresJsClient,
-  sharedClient,
-} from './_postgres-common.js';
+import { clientContender, CONNECTIONS, DATABASE_URL, libraries, sharedClient } from './_postgres-common.js';
 import type { Workload } from './_postgres-common.js';
 import { progress } from './harness.js';
 import type { Contender, Suite } from './harness.js';
@@ -34,12 +26,7 @@ const PGBENCH_SECONDS = 1;
 
 const missing = pgbenchMissing();
 // One client per library for every concurrency: 4 pools of 10, not 16 (the server allows ~100).
-const clients = {
-  pipeline: sharedClient(connkitClient({ connections: 2 })),
-  off: sharedClient(connkitClient(false)),
-  pg: sharedClient(pgPoolClient()),
-  postgresJs: sharedClient(postgresJsClient()),
-};
+const clients = libraries().map(([label, client]) => [label, sharedClient(client)] as const);
 const contenders: Contender[] = [];
 const points: ScalingPoint[] = [];
 
@@ -49,6 +36,7 @@ for (const [callers, perRound] of LEVELS) {
     description: 'select $1::int',
     text: 'select $1::int as v',
     value: (i) => i,
+    tagged: (sql, v) => sql`select ${v as number}::int as v`,
     perRound,
     callers,
   };
@@ -57,10 +45,7 @@ for (const [callers, perRound] of LEVELS) {
     contenders.push(make(name));
     points.push({ library, level: callers, contender: name });
   };
-  add('connkit (pipeline, 2 conns)', (n) => clientContender(w, n, clients.pipeline));
-  add('connkit (pipeline off)', (n) => clientContender(w, n, clients.off));
-  add('pg.Pool', (n) => clientContender(w, n, clients.pg));
-  add('postgres.js', (n) => clientContender(w, n, clients.postgresJs));
+  for (const [label, client] of clients) add(label, (n) => clientContender(w, n, client));
   if (!missing) {
     const conns = Math.min(callers, CONNECTIONS);
     add(`pgbench (C, -c ${conns})`, (n) => pgbenchContender(n, DATABASE_URL, conns, PGBENCH_SECONDS));

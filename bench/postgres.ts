@@ -1,6 +1,7 @@
 /**
- * Suite `postgres`: `select $1` — connkit Database (pipeline on/off) vs raw pg.Pool vs postgres.js,
- * plus pgbench (C/libpq in a separate process, 10 connections) when it is on PATH.
+ * Suite `postgres`: `select $1` — connkit Database (default: pipelined; and `pipeline: false`) vs raw
+ * pg.Pool vs postgres.js (tagged template, prepared), plus pgbench (C/libpq in a separate process, 10
+ * connections) when it is on PATH.
  * The 100-row variant is suite `postgres-rows`; the same query at 1–256 callers is `postgres-scaling`.
  * @module
  */
@@ -14,6 +15,7 @@ const base = postgresSuite({
   description: 'select $1::int',
   text: 'select $1::int as v',
   value: (i) => i,
+  tagged: (sql, v) => sql`select ${v as number}::int as v`,
   perRound: 20_000,
 });
 const missing = pgbenchMissing();

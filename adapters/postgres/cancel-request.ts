@@ -7,8 +7,9 @@
  */
 import net from 'node:net';
 import type pg from 'pg';
-import { startTimer } from '../../src/internal/index.js';
+import { Deadline, logDebug, type Logger, startTimer } from '../../src/internal/index.js';
 import type { CallLimits } from './call-limits.js';
+import { backendKey } from './pg-internals.js';
 import type { QueryInput } from './query-input.js';
 
 /** Protocol code of CancelRequest: 1234 << 16 | 5678. */
@@ -64,6 +65,71 @@ export function sendCancelRequest(target: CancelTarget, timeout = 5_000): Promis
     });
     socket.resume();
   });
+}
+
+/**
+ * Where cancels are logged (debug): the logger, and the `host:port/database` they went to.
+ *
+ * @example
+ * ```ts
+ * const log: CancelLog = { logger: settings.logger, target: conn.endpoint.target };
+ * ```
+ */
+export interface CancelLog {
+  logger: Logger | undefined;
+  target: string;
+}
+
+/**
+ * A CancelRequest for whatever `client`'s backend runs now, on the host and port the client reached;
+ * resolves true once the server has taken it, false when it could not be sent within `timeout` ms.
+ * Never rejects.
+ *
+ * @example
+ * ```ts
+ * if (!(await requestCancel(conn.client, 5_000, log))) await cancelBackendOf(…);
+ * ```
+ */
+export async function requestCancel(client: pg.Client, timeout: number, log: CancelLog): Promise<boolean> {
+  const key = backendKey(client);
+  if (key === undefined) return false;
+  try {
+    await sendCancelRequest({ host: client.host, port: client.port, ...key }, timeout);
+  } catch {
+    return false;
+  }
+  logDebug(log.logger, 'connkit/postgres: cancel sent (CancelRequest)', {
+    target: log.target,
+    pid: key.processID,
+  });
+  return true;
+}
+
+/**
+ * {@link cancelBackend} for `client`'s backend, over a side connection `open` makes — to the same
+ * host: another host of a multi-host URL has other backends under the same pids — within
+ * `timeout` ms. Resolves once it was answered or could not be sent; never rejects.
+ *
+ * @example
+ * ```ts
+ * await cancelBackendOf(conn.client, (limits) => PgConnection.open(sameHost, limits), 5_000, log);
+ * ```
+ */
+export async function cancelBackendOf(
+  client: pg.Client,
+  open: (limits: CallLimits) => Promise<SideConnection>,
+  timeout: number,
+  log: CancelLog,
+): Promise<void> {
+  const key = backendKey(client);
+  if (key === undefined) return;
+  const limits = { signal: undefined, deadline: Deadline.after(timeout) };
+  if (await cancelBackend(open, key.processID, limits)) {
+    logDebug(log.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
+      target: log.target,
+      pid: key.processID,
+    });
+  }
 }
 
 /**

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import { ConnectionError, Deadline, logDebug } from '../../src/internal/index.js';
 import { type CallLimits, NO_LIMITS } from './call-limits.js';
-import { cancelBackend, sendCancelRequest } from './cancel-request.js';
+import { cancelBackendOf, requestCancel } from './cancel-request.js';
 import { type ClientSettings, onHost, openClient } from './connect.js';
 import {
   backendKey,
@@ -75,8 +75,6 @@ export class PgConnection {
   readOnly = false;
   /** Why the connection is unusable; undefined while healthy. */
   broken: Error | undefined = undefined;
-  /** Statements in flight (pipeline mode routes to the least loaded connection). */
-  inFlight = 0;
   /** Set while a cancelled statement winds down: nothing else may be sent before it settles. */
   busy: Promise<void> | undefined = undefined;
   #closing: Promise<void> | undefined;
@@ -248,11 +246,11 @@ export class PgConnection {
     const idle = whenIdle(this.client);
     const grace = Deadline.after(CANCEL_GRACE);
     // Each cancel is awaited before the connection counts as idle: a late one would hit the next statement.
-    const delivered = await this.#cancelRequest(key, CANCEL_GRACE);
+    const delivered = await this.requestCancel(CANCEL_GRACE);
     let stopped = delivered && (await settleWithin(idle, Math.min(CANCEL_CONFIRM, grace.remaining())));
     if (!stopped) {
       // Not delivered, or nothing came of it: a proxy or pooler may swallow CancelRequests.
-      const answered = await settleWithin(this.#cancelBackend(key), grace.remaining());
+      const answered = await settleWithin(this.cancelBackend(), grace.remaining());
       stopped = answered && (await settleWithin(idle, grace.remaining()));
     }
     if (!stopped) {
@@ -261,39 +259,45 @@ export class PgConnection {
     }
   }
 
-  /** The protocol's CancelRequest; false when it could not be sent. Never rejects. */
-  async #cancelRequest(key: { processID: number; secretKey: number }, timeout: number): Promise<boolean> {
-    try {
-      await sendCancelRequest({ host: this.client.host, port: this.client.port, ...key }, timeout);
-    } catch {
-      return false;
-    }
-    logDebug(this.settings.logger, 'connkit/postgres: cancel sent (CancelRequest)', {
-      target: this.settings.target,
-      pid: key.processID,
+  /**
+   * Sends the protocol's CancelRequest for whatever the backend runs now, and resolves once the server
+   * has taken it (true), or false when it could not be sent within `timeout` ms. Never rejects. Low
+   * level: {@link cancel} decides when; a pipelined connection cancels only its head statement.
+   *
+   * @example
+   * ```ts
+   * if (!(await conn.requestCancel(5_000))) await conn.cancelBackend();
+   * ```
+   */
+  requestCancel(timeout: number): Promise<boolean> {
+    return requestCancel(this.client, timeout, {
+      logger: this.settings.logger,
+      target: this.endpoint.target,
     });
-    return true;
   }
 
   /**
-   * `pg_cancel_backend(pid)` over a fresh connection to the same host (another host of a multi-host
-   * URL has other backends under the same pids). Never rejects.
+   * `pg_cancel_backend(pid)` over a fresh connection to the same host, for proxies that swallow
+   * CancelRequests; nothing is cancelled when that side connection goes through a pooler (its pid is
+   * the pooler's key, not a backend: see `cancelBackend`). Resolves once it was answered or could not
+   * be sent (then the caller's grace period destroys the connection). Never rejects. Low level, like
+   * {@link requestCancel}.
+   *
+   * @example
+   * ```ts
+   * await conn.cancelBackend();
+   * ```
    */
-  async #cancelBackend(key: { processID: number }): Promise<void> {
-    const deadline = Deadline.after(Math.min(this.settings.connectTimeout, CANCEL_GRACE));
-    const sameHost: ConnectSettings = { ...this.settings, hosts: [this.endpoint], sessionAttrs: 'any' };
-    const sent = await cancelBackend(
-      (limits) => PgConnection.open({ ...sameHost, onBroken: undefined }, limits),
-      key.processID,
-      { signal: undefined, deadline },
-    );
-    // Not sent: nothing more to try; the grace period of #cancelAndDrain destroys the connection.
-    if (sent) {
-      logDebug(this.settings.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
-        target: this.endpoint.target,
-        pid: key.processID,
-      });
-    }
+  cancelBackend(): Promise<void> {
+    const sameHost: ConnectSettings = {
+      ...this.settings,
+      hosts: [this.endpoint],
+      sessionAttrs: 'any',
+      onBroken: undefined,
+    };
+    const log = { logger: this.settings.logger, target: this.endpoint.target };
+    const timeout = Math.min(this.settings.connectTimeout, CANCEL_GRACE);
+    return cancelBackendOf(this.client, (limits) => PgConnection.open(sameHost, limits), timeout, log);
   }
 
   async #close(): Promise<void> {
@@ -302,8 +306,7 @@ export class PgConnection {
     else if (isRunning(this.client) && !this.client.pipeline) {
       // pg's end() drops the socket under a running statement, which the server would keep
       // executing: cancel it first (best effort, bounded), so closing never leaves work behind.
-      const key = backendKey(this.client);
-      if (key !== undefined) await this.#cancelRequest(key, 2_000);
+      await this.requestCancel(2_000);
     }
     // A peer that stopped answering must not hold close() forever.
     const ended = await settleWithin(this.client.end(), CLOSE_GRACE);

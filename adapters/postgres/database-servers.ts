@@ -52,12 +52,8 @@ export function openServers(o: ResolvedDatabaseOptions, onCancel: () => void): D
     // A primary asked for by its role: a 25006 means it was demoted (see statementFailure).
     wantsWrites: o.primary.sessionAttrs === 'read-write' || o.primary.sessionAttrs === 'primary',
   });
-  const sizing = {
-    pool: o.pool,
-    acquireTimeout: o.acquireTimeout,
-    pipelineConnections: o.pipelineConnections,
-    queryTimeout: o.queryTimeout,
-  };
+  // Validated once (resolveDatabaseOptions); every server builds its own pipeline group from it.
+  const sizing = { pool: o.pool, acquireTimeout: o.acquireTimeout, pipeline: o.pipeline };
   const primary = new ServerPool(o.primary.masked, settings, sizing);
   let replicas: ReplicaSet | undefined;
   if (o.replicas.length > 0) {

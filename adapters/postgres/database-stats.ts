@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import type { PoolStats } from '../../src/internal/index.js';
+import type { PipelineStats } from './pipeline.js';
 import { toResult, type QueryResult } from './queryable.js';
 import type { ReplicaStats } from './replica-set.js';
 
@@ -36,11 +37,11 @@ export interface DatabaseCounts {
  * ```
  */
 export interface DatabaseStats extends DatabaseCounts {
-  /** The connection pool (dedicated connections). */
+  /** The primary's connection pool (dedicated connections). */
   pool: PoolStats;
-  /** Shared pipelined connections (`connections: 0` when pipeline mode is off). */
-  pipeline: { connections: number; inFlight: number };
-  /** The read replicas (`replicas` option), in the order given: URL (password masked), health, pool. */
+  /** The primary's pipeline mode: its connections and routing counters (all 0 with `pipeline: false`). */
+  pipeline: PipelineStats;
+  /** The read replicas (`replicas` option), in the order given: URL (password masked), health, pool, pipeline. */
   replicas: ReplicaStats[];
 }
 

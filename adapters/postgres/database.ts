@@ -1,7 +1,8 @@
 /**
- * `Database`: the entry point of connkit/postgres. A pool of connections with queries that can be
- * aborted and timed out (cancelled on the server), transactions with savepoints and retries, and an
- * optional pipeline mode for many small concurrent queries.
+ * `Database`: the entry point of connkit/postgres. Standalone statements pipelined over a few shared
+ * connections (by default), a pool of dedicated connections for everything that holds session state,
+ * queries that can be aborted and timed out (cancelled on the server), transactions with savepoints
+ * and retries.
  * @module
  */
 import type pg from 'pg';
@@ -35,7 +36,11 @@ import type { Transaction } from './transaction.js';
 import { withClient } from './with-client.js';
 
 /**
- * A PostgreSQL database behind a pool of connections.
+ * A PostgreSQL database. Standalone statements (`query`, `rows`, `one`, `maybeOne`) are pipelined by
+ * default: many in flight at once on each of a few shared connections, which is several times faster
+ * than one statement per pooled connection, with guards that route around a slow statement (see
+ * {@link DatabaseOptions.pipeline}; `pipeline: false` turns it off). Transactions, `withClient`,
+ * streams, COPY, LISTEN and statements that change session state use a pool of dedicated connections.
  *
  * @example
  * ```ts
@@ -76,22 +81,23 @@ export class Database extends Queryable {
   }
 
   /**
-   * Runs a statement. Without `signal` or `timeout`, and in pipeline mode, it shares a pipelined
-   * connection (unless it changes session state); otherwise it takes a pooled connection, and an
-   * abort or timeout cancels it on the server. Transaction control (`BEGIN`, `COMMIT` …) is refused:
-   * use {@link Database.transaction}. A statement that changes session state (`SET`, `LISTEN`, temp
-   * tables, advisory locks …) never runs on a shared pipelined connection; like with any pool, it
-   * affects only the one pooled connection it ran on — use {@link Database.withClient} for that.
-   * Text of several statements (`;`-separated, without values) runs them in order and resolves with
-   * the last one's result. `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
+   * Runs a statement. In pipeline mode (the default) it shares a pipelined connection — with or
+   * without `signal`/`timeout` — unless every pipelined connection is stalled or full, the statement
+   * changes session state (`SET`, `LISTEN`, temp tables, advisory locks …) or does not run in a
+   * transaction (`VACUUM`, `… CONCURRENTLY`): then it takes a dedicated pooled connection; like with
+   * any pool, a `SET` affects only the one connection it ran on — use {@link Database.withClient} for
+   * that. Transaction control (`BEGIN`, `COMMIT` …)
+   * is refused: use {@link Database.transaction}. Text of several statements (`;`-separated, without
+   * values) runs them in order on a pooled connection and resolves with the last one's result.
    *
-   * `readOnly: true` runs it on a healthy read replica (`replicas`), on the primary when there is
-   * none; when the replica turns out to be down, the statement (which had no effect there) is run
-   * once more on the primary, within the same timeout.
+   * An abort or the timeout (per call, else `queryTimeout`; counted from the call, time queued behind
+   * other pipelined statements included) rejects at once and cancels the statement on the server: on
+   * a pooled connection right away, on a pipelined one once it runs (the statements before it are
+   * left alone). `timeout: 0` always rejects with `TimeoutError`, before anything is sent.
    *
-   * In pipeline mode the default `queryTimeout` is enforced by the server (`statement_timeout` on the
-   * pipelined connections, so time spent queued behind other statements is not counted), and a
-   * pipelined connection that answers nothing for `queryTimeout` + 5 s is destroyed.
+   * `readOnly: true` runs it on a healthy read replica (`replicas`) — pipelined there too, with the
+   * same guards — on the primary when there is none; when the replica turns out to be down, the
+   * statement (which had no effect there) is run once more on the primary, within the same timeout.
    *
    * @example
    * ```ts
@@ -110,17 +116,17 @@ export class Database extends Queryable {
     if (this.#closing) return Promise.reject(new PoolClosedError('Database is closed'));
     const kind = classifyStatement(input.text);
     if (kind === 'transaction') return Promise.reject(transactionControlRefused(input.text));
-    const explicit = opts?.signal !== undefined || opts?.timeout !== undefined;
     const primary = this.#primary;
+    // Each server's pipeline decides for itself when a statement goes to its pool after all (see PipelineGroup).
     const run =
       readOnly && this.#replicas !== undefined
         ? this.#replicas.run(
-            (server) => server.query(input, limits, kind, explicit),
-            () => primary.query(input, limits, kind, explicit),
+            (server) => server.query(input, limits, kind),
+            () => primary.query(input, limits, kind),
             // A standalone read had no effect where it failed: the primary may run it, in the time left.
             () => !limits.deadline.expired(),
           )
-        : primary.query(input, limits, kind, explicit);
+        : primary.query(input, limits, kind);
     return run.then(this.#counts.answered, this.#counts.failed) as Promise<QueryResult<R>>;
   }
 
@@ -180,8 +186,8 @@ export class Database extends Queryable {
   }
 
   /**
-   * Pool, pipeline and query counters of the primary, and each read replica's URL (password masked),
-   * health and pool.
+   * Query counters, the primary's pool and pipeline, and each read replica's URL (password masked),
+   * health, pool and pipeline.
    *
    * @example
    * ```ts

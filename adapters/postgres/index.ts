@@ -31,10 +31,10 @@ export type {
   DatabaseLogger,
   DatabaseOptions,
   IsolationLevel,
-  PipelineOptions,
   QueryOptions,
   TransactionOptions,
 } from './options.js';
+export type { PipelineOptions } from './pipeline-options.js';
 export { MAX_PARAMETERS, type QueryLike } from './query-input.js';
 export { sql, isSqlQuery, SqlQuery, type Sql } from './sql.js';
 export type { StreamOptions } from './stream.js';

@@ -12,6 +12,8 @@ import {
   type PoolOptions,
   type WaitOptions,
 } from '../../src/internal/index.js';
+import { type PipelineOptions, readPipelineOptions } from './pipeline-options.js';
+import type { PipelineLimits } from './pipeline-slots.js';
 import { clientConfigFor, readServers } from './server-options.js';
 import type { ServerAddress } from './server-url.js';
 import type { TlsPlan } from './tls-mode.js';
@@ -32,9 +34,10 @@ export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
  * adapter cannot throw — a connection lost while idle, a pipelined connection that failed to open, a
  * connection given back inside a transaction. `info`: a LISTEN subscription reconnected. `debug`
  * (for someone chasing a reconnect or a slow pool): each connection opened and closed (with its
- * backend pid), a pipelined connection lost and replaced, a cancel sent (CancelRequest or
- * `pg_cancel_backend`), a LISTEN connection lost, an `sslmode` fallback. Details never carry a
- * password or a bound value.
+ * backend pid), a pipelined connection lost and replaced, a statement moved off a stalled pipelined
+ * connection, a commit's wait for a synchronous standby cut short by such a move (its replication
+ * confirmed before the caller is answered), a cancel sent (CancelRequest or `pg_cancel_backend`), a
+ * LISTEN connection lost, an `sslmode` fallback. Details never carry a password or a bound value.
  *
  * @example
  * ```ts
@@ -42,19 +45,6 @@ export const MAX_STATEMENT_TIMEOUT = 2_147_483_647;
  * ```
  */
 export type DatabaseLogger = Logger;
-
-/**
- * Pipeline mode: many standalone queries in flight on each of a few shared connections.
- *
- * @example
- * ```ts
- * new Database({ url, pipeline: { connections: 2 } });
- * ```
- */
-export interface PipelineOptions {
-  /** Shared pipelined connections, on top of the pool's `max`. @default 2 */
-  connections?: number | undefined;
-}
 
 /**
  * Options of `new Database(opts)`.
@@ -124,10 +114,18 @@ export interface DatabaseOptions {
   /** Receives warnings the adapter cannot throw. @default undefined (silent) */
   logger?: DatabaseLogger | undefined;
   /**
-   * Multiplex standalone `db.query()` calls without `signal`/`timeout` over a few pipelined
-   * connections (`false` = off). Off by default because one slow statement delays the queries
-   * queued behind it on the same connection (head-of-line blocking); turn it on for many small
-   * concurrent queries. @default false
+   * Pipeline mode: standalone `db.query()`/`rows()`/`one()`/`maybeOne()` calls (with or without
+   * `signal`/`timeout`) share a few connections on which many statements are in flight at once — no
+   * round trip per statement, so several times the throughput of one statement per connection.
+   * Statements that hold or change session state (`SET`, `LISTEN`, temp tables, advisory locks,
+   * cursors, COPY …), transactions, `withClient`, streams and COPY always use dedicated pooled
+   * connections. Guards keep it safe by default: a connection whose oldest statement runs longer than
+   * `stallAfter` takes no new statements; at most `maxDepth` are in flight per connection; an abort
+   * or timeout answers its caller at once and cancels the statement on the server only while it runs
+   * (a neighbour a late cancel hits had no effect and is re-sent). `false` turns it off: every
+   * statement takes a pooled connection. Each server has its own pipelined connections and pool:
+   * the primary, and every read replica (`readOnly: true` statements are pipelined there).
+   * @default { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true }
    */
   pipeline?: false | PipelineOptions | undefined;
 }
@@ -196,8 +194,8 @@ export interface ResolvedDatabaseOptions {
   queryTimeout: number;
   connectTimeout: number;
   logger: DatabaseLogger | undefined;
-  /** Number of shared pipelined connections; 0 = pipeline mode off. */
-  pipelineConnections: number;
+  /** Pipeline mode's size and guards; undefined = off. */
+  pipeline: PipelineLimits | undefined;
   /** Passwords to scrub from messages. */
   secrets: string[];
   /** TLS from the URL's `sslmode` & co. (libpq semantics); undefined when the URL has none. */
@@ -263,13 +261,7 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
   if (typeof applicationName !== 'string') {
     throw new TypeError(`applicationName must be a string, got ${describeValue(applicationName)}`);
   }
-  let pipelineConnections = 0;
-  if (opts.pipeline !== undefined && opts.pipeline !== false) {
-    if (typeof opts.pipeline !== 'object' || opts.pipeline === null) {
-      throw new TypeError(`pipeline must be false or { connections }, got ${describeValue(opts.pipeline)}`);
-    }
-    pipelineConnections = checkInteger(opts.pipeline.connections, 'pipeline.connections', 2, 1, 64);
-  }
+  const pipeline = readPipelineOptions(opts.pipeline);
   const pool = opts.pool ?? {};
   const acquireTimeout = checkDuration(pool.acquireTimeout, 'pool.acquireTimeout', 10_000);
   const baseConfig: pg.ClientConfig = { ...connection, application_name: applicationName };
@@ -284,7 +276,7 @@ export function resolveDatabaseOptions(opts: DatabaseOptions = {}): ResolvedData
     queryTimeout,
     connectTimeout,
     logger: opts.logger,
-    pipelineConnections,
+    pipeline,
     secrets,
     tls: primary.tls,
     target: primary.target,

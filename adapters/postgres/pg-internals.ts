@@ -1,13 +1,16 @@
 /**
  * The one place that reaches into `pg.Client`'s internals (`_activeQuery`, `_queryQueue`,
- * `connection.stream`, `connection._ending`, the connection's `parameterStatus` event, `processID`,
- * `secretKey`, `getTransactionStatus`).
+ * `connection.stream`, `connection._ending`, `connection.parsedStatements`, the connection's
+ * `parameterStatus` event, `processID`, `secretKey`, `getTransactionStatus`) and `pg.Query`'s
+ * undeclared `name`.
  * pg exposes none of them as API; keeping them here means a pg upgrade that moves one breaks one
  * file, and the rest of the adapter speaks of connections, not of pg's fields.
  * @module
  */
 import type { Socket } from 'node:net';
-import type pg from 'pg';
+import pg from 'pg';
+
+const PgQuery = pg.Query;
 
 interface ClientInternals {
   _activeQuery?: unknown;
@@ -17,6 +20,7 @@ interface ClientInternals {
   connection?: {
     _ending?: boolean;
     stream?: Socket;
+    parsedStatements?: Record<string, string>;
     on(
       event: 'parameterStatus',
       listener: (msg: { parameterName: string; parameterValue: string }) => void,
@@ -128,4 +132,39 @@ export function onParameterStatus(client: pg.Client, listener: (name: string, va
   internals(client).connection?.on('parameterStatus', (msg) =>
     listener(msg.parameterName, msg.parameterValue),
   );
+}
+
+/**
+ * A `pg.Query` run as the named prepared statement `name` (`undefined`: unnamed). pg parses a name
+ * once per connection (`connection.parsedStatements`) and binds it afterwards; the name is a field of
+ * pg's `Query` that its types do not declare. Built here rather than from a config object, which pg
+ * would clone property by property for every query.
+ *
+ * @example
+ * ```ts
+ * client.query(makeQuery('select $1::int', [1], 'connkit_1', (err, res) => …));
+ * ```
+ */
+export function makeQuery(
+  text: string,
+  values: unknown[] | undefined,
+  name: string | undefined,
+  callback: (err: Error | null, res: pg.QueryResult | undefined) => void,
+): pg.Query {
+  const query = new PgQuery(text, values, callback as never);
+  if (name !== undefined) (query as unknown as { name: string }).name = name;
+  return query;
+}
+
+/**
+ * True when the server confirmed (ParseComplete) the prepared statement `name` on `client`'s
+ * connection.
+ *
+ * @example
+ * ```ts
+ * if (err.code === '26000' && wasParsed(client, name)) … // prepared, and gone since
+ * ```
+ */
+export function wasParsed(client: pg.Client, name: string): boolean {
+  return internals(client).connection?.parsedStatements?.[name] !== undefined;
 }

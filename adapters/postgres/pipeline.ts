@@ -1,257 +1,268 @@
 /**
- * `PipelineGroup`: a few shared connections in `pg` pipeline mode. Standalone queries are written
- * to the least loaded one without waiting for the previous answer, which removes a round trip per
- * query. Only statements that neither hold nor change session state, and that carry no signal or
- * per-call timeout, come here (see `Database.query`): cancelling one pipelined statement with a
- * CancelRequest could hit its neighbour, so abortable queries use dedicated connections instead.
+ * `PipelineGroup`: a few shared connections in `pg` pipeline mode, the default path of standalone
+ * statements. Each statement is written to the least loaded connection without waiting for the
+ * answers before it, which removes a round trip per statement.
+ *
+ * The group also decides when a statement is not pipelined after all, and hands it to the pool of
+ * dedicated connections it is given: when every pipelined connection is full (`maxDepth` statements
+ * in flight) or stalled — its head has run longer than `stallAfter`, so anything written behind it
+ * would wait (head-of-line blocking) — and when a statement with the same text recently had to be
+ * moved off a stalled connection ({@link SlowTexts}). A stalled head with statements behind it is
+ * moved: cancelled, and run again on a dedicated connection (`PipelinedConnection`).
+ *
+ * Statements with a signal or a timeout are pipelined too: their caller is answered at once on
+ * abort or deadline, and the statement is cancelled on the server only when it runs at the head
+ * (a CancelRequest hits whatever the backend runs when it lands); a neighbour that such a cancel hit
+ * anyway had no effect and is re-sent, on a dedicated connection (see `CancelLedger`).
  * @module
  */
 import type pg from 'pg';
-import {
-  Backoff,
-  ConnectionError,
-  Deadline,
-  logDebug,
-  now,
-  PoolClosedError,
-  reportBackground,
-  Scope,
-  startTimer,
-  TimeoutError,
-} from '../../src/internal/index.js';
-import type { CallLimits } from './call-limits.js';
-import { type ConnectSettings, PgConnection } from './connection.js';
-import { DatabaseError } from './errors.js';
-import { MAX_STATEMENT_TIMEOUT } from './options.js';
+import { DeadlineList, logDebug, TimeoutError, unwatchAbort, watchAbort } from '../../src/internal/index.js';
+import { type CallLimits, NO_LIMITS } from './call-limits.js';
+import type { ConnectSettings } from './connection.js';
+import type { PipelinedConnection, PipelineWatcher } from './pipelined-connection.js';
+import { PipelinedStatement, type StatementOwner } from './pipelined-statement.js';
+import { type PipelineLimits, PipelineSlots } from './pipeline-slots.js';
+import { PreparedNames, staleStatement } from './prepared-names.js';
 import type { QueryInput } from './query-input.js';
-import { statementFailure, submit } from './statement.js';
+import { SlowTexts } from './slow-texts.js';
+import { preview, statementFailure, type StatementRunner } from './statement.js';
 
-/** Milliseconds past `queryTimeout` after which a pipelined connection that answers nothing is destroyed. */
-const WATCHDOG_GRACE = 5_000;
-/** Milliseconds past a caller's deadline after which it stops waiting for a pipelined answer. */
-const CALLER_MARGIN = 1_000;
+export type { PipelineLimits } from './pipeline-slots.js';
 
 /**
- * Shared pipelined connections, each replaced when it dies.
+ * A commit that waits for the synchronous standby: PostgreSQL waits only for a transaction that has
+ * a transaction id and wrote WAL; a transactional logical message (a few bytes, any role, any
+ * wal_level; decoders see prefix `connkit`) is the smallest such write that needs no table.
+ */
+const CONFIRM_REPLICATION = {
+  text: "select pg_logical_emit_message(true, 'connkit', 'synchronous replication confirmed')",
+  values: undefined,
+};
+
+/**
+ * What `db.stats().pipeline` reports.
  *
  * @example
  * ```ts
- * const group = new PipelineGroup(2, settings, 5_000);
- * const res = await group.run({ text: 'select $1::int', values: [1] }, NO_LIMITS);
- * await group.close();
+ * const { connections, inFlight, stalled, statements, overflowed, moved, resent } = db.stats().pipeline;
  * ```
  */
-export class PipelineGroup {
+export interface PipelineStats {
+  /** Live pipelined connections. */
+  connections: number;
+  /** Statements in flight on them. */
+  inFlight: number;
+  /** Connections whose head statement runs longer than `stallAfter` (they take no new statements). */
+  stalled: number;
+  /** Statements written to pipelined connections since the start. */
+  statements: number;
+  /** Standalone statements sent to a dedicated connection because every pipelined one was stalled or full. */
+  overflowed: number;
+  /** Stalled heads cancelled to run again on a dedicated connection, out of the way of those behind them. */
+  moved: number;
+  /** Statements run again on a dedicated connection after a cancel of ours hit them (moved heads, neighbours of a cancelled statement). */
+  resent: number;
+  /** Statements sent to a dedicated connection because a recent one with the same text had to be moved. */
+  slowRouted: number;
+}
+
+/**
+ * Shared pipelined connections, and the pool to hand a statement to instead.
+ *
+ * @example
+ * ```ts
+ * const group = new PipelineGroup(settings, { connections: 2, maxDepth: 128, stallAfter: 10 }, pool);
+ * const res = await group.run({ text: 'select $1::int', values: [1] }, NO_LIMITS);
+ * await group.close(10_000);
+ * ```
+ */
+export class PipelineGroup implements StatementOwner, PipelineWatcher {
   readonly #settings: ConnectSettings;
-  readonly #slots: (PgConnection | undefined)[];
-  readonly #connecting: (Promise<PgConnection> | undefined)[];
-  readonly #queryTimeout: number;
-  readonly #backoff = new Backoff({ initialDelay: 100, maxDelay: 5_000 });
-  #closed = false;
-  #retryAt = 0;
-  #lastError: unknown = undefined;
-  #spread = 0;
+  readonly #overflow: StatementRunner;
+  readonly #slots: PipelineSlots;
+  readonly #slowTexts = new SlowTexts();
+  readonly #names: PreparedNames;
+  readonly #deadlines = new DeadlineList<PipelinedStatement>((stmt) => this.#expire(stmt));
+  #overflowed = 0;
+  #moved = 0;
+  #resent = 0;
+  #slowRouted = 0;
 
-  /**
-   * `queryTimeout` (ms) is enforced by the server: a CancelRequest on a shared connection could hit
-   * a neighbour, so the connections' `statement_timeout` is set to it (time spent queued behind other
-   * statements is not counted).
-   */
-  constructor(size: number, settings: ConnectSettings, queryTimeout = Infinity) {
-    this.#queryTimeout = queryTimeout;
-    this.#slots = new Array<PgConnection | undefined>(size).fill(undefined);
-    this.#connecting = new Array<Promise<PgConnection> | undefined>(size).fill(undefined);
-    const config: pg.ClientConfig = { ...settings.config, pipeline: true };
-    if (queryTimeout !== Infinity) {
-      const st = Math.min(queryTimeout, Number(config.statement_timeout ?? Infinity));
-      config.statement_timeout = Math.min(Math.max(1, Math.ceil(st)), MAX_STATEMENT_TIMEOUT);
-    }
-    this.#settings = { ...settings, config, onBroken: (conn) => this.#evict(conn) };
+  constructor(settings: ConnectSettings, limits: PipelineLimits, overflow: StatementRunner) {
+    this.#settings = settings;
+    this.#overflow = overflow;
+    this.#slots = new PipelineSlots(settings, limits, this);
+    this.#names = new PreparedNames(limits.prepare);
   }
 
-  /** Live connections and the queries in flight on them. */
-  stats(): { connections: number; inFlight: number } {
-    let connections = 0;
-    let inFlight = 0;
-    for (const c of this.#slots) {
-      if (c && !c.broken) {
-        connections++;
-        inFlight += c.inFlight;
-      }
-    }
-    return { connections, inFlight };
+  /** The connections, what is in flight on them, and the routing counters. */
+  stats(): PipelineStats {
+    return {
+      ...this.#slots.stats(),
+      overflowed: this.#overflowed,
+      moved: this.#moved,
+      resent: this.#resent,
+      slowRouted: this.#slowRouted,
+    };
   }
 
   /**
-   * Runs `input` on the least loaded healthy connection (connecting one if none is up). Same
-   * signature as `ConnectionPool.run`. A pipelined statement is never cancelled (that could hit a
-   * neighbour): a signal or a deadline only stop the caller's wait — the deadline `CALLER_MARGIN` ms
-   * late, so the server's `statement_timeout` answers first when it can — and a late answer is dropped.
+   * Runs `input` on the least loaded pipelined connection that is neither full nor stalled, else on
+   * the overflow pool; opens the connections on first use. Same signature as `ConnectionPool.run`.
    */
   run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
-    const conn = this.#pick();
-    const p =
-      conn !== undefined
-        ? this.#send(conn, input)
-        : this.#waitForConnection().then((c) => this.#send(c, input));
-    return limits.signal === undefined && limits.deadline.infinite ? p : this.#bounded(p, limits);
-  }
-
-  /** Ends every connection once its in-flight queries are answered. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const conns = this.#slots.filter((c): c is PgConnection => c !== undefined);
-    this.#slots.fill(undefined);
-    const pending = this.#connecting.filter((p): p is Promise<PgConnection> => p !== undefined);
-    await Promise.all([
-      ...conns.map((c) => c.close()),
-      ...pending.map((p) =>
-        p.then(
-          (c) => c.close(),
-          () => undefined,
-        ),
-      ),
-    ]);
-  }
-
-  async #bounded(p: Promise<pg.QueryResult>, limits: CallLimits): Promise<pg.QueryResult> {
-    const deadline = limits.deadline;
-    using scope = new Scope({
-      signal: limits.signal,
-      deadline: deadline.infinite ? deadline : Deadline.after(deadline.remaining() + CALLER_MARGIN),
-    });
-    try {
-      return await scope.race(p);
-    } catch (err) {
-      if (!(scope.aborted && err === scope.reason && err instanceof TimeoutError)) throw err;
-      // Made here, after the await, so the stack leads to the caller rather than to a timer.
-      throw new TimeoutError(
-        `Query timed out after ${deadline.ms} ms (queryTimeout): no answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`,
-      );
+    if (this.#slowTexts.size !== 0 && this.#slowTexts.skips(input.text)) {
+      this.#slowRouted++;
+      return this.#overflow.run(input, limits);
     }
-  }
-
-  async #send(conn: PgConnection, input: QueryInput): Promise<pg.QueryResult> {
-    conn.inFlight++;
-    // The server ends a statement at statement_timeout; no answer well after that means a silently
-    // dead peer: destroy the socket so every query in flight on it fails instead of hanging.
-    const stopWatchdog =
-      this.#queryTimeout === Infinity
-        ? undefined
-        : startTimer(this.#queryTimeout + WATCHDOG_GRACE, () => this.#kill(conn));
-    try {
-      // Straight to the client, not through conn.run(): a pipelined connection is never cancelled, so
-      // there is nothing to wait for, and the hot path keeps one async frame.
-      return await submit(conn.client, input);
-    } catch (err) {
-      // Mapped here, after the await, so the error's stack leads back to the caller.
-      const mapped = statementFailure(conn, err);
-      if (conn.broken !== undefined) this.#evict(conn);
-      if (
-        this.#queryTimeout !== Infinity &&
-        mapped instanceof DatabaseError &&
-        mapped.code === '57014' &&
-        mapped.message.includes('statement timeout')
-      ) {
-        throw new TimeoutError(
-          `Query timed out after ${this.#queryTimeout} ms (queryTimeout, enforced by the server on a pipelined connection)`,
-          { cause: mapped },
-        );
-      }
-      throw mapped;
-    } finally {
-      stopWatchdog?.();
-      conn.inFlight--;
+    const conn = this.#slots.pick();
+    if (conn !== undefined) return this.#send(conn, input, limits);
+    if (this.#slots.anyUp()) {
+      this.#overflowed++;
+      return this.#overflow.run(input, limits);
     }
+    return this.#afterConnect(input, limits);
   }
 
-  #pick(): PgConnection | undefined {
-    const n = this.#slots.length;
-    let best: PgConnection | undefined;
-    // Ties go to the first connection, not round-robin: under light load one backend stays warm
-    // (alternating between backends cost ~10 % at one caller), and under load the least loaded wins.
-    for (let i = 0; i < n; i++) {
-      const c = this.#slots[i];
-      if (c === undefined || c.broken) {
-        this.#fill(i);
-        continue;
-      }
-      if (best === undefined || c.inFlight < best.inFlight) best = c;
+  /**
+   * Ends every connection once its in-flight statements are answered, waiting at most `timeout` ms
+   * for them (then what still runs is cancelled and fails with `ConnectionError`). Idempotent.
+   */
+  close(timeout: number): Promise<void> {
+    return this.#slots.close(timeout);
+  }
+
+  /** StatementOwner: `pg` answered `stmt`. */
+  answer(
+    stmt: PipelinedStatement,
+    err: Error | null,
+    res: pg.QueryResult | undefined,
+    claimed: boolean,
+  ): void {
+    if (stmt.limits !== NO_LIMITS) this.#unwatch(stmt);
+    if (err === null) {
+      if (stmt.unreplicated && !stmt.settled) this.#confirmReplication(stmt, res!);
+      else stmt.resolve(res!);
+      return;
     }
-    return best;
-  }
-
-  #fill(i: number): void {
-    if (this.#closed || this.#connecting[i] !== undefined) return;
-    // After failed connects, back off instead of opening a connection per query during an outage.
-    if (now() < this.#retryAt) return;
-    const p = PgConnection.open(this.#settings);
-    this.#connecting[i] = p;
-    p.then(
-      (conn) => {
-        this.#connecting[i] = undefined;
-        this.#backoff.reset();
-        if (this.#closed) void conn.close();
-        else this.#slots[i] = conn;
-      },
-      (err: unknown) => {
-        this.#connecting[i] = undefined;
-        this.#lastError = err;
-        this.#retryAt = now() + this.#backoff.next();
-        reportBackground(
-          { logger: this.#settings.logger },
-          'connkit/postgres: pipelined connection failed',
-          err,
-          {
-            target: this.#settings.target,
-          },
-        );
-      },
+    const carrier = stmt.carrier;
+    if (carrier !== undefined && carrier.broken !== undefined) this.#slots.evict(carrier);
+    if (stmt.settled) return; // its caller gave up: it was rejected then
+    const stale = stmt.name !== undefined && !claimed ? staleStatement(err) : undefined;
+    if (stale !== undefined) {
+      // Its prepared statement no longer fits, or is missing or already there (a pooler): it did not
+      // run. Prepared afresh next time; run unnamed now.
+      const pooled = stale === '42P05' || (stale === '26000' && (carrier?.parsed(stmt.name!) ?? false));
+      this.#names.forget(stmt.input.text, pooled);
+    } else if (!claimed) {
+      stmt.reject(err);
+      return;
+    }
+    // Our cancel hit it — a stalled head we moved, or the neighbour of a cancelled statement — or its
+    // prepared statement was refused: it had no effect. A dedicated connection, where no cancel but
+    // its own caller's reaches it, runs it again.
+    if (stmt.moving) this.#slowTexts.add(stmt.input.text);
+    this.#resent++;
+    stmt.resent = true;
+    this.#overflow.run(stmt.input, stmt.limits).then(
+      (r) => stmt.resolve(r),
+      (e: unknown) => stmt.reject(e),
     );
   }
 
-  async #waitForConnection(): Promise<PgConnection> {
-    if (this.#closed) throw new PoolClosedError('Database is closed');
-    const pending = this.#connecting.filter((p): p is Promise<PgConnection> => p !== undefined);
-    if (pending.length === 0) {
-      // Backing off after failed connects: fail fast with the reason rather than queue unboundedly.
-      throw (
-        this.#lastError ??
-        new ConnectionError(`No pipelined connection to PostgreSQL at ${this.#settings.target}`)
-      );
-    }
-    // Spread the callers over the connections being opened (cold start), instead of piling them
-    // all onto whichever comes up first; if that one fails, any other will do.
-    const mine = pending[this.#spread++ % pending.length];
-    let conn: PgConnection;
-    try {
-      conn = await mine!;
-    } catch (err) {
-      conn = await Promise.any(pending).catch(() => {
-        throw err;
-      });
-    }
-    if (this.#closed) throw new PoolClosedError('Database is closed');
-    return conn;
-  }
-
-  #kill(conn: PgConnection): void {
-    conn.destroy(
-      new ConnectionError(`No answer from PostgreSQL at ${this.#settings.target} on a pipelined connection`),
-    );
-    this.#evict(conn);
-  }
-
-  #evict(conn: PgConnection): void {
-    const i = this.#slots.indexOf(conn);
-    if (i !== -1) {
-      this.#slots[i] = undefined;
-      logDebug(this.#settings.logger, 'connkit/postgres: pipelined connection lost; it will be replaced', {
+  /** PipelineWatcher: a stalled head is being moved. */
+  moving(stmt: PipelinedStatement): void {
+    this.#moved++;
+    logDebug(
+      this.#settings.logger,
+      'connkit/postgres: a statement stalled its pipelined connection; moving it',
+      {
         target: this.#settings.target,
-        pid: conn.processID,
-        err: conn.broken,
-      });
+        pid: stmt.carrier?.processID,
+      },
+    );
+  }
+
+  /** StatementOwner (AbortWatcher of its signal): the caller's signal aborted. */
+  giveUp(stmt: PipelinedStatement, reason: unknown): void {
+    this.#abandon(stmt, reason);
+  }
+
+  async #send(conn: PipelinedConnection, input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
+    const stmt = new PipelinedStatement(this, input, limits);
+    if (limits !== NO_LIMITS) {
+      if (limits.signal !== undefined) watchAbort(limits.signal, stmt);
+      if (!limits.deadline.infinite) this.#deadlines.add(stmt, limits.deadline.remaining());
     }
-    void conn.close();
+    conn.write(stmt, input.values === undefined ? undefined : this.#names.nameFor(input.text));
+    try {
+      return await stmt.promise;
+    } catch (err) {
+      // Made or mapped here, after the await, so the stack leads back to the caller.
+      if (stmt.timedOut) {
+        throw new TimeoutError(
+          `Query timed out after ${limits.deadline.ms} ms and was cancelled on the server (backend ${conn.processID}, pipelined: cancelled once it runs): ${preview(input.text)}`,
+        );
+      }
+      // statementFailure: a 25006 from a primary turned read-only becomes a ConnectionError (see there).
+      // Errors from elsewhere (a re-send, the replication confirmation) are mapped there already.
+      throw stmt.abandoned || stmt.resent || stmt.unreplicated ? err : statementFailure(conn.conn, err);
+    }
+  }
+
+  /**
+   * No pipelined connection is up: waits for one being opened (cold start) and writes to it, or —
+   * while connects fail and the slots back off — runs the statement on the pool, whose own connect
+   * attempt tells when the server is back (then the pipelined connections are opened again at once).
+   */
+  async #afterConnect(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
+    const conn = await this.#slots.waitForOne(limits);
+    if (conn !== undefined) return this.#send(conn, input, limits);
+    const res = await this.#overflow.run(input, limits);
+    this.#slots.retryNow();
+    return res;
+  }
+
+  /**
+   * `stmt` committed, but a cancel of ours (moving it, or meant for the statement before it) ended its
+   * wait for the synchronous standby: PostgreSQL answered success with a warning, and the commit may
+   * not be replicated — on a failover now it would be lost although acknowledged. A commit of our own
+   * on a dedicated connection waits for the standby up to a later WAL position, so once it returns,
+   * `stmt`'s commit is replicated too; only then is the caller answered, as on a dedicated connection.
+   */
+  #confirmReplication(stmt: PipelinedStatement, res: pg.QueryResult): void {
+    if (stmt.moving) this.#slowTexts.add(stmt.input.text); // its commits wait longer than stallAfter
+    logDebug(
+      this.#settings.logger,
+      "connkit/postgres: a cancel cut a commit's wait for the synchronous standby short; confirming replication",
+      {
+        target: this.#settings.target,
+      },
+    );
+    this.#overflow.run(CONFIRM_REPLICATION, stmt.limits).then(
+      () => stmt.resolve(res),
+      (e: unknown) => stmt.reject(e),
+    );
+  }
+
+  #expire(stmt: PipelinedStatement): void {
+    stmt.timedOut = true;
+    this.#abandon(stmt, new TimeoutError('Query timed out'));
+  }
+
+  #abandon(stmt: PipelinedStatement, reason: unknown): void {
+    if (stmt.settled || stmt.answered) return;
+    this.#unwatch(stmt);
+    stmt.abandoned = true;
+    this.#settings.onCancel?.();
+    stmt.reject(reason);
+    stmt.carrier?.abandoned(stmt);
+  }
+
+  #unwatch(stmt: PipelinedStatement): void {
+    const signal = stmt.limits.signal;
+    if (signal !== undefined) unwatchAbort(signal, stmt);
+    this.#deadlines.delete(stmt);
   }
 }

@@ -17,6 +17,7 @@ import {
 import type { LendConnection } from './connection-lease.js';
 import { PgConnection } from './connection.js';
 import { isUnreachable } from './errors.js';
+import type { PipelineStats } from './pipeline.js';
 import type { ServerPool } from './server-pool.js';
 
 /**
@@ -24,7 +25,7 @@ import type { ServerPool } from './server-pool.js';
  *
  * @example
  * ```ts
- * const [{ url, healthy, pool }] = db.stats().replicas;
+ * const [{ url, healthy, pool, pipeline }] = db.stats().replicas;
  * ```
  */
 export interface ReplicaStats {
@@ -34,6 +35,8 @@ export interface ReplicaStats {
   healthy: boolean;
   /** Its pool of dedicated connections. */
   pool: PoolStats;
+  /** Its pipelined connections and their routing counters (all 0 with `pipeline: false`). */
+  pipeline: PipelineStats;
 }
 
 /** Backoff between probes of an unhealthy replica. */
@@ -54,7 +57,7 @@ class Replica {
  * @example
  * ```ts
  * const replicas = new ReplicaSet((i, markDown) => new ServerPool(urls[i], { ...settings, onBroken: markDown }, sizing), urls.length, logger);
- * const rows = await replicas.run((server) => server.query(input, limits, kind, false), () => primary.query(…), () => true);
+ * const rows = await replicas.run((server) => server.query(input, limits, kind), () => primary.query(…), () => true);
  * ```
  */
 export class ReplicaSet {
@@ -125,11 +128,7 @@ export class ReplicaSet {
   }
 
   stats(): ReplicaStats[] {
-    return this.#replicas.map((r) => ({
-      url: r.server.url,
-      healthy: r.healthy,
-      pool: r.server.stats().pool,
-    }));
+    return this.#replicas.map((r) => ({ url: r.server.url, healthy: r.healthy, ...r.server.stats() }));
   }
 
   /** Stops the probes and closes every replica's connections. */

@@ -16,11 +16,13 @@ import type { CallLimits } from './call-limits.js';
 import type { ConnectionLease } from './connection-lease.js';
 import { ConnectionPool } from './connection-pool.js';
 import type { ConnectSettings, PgConnection } from './connection.js';
-import { PipelineGroup } from './pipeline.js';
+import { PipelineGroup, type PipelineStats } from './pipeline.js';
+import type { PipelineLimits } from './pipeline-slots.js';
 import type { QueryInput } from './query-input.js';
 import { clientConfigFor } from './server-options.js';
 import type { ServerAddress } from './server-url.js';
 import type { StatementKind } from './statement-kind.js';
+import type { StatementRunner } from './statement.js';
 
 /**
  * What every server of a `Database` shares in its connection settings.
@@ -68,24 +70,33 @@ export function serverSettings(
 }
 
 /**
- * How a {@link ServerPool} sizes its connections.
+ * How a {@link ServerPool} sizes its connections (validated once, by `resolveDatabaseOptions`, and
+ * shared by every server of a `Database`).
  *
  * @example
  * ```ts
- * const sizing: ServerPoolSizing = { pool: { max: 10 }, acquireTimeout: 10_000, pipelineConnections: 2, queryTimeout: Infinity };
+ * const sizing: ServerPoolSizing = { pool: { max: 10 }, acquireTimeout: 10_000, pipeline: { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true } };
  * ```
  */
 export interface ServerPoolSizing {
   pool: PoolOptions;
   acquireTimeout: number;
-  /** Shared pipelined connections; 0 = pipeline mode off. */
-  pipelineConnections: number;
-  queryTimeout: number;
+  /** Pipeline mode's size and guards; undefined = off. */
+  pipeline: PipelineLimits | undefined;
 }
 
-/** What a statement is handed to: the pool or the pipeline, which share this signature. */
-interface StatementRunner {
-  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
+/**
+ * What `stats()` of one server reports: its pool and its pipeline.
+ *
+ * @example
+ * ```ts
+ * const { pool, pipeline } = server.stats();
+ * ```
+ */
+export interface ServerStats {
+  pool: PoolStats;
+  /** Its pipelined connections and their routing counters (all 0 with `pipeline: false`). */
+  pipeline: PipelineStats;
 }
 
 /**
@@ -94,7 +105,7 @@ interface StatementRunner {
  * @example
  * ```ts
  * const server = new ServerPool('postgres://app@db/app', settings, sizing);
- * const res = await server.query({ text: 'select 1', values: undefined }, NO_LIMITS, 'shared', false);
+ * const res = await server.query({ text: 'select 1', values: undefined }, NO_LIMITS, 'shared');
  * await server.close(10_000);
  * ```
  */
@@ -109,9 +120,10 @@ export class ServerPool {
     this.url = url;
     this.settings = settings;
     this.#pool = new ConnectionPool(settings, sizing.pool, sizing.acquireTimeout);
-    if (sizing.pipelineConnections > 0) {
-      this.#pipeline = new PipelineGroup(sizing.pipelineConnections, settings, sizing.queryTimeout);
-    }
+    // The pool takes what the pipeline hands over: overflow, moved heads, re-sent statements, and
+    // statements while pipelined connects fail (its first success reopens the pipelined ones).
+    if (sizing.pipeline !== undefined)
+      this.#pipeline = new PipelineGroup(settings, sizing.pipeline, this.#pool);
   }
 
   /** The pool of dedicated connections (transactions, `withClient`, streams, COPY). */
@@ -120,19 +132,14 @@ export class ServerPool {
   }
 
   /**
-   * Runs one standalone statement: on a shared pipelined connection when pipeline mode is on, the
-   * statement neither holds nor changes session state (`kind` `'shared'`) and the caller gave no
-   * signal or timeout (`explicit`: a pipelined statement cannot be cancelled without risk to its
-   * neighbours); else on a pooled connection, where an abort or timeout cancels it on the server.
+   * Runs one standalone statement: to the pipeline group when pipeline mode is on and the statement
+   * neither holds nor changes session state (`kind` `'shared'`) — the group itself decides when it
+   * runs on a pooled connection after all (stalled or full connections, a text known to be slow) —
+   * else on a pooled connection.
    */
-  query(
-    input: QueryInput,
-    limits: CallLimits,
-    kind: StatementKind,
-    explicit: boolean,
-  ): Promise<pg.QueryResult> {
+  query(input: QueryInput, limits: CallLimits, kind: StatementKind): Promise<pg.QueryResult> {
     const runner: StatementRunner =
-      this.#pipeline !== undefined && kind === 'shared' && !explicit ? this.#pipeline : this.#pool;
+      this.#pipeline !== undefined && kind === 'shared' ? this.#pipeline : this.#pool;
     return runner.run(input, limits);
   }
 
@@ -151,15 +158,27 @@ export class ServerPool {
     return this.#pool.lend(signal, deadline);
   }
 
-  stats(): { pool: PoolStats; pipeline: { connections: number; inFlight: number } } {
-    return {
-      pool: this.#pool.stats(),
-      pipeline: this.#pipeline?.stats() ?? { connections: 0, inFlight: 0 },
-    };
+  /** Its pool and pipeline (a fresh object each time). */
+  stats(): ServerStats {
+    return { pool: this.#pool.stats(), pipeline: this.#pipeline?.stats() ?? { ...NO_PIPELINE } };
   }
 
-  /** Waits up to `timeout` ms for lent connections, then closes everything. */
+  /**
+   * Waits up to `timeout` ms for lent connections and pipelined statements in flight, then closes
+   * everything.
+   */
   async close(timeout: number): Promise<void> {
-    await Promise.all([this.#pipeline?.close(), this.#pool.close(timeout)]);
+    await Promise.all([this.#pipeline?.close(timeout), this.#pool.close(timeout)]);
   }
 }
+
+const NO_PIPELINE: PipelineStats = Object.freeze({
+  connections: 0,
+  inFlight: 0,
+  stalled: 0,
+  statements: 0,
+  overflowed: 0,
+  moved: 0,
+  resent: 0,
+  slowRouted: 0,
+});

@@ -1,16 +1,18 @@
 /**
  * Tells which statements may share a pipelined connection. A statement that changes session state
  * (SET, LISTEN, temp tables, advisory locks, prepared statements, cursors …) would leak into every
- * query that shares the connection, so it is routed to a dedicated pooled connection; transaction
- * control (BEGIN, COMMIT …) is refused outside `db.transaction()`, because the statements after it
- * would run on other connections.
+ * query that shares the connection, so it is routed to a dedicated pooled connection; so is one that
+ * does not run inside a transaction (VACUUM, `… CONCURRENTLY`, CREATE DATABASE, ALTER SYSTEM …): a
+ * pipelined statement may be cancelled and run again (see `CancelLedger`), which is only safe when a
+ * cancel rolls all of it back. Transaction control (BEGIN, COMMIT …) is refused outside
+ * `db.transaction()`, because the statements after it would run on other connections.
  * @module
  */
 import { describeValue, InvalidStateError } from '../../src/internal/index.js';
 
 /**
- * `'shared'`: safe on a shared pipelined connection. `'dedicated'`: changes session state, needs a
- * connection of its own. `'transaction'`: transaction control, only valid inside a transaction scope.
+ * `'shared'`: safe on a shared pipelined connection. `'dedicated'`: changes session state or does not
+ * run in a transaction, needs a connection of its own. `'transaction'`: transaction control, only valid inside a transaction scope.
  *
  * @example
  * ```ts
@@ -48,6 +50,9 @@ const SESSION_WORDS = new Set([
   'do',
   'call',
 ]);
+/** Statements that commit as they go (no transaction block): a cancel can leave part of them done. */
+const NON_TRANSACTIONAL_WORDS = new Set(['vacuum', 'cluster', 'reindex', 'checkpoint']);
+const NON_TRANSACTIONAL_OBJECTS = new Set(['database', 'tablespace', 'system', 'subscription']);
 const SESSION_FUNCTIONS = [
   'set_config',
   'pg_advisory_lock',
@@ -92,8 +97,14 @@ function classify(text: string): StatementKind {
     const first = words[0] ?? '';
     if (TRANSACTION_WORDS.has(first) || (first === 'prepare' && words[1] === 'transaction'))
       return 'transaction';
-    if (SESSION_WORDS.has(first)) kind = 'dedicated';
+    if (SESSION_WORDS.has(first) || NON_TRANSACTIONAL_WORDS.has(first)) kind = 'dedicated';
     else if (first === 'create' && (words.includes('temp') || words.includes('temporary')))
+      kind = 'dedicated';
+    else if (words.includes('concurrently')) kind = 'dedicated';
+    else if (
+      (first === 'create' || first === 'drop' || first === 'alter') &&
+      NON_TRANSACTIONAL_OBJECTS.has(words[1] ?? '')
+    )
       kind = 'dedicated';
     else if (words.some((w) => SESSION_FUNCTIONS.includes(w))) kind = 'dedicated';
   }

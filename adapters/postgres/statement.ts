@@ -12,6 +12,20 @@ import { DatabaseError, isConnectionError, toDatabaseError } from './errors.js';
 import type { QueryInput } from './query-input.js';
 
 /**
+ * Runs one standalone statement within a call's limits: the pool of dedicated connections and the
+ * pipeline group share this signature, so a router can hand a statement to either.
+ *
+ * @example
+ * ```ts
+ * const runner: StatementRunner = pool;
+ * const res = await runner.run({ text: 'select 1', values: undefined }, NO_LIMITS);
+ * ```
+ */
+export interface StatementRunner {
+  run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult>;
+}
+
+/**
  * What a statement needs from its connection (`PgConnection`).
  *
  * @example
@@ -128,26 +142,46 @@ export function statementFailure(
 ): unknown {
   if (isConnectionError(err) && err instanceof Error) conn.markBroken(err);
   const mapped = toDatabaseError(err, conn.settings.secrets);
-  if (
-    mapped instanceof DatabaseError &&
-    mapped.code === READ_ONLY_SQL_TRANSACTION &&
+  if (!(mapped instanceof DatabaseError) || !turnedReadOnly(conn, mapped)) return mapped;
+  const demoted = new ConnectionError(
+    `PostgreSQL at ${conn.endpoint?.target ?? 'the server'} refused a write as read-only (25006): it is no longer a primary (demoted or fenced); the connection is dropped and the next one goes to the host that takes writes`,
+    { cause: mapped },
+  );
+  conn.markBroken(demoted);
+  return demoted;
+}
+
+/**
+ * True when `err` (pg's or connkit's) is a 25006 that says the server behind `conn` turned
+ * read-only — on a connection that serves writes, outside a `READ ONLY` transaction (see
+ * {@link statementFailure}). A pipelined connection checks it when the answer arrives, before its
+ * caller maps the error, so that it is not written to again.
+ *
+ * @example
+ * ```ts
+ * if (turnedReadOnly(conn, err)) conn.markBroken(err);
+ * ```
+ */
+export function turnedReadOnly(conn: Pick<StatementHost, 'settings' | 'readOnly'>, err: unknown): boolean {
+  return (
+    (err as { code?: unknown } | null)?.code === READ_ONLY_SQL_TRANSACTION &&
     conn.settings.wantsWrites === true &&
     conn.readOnly !== true
-  ) {
-    const demoted = new ConnectionError(
-      `PostgreSQL at ${conn.endpoint?.target ?? 'the server'} refused a write as read-only (25006): it is no longer a primary (demoted or fenced); the connection is dropped and the next one goes to the host that takes writes`,
-      { cause: mapped },
-    );
-    conn.markBroken(demoted);
-    return demoted;
-  }
-  return mapped;
+  );
 }
 
 /** SQLSTATE read_only_sql_transaction. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
-function preview(text: string): string {
+/**
+ * The start of a statement's text on one line, for messages.
+ *
+ * @example
+ * ```ts
+ * preview('select *\n  from t'); // 'select * from t'
+ * ```
+ */
+export function preview(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }

@@ -62,9 +62,9 @@ describe('Database.query() under load', () => {
       expect(stats.pending).toBe(0);
       expect(stats.size).toBeLessThanOrEqual(10);
       expect(getEventListeners(signal, 'abort')).toHaveLength(0);
-      // The server's view: exactly the pool's connections, no more.
+      // The server's view: exactly the pool's and the pipeline's connections, no more.
       const backends = await backendsOf(databaseUrl(), applicationName);
-      expect(backends.length).toBe(db.stats().pool.size);
+      expect(backends.length).toBe(db.stats().pool.size + db.stats().pipeline.connections);
       results.length = 0;
       const after = await settledHeap();
       tally.extra['elapsedMs'] = Math.round(elapsed);

@@ -51,7 +51,8 @@ describe('Database faults', () => {
     await using db = new Database({
       url: proxy.rewrite(databaseUrl()),
       applicationName: uniqueName('pcut'),
-      pipeline: { connections: 1 },
+      // stallAfter Infinity: the sleeping head is not moved off the connection before the cut.
+      pipeline: { connections: 1, stallAfter: Infinity },
     });
     await db.query('select 1');
     const inflight = Promise.allSettled([db.query('select pg_sleep(2)'), db.query('select 5')]);

@@ -50,7 +50,7 @@ describe.skipIf(!cluster)('Database over a multi-host URL (libpq syntax)', () =>
       pool: { max: 4 },
       pipeline: { connections: 2 },
     });
-    // Pipelined (no timeout) and pooled (timeout) statements, transactions and withClient: every path.
+    // Pipelined statements (with and without a timeout), transactions and withClient: every path.
     const seen = await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => serverOf(db, i % 2 === 0 ? { timeout: 5_000 } : undefined)),
       ...Array.from({ length: 4 }, () =>
@@ -147,10 +147,11 @@ describe.skipIf(!cluster)('Database over a multi-host URL (libpq syntax)', () =>
     const table = uniqueName('fence');
     await withPgClient(c.url('a'), (client) => client.query(`create table ${table} (id int)`));
     await c.waitCaughtUp('b');
+    // A pooled connection, and a pipelined one (the default path of standalone statements).
     const db = database({
       url: hosts(['a', 'b'], 'target_session_attrs=read-write'),
       pool: { max: 1 },
-      pipeline: { connections: 1 },
+      pipeline: false,
     });
     const piped = database({
       url: hosts(['a', 'b'], 'target_session_attrs=read-write'),
@@ -168,16 +169,21 @@ describe.skipIf(!cluster)('Database over a multi-host URL (libpq syntax)', () =>
       await c.promote('b');
       for (const [d, opts] of [
         [db, { timeout: 5_000 }],
-        [piped, undefined],
+        [piped, { timeout: 5_000 }],
       ] as const) {
         const destroyed = d.stats().pool.destroyed;
+        const statements = d.stats().pipeline.statements;
         const err = (await rejectionOf(d.query(`insert into ${table} values (3)`, [], opts))) as Error;
         expect(err).toBeInstanceOf(ConnectionError);
         expect(err.message).toContain(
           `PostgreSQL at 127.0.0.1:${port('a')}/${c.database} refused a write as read-only (25006)`,
         );
         expect((err.cause as DatabaseError).code).toBe('25006');
-        if (opts !== undefined) expect(d.stats().pool.destroyed).toBe(destroyed + 1);
+        if (d === db) expect(d.stats().pool.destroyed).toBe(destroyed + 1);
+        else {
+          // Written to the pipelined connection, which was dropped: the next statement opens another.
+          expect(d.stats().pipeline).toMatchObject({ statements: statements + 1, connections: 0 });
+        }
         await d.query(`insert into ${table} values (4)`, [], opts);
         expect(await serverOf(d, opts)).toBe(port('b'));
       }

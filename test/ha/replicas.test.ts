@@ -43,7 +43,7 @@ describe.skipIf(!cluster)('Database with read replicas', () => {
     const db = database({ url: c.url('a'), replicas: [c.url('b')], pipeline: { connections: 1 } });
     const onReplica = { port: port('b'), recovery: true };
     const onPrimary = { port: port('a'), recovery: false };
-    // Pipelined (no timeout) and pooled (timeout) statements alike.
+    // Standalone statements are pipelined on the replica as on the primary, with or without a timeout.
     expect(await db.one<Where>(WHERE, [], { readOnly: true })).toEqual(onReplica);
     expect(await db.one<Where>(WHERE, [], { readOnly: true, timeout: 5_000 })).toEqual(onReplica);
     expect(await db.maybeOne<Where>(WHERE, [], { readOnly: true })).toEqual(onReplica);
@@ -58,6 +58,34 @@ describe.skipIf(!cluster)('Database with read replicas', () => {
     expect(await db.one<Where>(WHERE, [], { readOnly: false, timeout: 5_000 })).toEqual(onPrimary);
     for await (const row of db.stream<Where>(WHERE)) expect(row).toEqual(onPrimary);
     expect(await db.transaction((tx) => tx.one<Where>(WHERE))).toEqual(onPrimary);
+    // Each server's own pipeline ran its standalone statements; streams and transactions took pools.
+    const stats = db.stats();
+    expect(stats.replicas[0]!.pipeline).toMatchObject({ statements: 5, overflowed: 0 });
+    expect(stats.pipeline).toMatchObject({ statements: 2, overflowed: 0 });
+    expect(stats.replicas[0]!.pool.created).toBe(1);
+  });
+
+  it("a slow readOnly statement that stalls the replica's pipelined connection is moved to the replica's own pool, and the reads behind it finish", async () => {
+    const db = database({
+      url: c.url('a'),
+      replicas: [c.url('b')],
+      pipeline: { connections: 1, stallAfter: 50 },
+    });
+    const onReplica = { port: port('b'), recovery: true };
+    expect(await db.one<Where>(WHERE, [], { readOnly: true })).toEqual(onReplica);
+    const slow = track(db.one<Where>(`${WHERE}, pg_sleep(1)::text as slept`, [], { readOnly: true }));
+    const behind = await Promise.all(
+      Array.from({ length: 5 }, () => db.one<Where>(WHERE, [], { readOnly: true, timeout: 5_000 })),
+    );
+    expect(behind).toEqual(Array.from({ length: 5 }, () => onReplica));
+    expect(slow.status).toBe('pending'); // its sleep started over on a dedicated connection to b
+    expect(await slow.promise).toMatchObject(onReplica);
+    const stats = db.stats();
+    expect(stats.replicas[0]!.pipeline).toMatchObject({ statements: 7, moved: 1, resent: 1 });
+    expect(stats.replicas[0]!.pool.created).toBe(1);
+    // Nothing of it touched the primary.
+    expect(stats.pool.created).toBe(0);
+    expect(stats.pipeline.statements).toBe(0);
   });
 
   it('transaction(fn, { readOnly: true }) runs BEGIN READ ONLY on the replica', async () => {
@@ -205,6 +233,7 @@ describe.skipIf(!cluster)('Database with read replicas', () => {
     });
     expect(JSON.stringify(db.stats())).not.toContain('s3cret');
     expect(live).toMatchObject({ url: c.url('b'), healthy: true });
-    expect(live!.pool.created).toBeGreaterThanOrEqual(1);
+    expect(live!.pipeline.statements).toBe(5);
+    expect(dead!.pipeline).toMatchObject({ connections: 0, statements: 0 });
   });
 });

@@ -55,13 +55,19 @@ describe.each(['pooled', 'pipelined'] as const)('instrumentation-pg through Data
     const roots = run.facts['roots'] as Record<string, string>;
     const [query] = byText(run.spans, 'select $1::text as v');
     expect(query).toMatchObject({ kind: CLIENT, parentSpanId: roots['root'] });
-    expect(query?.name).toMatch(/^pg\.query:SELECT/);
+    // instrumentation-pg names a prepared statement's span after the statement (pipelined statements
+    // with parameters run prepared, under connkit_<hash of the text>_<n>), others after the verb.
+    expect(query?.name).toMatch(
+      mode === 'pooled' ? /^pg\.query:SELECT / : /^pg\.query:connkit_[0-9a-f]{32}_\d+ /,
+    );
     expect(query?.attributes).toMatchObject({
       'db.system.name': 'postgresql',
       'server.port': expect.any(Number),
     });
     expect(JSON.stringify(run.spans)).not.toContain('secret-4711');
-    expect(run.facts['pipelineConnections']).toBe(mode === 'pipelined' ? 2 : 0);
+    // (A second pipelined connection opens only once the first is busy: two callers may share one.)
+    if (mode === 'pipelined') expect(run.facts['pipelineConnections']).toBeGreaterThanOrEqual(1);
+    else expect(run.facts['pipelineConnections']).toBe(0);
   });
 
   it('Database.transaction() shows BEGIN, its statements and COMMIT, each a child of the caller’s span', () => {

@@ -55,7 +55,8 @@ describe('Database.query() cancellation', () => {
   it('never sends the query of a caller aborted while waiting for a connection', async () => {
     const url = databaseUrl();
     const app = uniqueName('queued');
-    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
+    // The pool's queue (pipelined statements never wait for a connection: see pipeline-cancel.test.ts).
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 }, pipeline: false });
     const marker = uniqueName('marker');
     const hold = db.query('select pg_sleep(0.5)');
     const ac = new AbortController();
@@ -107,7 +108,7 @@ describe('Database connection loss', () => {
   it('survives pg_terminate_backend on idle connections and reconnects', async () => {
     const url = databaseUrl();
     const app = uniqueName('kill_idle');
-    await using db = new Database({ url, applicationName: app, pool: { max: 2 } });
+    await using db = new Database({ url, applicationName: app, pool: { max: 2 }, pipeline: false });
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
     expect(await terminateBackends(url, app)).toBe(2);
     await new Promise((r) => setTimeout(r, 100));

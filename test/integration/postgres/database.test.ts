@@ -181,7 +181,9 @@ describe('Database.ping(), stats(), close()', () => {
       await db.query('select 1');
       const s = db.stats();
       expect(s.queries).toBe(2);
-      expect(s.pool.created).toBe(1);
+      // One caller at a time: one pipelined connection, no pooled one.
+      expect(s.pipeline).toMatchObject({ connections: 1, statements: 2 });
+      expect(s.pool.created).toBe(0);
       expect((await backendsOf(url, app)).length).toBe(1);
     }
     expect((await backendsOf(url, app)).length).toBe(0);

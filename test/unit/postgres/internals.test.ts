@@ -29,6 +29,9 @@ describe('classifyStatement()', () => {
     expect(classifyStatement('select $$ listen x; $$, $a$ set $a$')).toBe('shared');
     expect(classifyStatement('/* set /* nested */ begin */ select 1')).toBe('shared');
     expect(classifyStatement('with x as (select 1) select * from x')).toBe('shared');
+    expect(classifyStatement('create index i on t (a)')).toBe('shared');
+    expect(classifyStatement("select 'vacuum concurrently' as v")).toBe('shared');
+    expect(classifyStatement('alter table t add column database int')).toBe('shared');
   });
 
   it('routes statements that change session state to a dedicated connection', () => {
@@ -45,6 +48,26 @@ describe('classifyStatement()', () => {
       'select 1; select 2',
       'do $$ begin perform 1; end $$',
       'copy t to stdout',
+    ]) {
+      expect(classifyStatement(text), text).toBe('dedicated');
+    }
+  });
+
+  it('routes statements that do not run in a transaction (a cancel could leave part done) to a dedicated connection', () => {
+    for (const text of [
+      'vacuum analyze t',
+      'VACUUM',
+      'cluster t using t_pkey',
+      'reindex table concurrently t',
+      'checkpoint',
+      'create index concurrently i on t (a)',
+      'drop index concurrently i',
+      'refresh materialized view concurrently mv',
+      'create database d',
+      'drop database if exists d',
+      'alter system set work_mem = 1',
+      'create tablespace ts location $$/tmp$$',
+      'drop subscription s',
     ]) {
       expect(classifyStatement(text), text).toBe('dedicated');
     }
@@ -158,7 +181,8 @@ describe('resolveDatabaseOptions()', () => {
     expect(o.clientConfig.statement_timeout).toBe(1500);
     expect(o.target).toBe('db.example:6543/app');
     expect(o.secrets).toContain('pw');
-    expect(o.pipelineConnections).toBe(0);
+    // Pipeline mode is the default (since 0.2).
+    expect(o.pipeline).toEqual({ connections: 2, maxDepth: 128, stallAfter: 10, prepare: true });
   });
 
   it('takes TLS parameters out of the URL pg gets and reads them with libpq semantics', async () => {
@@ -219,7 +243,21 @@ describe('resolveDatabaseOptions()', () => {
     expect(() => resolveDatabaseOptions({ statementTimeout: Number.NaN })).toThrow(RangeError);
     expect(() => resolveDatabaseOptions({ applicationName: 3 as never })).toThrow(TypeError);
     expect(() => resolveDatabaseOptions({ pipeline: { connections: 0 } })).toThrow(RangeError);
-    expect(resolveDatabaseOptions({ pipeline: {} }).pipelineConnections).toBe(2);
+    expect(resolveDatabaseOptions({ pipeline: {} }).pipeline?.connections).toBe(2);
+    expect(resolveDatabaseOptions({ pipeline: false }).pipeline).toBeUndefined();
+    expect(() => resolveDatabaseOptions({ pipeline: true as never })).toThrow(/pipeline must be false or/);
+    expect(() => resolveDatabaseOptions({ pipeline: { maxDepth: 0 } })).toThrow(/pipeline\.maxDepth.*0/);
+    expect(() => resolveDatabaseOptions({ pipeline: { maxDepth: 2.5 } })).toThrow(RangeError);
+    expect(() => resolveDatabaseOptions({ pipeline: { stallAfter: -1 } })).toThrow(
+      /pipeline\.stallAfter.*-1/,
+    );
+    expect(() => resolveDatabaseOptions({ pipeline: { stallAfter: '5' as never } })).toThrow(TypeError);
+    expect(() => resolveDatabaseOptions({ pipeline: { prepare: 1 as never } })).toThrow(
+      /pipeline\.prepare.*1/,
+    );
+    expect(
+      resolveDatabaseOptions({ pipeline: { maxDepth: 4, stallAfter: Infinity, prepare: false } }).pipeline,
+    ).toEqual({ connections: 2, maxDepth: 4, stallAfter: Infinity, prepare: false });
   });
 
   it('checkTransactionOptions() validates isolation and retries', () => {

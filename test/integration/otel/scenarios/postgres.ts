@@ -11,7 +11,8 @@ const url = process.env['DATABASE_URL'];
 if (url === undefined || (mode !== 'pooled' && mode !== 'pipelined'))
   throw new Error('usage: postgres.ts pooled|pipelined');
 const tracer = trace.getTracer('scenario');
-const db = new Database({ url, ...(mode === 'pipelined' ? { pipeline: { connections: 2 } } : {}) });
+// Pipelined is the default (statements with parameters run prepared there); pooled is pipeline: false.
+const db = new Database({ url, ...(mode === 'pooled' ? { pipeline: false as const } : {}) });
 const roots: Record<string, string> = {};
 
 // One caller: a query with a bound value, then a transaction.
