@@ -4,27 +4,23 @@
  * The Pool checks arguments, queues callers and runs `use()`; its parts are internal: `slot-queue.ts`
  * (the slots and the callers waiting for one), `lender.ts` (a slot → a lease; warm-up; close),
  * `lease-book.ts` (leases out, and back), `resource-store.ts` (idle resources, in generic-pool),
- * `resource-maker.ts` (factory calls, retries, counters).
+ * `resource-maker.ts` (factory calls, retries, counters), `pool-telemetry.ts` (the
+ * `connkit:pool:acquire` channel and the metrics).
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { PoolClosedError, QueueFullError, TimeoutError } from './errors.js';
+import { QueueFullError } from './errors.js';
 import { DONE, Lease } from './lease.js';
 import { checkDuration, checkSignal, describeValue } from './options.js';
 import type { WaitOptions } from './options.js';
 import type { PoolEvents, PoolFactory, PoolOptions, PoolStats } from './pool-options.js';
-import {
-  poolAcquireChannel,
-  traceCall,
-  traceSyncCall,
-  type PoolAcquireContext,
-} from './internal/channels.js';
 import { LeaseBook } from './internal/lease-book.js';
 import { Lender } from './internal/lender.js';
 import { linkSignals } from './internal/link-signals.js';
 import { checkFactory, resolvePoolConfig } from './internal/pool-config.js';
 import type { PoolConfig } from './internal/pool-config.js';
-import { PoolMetrics } from './internal/pool-metrics.js';
+import { PoolVoice } from './internal/pool-events.js';
+import { PoolTelemetry } from './internal/pool-telemetry.js';
 import { ResourceMaker } from './internal/resource-maker.js';
 import { ResourceStore } from './internal/resource-store.js';
 import { SlotQueue, SlotWaiter } from './internal/slot-queue.js';
@@ -54,10 +50,10 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
   readonly #slots: SlotQueue<T>;
   readonly #book: LeaseBook<T>;
   readonly #lender: Lender<T>;
-  /** OpenTelemetry instruments; `undefined` without a registered MeterProvider (nothing measured). */
-  readonly #metrics: PoolMetrics | undefined;
+  /** The borrow observers (channel, metrics); `active` false when there are none. */
+  readonly #telemetry: PoolTelemetry<T>;
+  readonly #voice: PoolVoice<T>;
   #closing: Promise<void> | undefined = undefined;
-  #timeouts = 0;
 
   /**
    * @param factory makes, checks and disposes of the resources.
@@ -68,25 +64,32 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     checkFactory(factory);
     const cfg = resolvePoolConfig(options);
     this.#cfg = cfg;
-    const report = (err: unknown): void => this.#report(err);
+    const state = {
+      name: cfg.name,
+      max: cfg.max,
+      borrowed: () => this.#book.size,
+      waiting: () => this.#slots.waiting,
+    };
+    this.#voice = new PoolVoice<T>(this, state);
+    this.#telemetry = new PoolTelemetry<T>(state, new WeakRef(this), cfg.metrics);
+    const report = (err: unknown): void => this.#voice.report(err);
     const maker = (this.#maker = new ResourceMaker<T>(factory, cfg, {
-      emit: (event, ...args) => this.#emit(event, ...args),
+      emit: (event, ...args) => this.#voice.emit(event, ...args),
       report,
       disposed: () => cfg.min > 0 && queueMicrotask(this.#lender.keepWarm),
       settled: () => this.#lender.quieter(),
     }));
     const store = (this.#store = new ResourceStore<T>((r, reason) => maker.dispose(r, reason), cfg));
     const slots = (this.#slots = new SlotQueue<T>(cfg.max, {
-      timeoutError: (w) => this.#timeoutError(w.ms, undefined, 1),
+      timeoutError: (w) => this.#voice.timeoutError(w.ms, undefined, 1),
       freed: () => this.#lender.quieter(),
     }));
-    this.#book = new LeaseBook<T>(cfg, slots, store, maker, (origin) => this.#emit('leak', origin));
+    this.#book = new LeaseBook<T>(cfg, slots, store, maker, (origin) => this.#voice.emit('leak', origin));
     this.#lender = new Lender<T>(cfg, slots, store, maker, this.#book, {
-      timeoutError: (ms, cause) => this.#timeoutError(ms, cause),
-      closedError: () => this.#closedError(),
+      timeoutError: (ms, cause) => this.#voice.timeoutError(ms, cause),
+      closedError: () => this.#voice.closedError(),
       report,
     });
-    this.#metrics = cfg.metrics ? PoolMetrics.open(cfg.name, new WeakRef(this)) : undefined;
     // Let the caller attach listeners before the warm-up starts.
     if (cfg.min > 0) queueMicrotask(this.#lender.keepWarm);
   }
@@ -106,10 +109,10 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   acquire(opts?: WaitOptions): Promise<Lease<T>> {
-    if (this.#metrics !== undefined || poolAcquireChannel.hasSubscribers)
-      return this.#observed(opts, 'acquire');
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return this.#borrow(opts, this.acquire);
+    const marker = this.acquire;
+    if (!this.#telemetry.active) return this.#borrow(opts, marker);
+    return this.#telemetry.borrow('acquire', this.#timeoutOf(opts), () => this.#borrow(opts, marker));
   }
 
   /**
@@ -126,23 +129,13 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    * ```
    */
   tryAcquire(): Lease<T> | undefined {
-    if (this.#metrics === undefined && !poolAcquireChannel.hasSubscribers) {
-      if (this.#closing) throw this.#closedError();
-      // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-      return this.#lender.lendIdleNow(this.tryAcquire);
-    }
-    return traceSyncCall(
-      poolAcquireChannel,
-      this.#acquireContext('tryAcquire', 0),
-      () => {
-        if (this.#closing) throw this.#closedError();
-        // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-        const lease = this.#lender.lendIdleNow(this.tryAcquire);
-        if (lease !== undefined) this.#metrics?.waited(0);
-        return lease;
-      },
-      (lease, ctx) => (ctx.result = { lent: lease !== undefined }),
-    );
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
+    const marker = this.tryAcquire;
+    const borrow = (): Lease<T> | undefined => {
+      if (this.#closing) throw this.#voice.closedError();
+      return this.#lender.lendIdleNow(marker);
+    };
+    return this.#telemetry.active ? this.#telemetry.tryBorrow(borrow) : borrow();
   }
 
   /**
@@ -157,11 +150,16 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   use<R>(fn: (resource: T, signal: AbortSignal) => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeValue(fn)}`);
-    if (poolAcquireChannel.hasSubscribers) return this.#use(this.#observed(opts, 'use'), fn, opts?.signal);
-    // With metrics on, #use records the wait itself once it holds the lease (no promise in between).
-    const started = this.#metrics === undefined ? undefined : now();
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    return this.#use(this.#request(opts, this.use), fn, opts?.signal, started);
+    const marker = this.use;
+    const telemetry = this.#telemetry;
+    if (telemetry.traced) {
+      const borrowed = telemetry.borrow('use', this.#timeoutOf(opts), () => this.#borrow(opts, marker));
+      return this.#use(borrowed, fn, opts?.signal);
+    }
+    // With metrics on, #use records the wait itself once it holds the lease (no promise in between).
+    const started = telemetry.metrics === undefined ? undefined : now();
+    return this.#use(this.#request(opts, marker), fn, opts?.signal, started);
   }
 
   /**
@@ -184,7 +182,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
       created: maker.created,
       destroyed: maker.destroyed,
       createErrors: maker.createErrors,
-      timeouts: this.#timeouts,
+      timeouts: this.#voice.timeouts,
     };
   }
 
@@ -207,7 +205,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
    */
   close(opts?: { timeout?: number | undefined }): Promise<void> {
     const timeout = checkDuration(opts?.timeout, 'timeout', this.#cfg.closeTimeout);
-    this.#metrics?.close();
+    this.#telemetry.close();
     return (this.#closing ??= this.#lender.shutdown(timeout));
   }
 
@@ -229,36 +227,9 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     return req instanceof SlotWaiter ? req.promise.then(this.#lender.resume) : req;
   }
 
-  /**
-   * A borrow seen by telemetry: published on `connkit:pool:acquire` when someone subscribes, its wait
-   * recorded in `db.client.connection.wait_time` when metrics are on. Bad options still throw
-   * synchronously.
-   */
-  #observed(opts: WaitOptions | undefined, operation: 'acquire' | 'use'): Promise<Lease<T>> {
-    const metrics = this.#metrics;
-    const started = metrics === undefined ? 0 : now();
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- a stack-frame marker, never called
-    const marker = operation === 'use' ? this.use : this.acquire;
-    const borrow = (): Promise<Lease<T>> => {
-      const got = this.#borrow(opts, marker);
-      return metrics === undefined ? got : got.then((lease) => (metrics.waited(now() - started), lease));
-    };
-    if (!poolAcquireChannel.hasSubscribers) return borrow();
-    const timeout = opts?.timeout ?? this.#cfg.acquireTimeout;
-    return traceCall(poolAcquireChannel, this.#acquireContext(operation, timeout), borrow, (lease, ctx) => {
-      ctx.result = { lent: lease !== undefined };
-    });
-  }
-
-  #acquireContext(operation: PoolAcquireContext['operation'], timeout: number): PoolAcquireContext {
-    return {
-      pool: this.#cfg.name,
-      operation,
-      timeout,
-      max: this.#cfg.max,
-      borrowed: this.#book.size,
-      waiting: this.#slots.waiting,
-    };
+  /** The timeout a borrow waits at most (for the channel's context). */
+  #timeoutOf(opts: WaitOptions | undefined): number {
+    return opts?.timeout ?? this.#cfg.acquireTimeout;
   }
 
   /**
@@ -272,12 +243,14 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     const cfg = this.#cfg;
     const signal = checkSignal(opts?.signal);
     const timeout = checkDuration(opts?.timeout, 'timeout', cfg.acquireTimeout);
-    if (this.#closing) return Promise.reject(this.#closedError());
+    if (this.#closing) return Promise.reject(this.#voice.closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (timeout === 0) {
       // "Only if it can be had at once": an idle resource that validates now, never a create.
       const lease = this.#lender.lendIdleNow(marker);
-      return lease !== undefined ? Promise.resolve(lease) : Promise.reject(this.#timeoutError(0, undefined));
+      return lease !== undefined
+        ? Promise.resolve(lease)
+        : Promise.reject(this.#voice.timeoutError(0, undefined));
     }
     const origin = this.#book.leakOrigin(marker);
     if (this.#slots.take()) {
@@ -308,7 +281,7 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     } else {
       lease = await req;
     }
-    if (started !== undefined) this.#metrics?.waited(now() - started);
+    if (started !== undefined) this.#telemetry.waited(now() - started);
     const link = signal === undefined ? undefined : linkSignals(signal, lease.signal);
     let result: R;
     try {
@@ -330,37 +303,8 @@ export class Pool<T> extends EventEmitter<PoolEvents<T>> {
     try {
       return this.#cfg.isBroken?.(err, r) === true;
     } catch (hookErr) {
-      this.#report(hookErr);
+      this.#voice.report(hookErr);
       return true;
-    }
-  }
-
-  /** Counts and reports an acquire timeout; `queued` 1 when the caller just left the queue. */
-  #timeoutError(ms: number, cause: unknown, queued = 0): TimeoutError {
-    this.#timeouts++;
-    const err = new TimeoutError(
-      `Pool "${this.#cfg.name}" acquire timed out after ${ms} ms ` +
-        `(${this.#book.size} borrowed, ${this.#slots.waiting + queued} waiting)`,
-      cause === undefined ? undefined : { cause },
-    );
-    this.#emit('acquireTimeout', err);
-    return err;
-  }
-
-  #closedError(): PoolClosedError {
-    return new PoolClosedError(`Pool "${this.#cfg.name}" is closed`);
-  }
-
-  #report(err: unknown): void {
-    if (this.listenerCount('error') > 0) this.#emit('error', err);
-  }
-
-  /** A throwing listener must not break the pool's bookkeeping. */
-  #emit<K extends keyof PoolEvents<T>>(event: K, ...args: PoolEvents<T>[K]): void {
-    try {
-      (this as EventEmitter).emit(event, ...args);
-    } catch (err) {
-      process.emitWarning(`Pool "${this.#cfg.name}" '${String(event)}' listener threw: ${String(err)}`);
     }
   }
 }
