@@ -7,7 +7,31 @@
  */
 import type { Options } from 'amqplib';
 import { describeValue } from '../../src/internal/index.js';
-import type { QueueSpec } from './topology.js';
+
+/**
+ * A queue to declare. `type` sets `x-queue-type`: a `'quorum'` queue is replicated on the
+ * cluster's nodes (a consumer's retry and dead-letter queues for it are quorum queues too), a
+ * `'stream'` is a replicated log read from an offset (`consume(…, { offset })`). Dead-lettering:
+ * `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments. What the broker
+ * would refuse for the type (non-durable, exclusive, `x-max-priority` on a quorum queue …) throws
+ * before anything is sent.
+ *
+ * @example
+ * ```ts
+ * const q: QueueSpec = { name: 'jobs', type: 'quorum', deliveryLimit: 5, options: { deadLetterExchange: 'dlx' } };
+ * ```
+ */
+export interface QueueSpec {
+  name: string;
+  options?: Options.AssertQueue;
+  /** `x-queue-type`. @default the broker's default (classic) */
+  type?: QueueType;
+  /**
+   * `x-delivery-limit` (quorum queues only): after this many redeliveries (deliveries beyond the
+   * first) the message is dead-lettered (or dropped without a dead-letter exchange).
+   */
+  deliveryLimit?: number;
+}
 
 /**
  * A queue's type.

@@ -5,9 +5,9 @@
  */
 import type { Channel, Options } from 'amqplib';
 import { describeValue } from '../../src/internal/index.js';
-import { assertOptions, checkQueueSpec, queueTypeOf, type QueueType } from './queue-type.js';
+import { assertOptions, checkQueueSpec, queueTypeOf, type QueueSpec, type QueueType } from './queue-type.js';
 
-export type { QueueType } from './queue-type.js';
+export type { QueueSpec, QueueType } from './queue-type.js';
 
 /**
  * An exchange to declare.
@@ -21,31 +21,6 @@ export interface ExchangeSpec {
   name: string;
   type: 'direct' | 'topic' | 'fanout' | 'headers' | (string & {});
   options?: Options.AssertExchange;
-}
-
-/**
- * A queue to declare. `type` sets `x-queue-type`: a `'quorum'` queue is replicated on the
- * cluster's nodes (a consumer's retry and dead-letter queues for it are quorum queues too), a
- * `'stream'` is a replicated log read from an offset (`consume(…, { offset })`). Dead-lettering:
- * `options: { deadLetterExchange: 'dlx' }` or the `x-dead-letter-*` arguments. What the broker
- * would refuse for the type (non-durable, exclusive, `x-max-priority` on a quorum queue …) throws
- * before anything is sent.
- *
- * @example
- * ```ts
- * const q: QueueSpec = { name: 'jobs', type: 'quorum', deliveryLimit: 5, options: { deadLetterExchange: 'dlx' } };
- * ```
- */
-export interface QueueSpec {
-  name: string;
-  options?: Options.AssertQueue;
-  /** `x-queue-type`. @default the broker's default (classic) */
-  type?: QueueType;
-  /**
-   * `x-delivery-limit` (quorum queues only): after this many redeliveries (deliveries beyond the
-   * first) the message is dead-lettered (or dropped without a dead-letter exchange).
-   */
-  deliveryLimit?: number;
 }
 
 /**
