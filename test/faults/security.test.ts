@@ -12,7 +12,7 @@ import { Outbox, Inbox } from '../../adapters/outbox/index.js';
 import { deleteQueues } from '../support/amqp.js';
 import { rejectionOf, until } from '../support/async.js';
 import { uniqueName } from '../support/names.js';
-import { createTestSchema } from '../support/pg.js';
+import { backendsOf, createTestSchema } from '../support/pg.js';
 import { ChaosProxy } from '../support/proxy.js';
 import { canUseRabbitmqctl, rabbitmqctl } from '../support/rabbit-admin.js';
 import { amqpUrl, databaseUrl } from '../support/services.js';
@@ -53,9 +53,10 @@ describe('passwords never leak: PostgreSQL', () => {
     u.password = secret;
     const { out, logger } = recorder();
     const seen: unknown[] = [];
+    const app = uniqueName('sec_pg');
     const db = new Database({
       url: u.toString(),
-      applicationName: uniqueName('sec_pg'),
+      applicationName: app,
       logger,
       connectTimeout: 1_000,
       pool: { max: 2, acquireTimeout: 2_000 },
@@ -70,7 +71,15 @@ describe('passwords never leak: PostgreSQL', () => {
       seen.push(await rejectionOf(db.query('selec nonsense'))); // SQL error
       seen.push(await rejectionOf(db.query('select pg_sleep(5)', [], { timeout: 50 }))); // timeout
       const busy = rejectionOf(db.query('select pg_sleep(5)'));
-      await new Promise((r) => setTimeout(r, 100));
+      // Cut once the statement runs on the server (a fixed pause lost that race on a busy machine).
+      await until(
+        async () =>
+          (await backendsOf(databaseUrl(), app)).some(
+            (b) => b.state === 'active' && b.query === 'select pg_sleep(5)',
+          ),
+        10_000,
+        'the statement to run',
+      );
       proxy.cutAll();
       seen.push(await busy); // connection lost mid-statement
       proxy.refuse(true);

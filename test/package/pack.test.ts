@@ -40,7 +40,7 @@ beforeAll(async () => {
   const [report] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   tarball = path.join(scratch, report.filename);
   files = report.files.map((f) => f.path);
-}, 120_000);
+}, 600_000);
 
 afterAll(() => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
@@ -99,7 +99,7 @@ describe('npm install connkit pg', () => {
   beforeAll(async () => {
     app = createApp(scratch, 'app');
     await install([tarball, ...forPostgres, typesNode], app);
-  }, 120_000);
+  }, 600_000);
 
   it('installs no amqplib, and connkit, pg-cursor and @types/pg share the app’s own pg', () => {
     const modules = path.join(app, 'node_modules');
@@ -174,7 +174,7 @@ describe('npm install connkit pg', () => {
       for (const file of ['app.ts', 'require.cts']) {
         fs.copyFileSync(path.join(consumer, file), path.join(app, file));
       }
-    }, 120_000);
+    }, 600_000);
 
     it('type-checks an app using every entry point: strict, skipLibCheck off, node and bundler resolution', async () => {
       const config = (compilerOptions: Record<string, unknown>, included: string[]) =>

@@ -23,6 +23,12 @@ export interface PackageJson {
 export const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as PackageJson;
 
 /**
+ * The bound on one npm or node (tsc) process: a guard against a hang, not a speed check — tsc over the
+ * scratch project took over 30 s on the 2-core machine at load 14.
+ */
+const PROCESS_TIMEOUT = 240_000;
+
+/**
  * npm as the user runs it: the `npm_*` variables of the `npm test` around us are dropped
  * (`npm_config_local_prefix` would aim the install at this repository), except where npm's cache,
  * registry and user config are.
@@ -35,8 +41,8 @@ export function npm(args: string[], cwd: string): Promise<ProcessResult> {
   env['npm_config_update_notifier'] = 'false';
   const npmCli = process.env['npm_execpath'];
   return npmCli?.endsWith('.js')
-    ? runProcess(process.execPath, [npmCli, ...args], { cwd, env, timeout: 90_000 })
-    : runProcess('npm', args, { cwd, env, timeout: 90_000 });
+    ? runProcess(process.execPath, [npmCli, ...args], { cwd, env, timeout: PROCESS_TIMEOUT })
+    : runProcess('npm', args, { cwd, env, timeout: PROCESS_TIMEOUT });
 }
 
 /**
@@ -55,7 +61,7 @@ export async function install(specs: string[], cwd: string): Promise<void> {
 
 /** Runs `node <args>` in `cwd`. */
 export function node(args: string[], cwd: string): Promise<ProcessResult> {
-  return runProcess(process.execPath, args, { cwd, timeout: 30_000 });
+  return runProcess(process.execPath, args, { cwd, timeout: PROCESS_TIMEOUT });
 }
 
 /** A fresh ESM application directory `name` under `scratch`. */

@@ -25,7 +25,14 @@ function env(name: string): string {
 const amqpUrl = env('AMQP_URL');
 const name = env('RELAY_NAME');
 const proxy = process.env['STALL_CONFIRMS'] === '1' ? await ChaosProxy.forUrl(amqpUrl, 5672) : undefined;
-const broker = new Broker({ url: proxy ? proxy.rewrite(amqpUrl) : amqpUrl, clientName: name });
+// The stalled relay must hold its batch until it is killed, however long a busy machine takes to get
+// there: its publishes never time out, and it runs without heartbeats (the proxy holds back the
+// broker's, so with the default 10 s it would leave the connection after ~10 s, rolling back).
+const broker = new Broker({
+  url: proxy ? proxy.rewrite(amqpUrl) : amqpUrl,
+  clientName: name,
+  ...(proxy ? { heartbeat: 0 } : {}),
+});
 await broker.connect();
 const db = new Database({ url: env('DATABASE_URL'), applicationName: name });
 if (proxy !== undefined) {
@@ -40,6 +47,7 @@ const outbox = new Outbox(db, broker, {
   table: env('OUTBOX_TABLE'),
   batchSize: Number(env('BATCH_SIZE')),
   pollInterval: 100,
+  ...(proxy ? { publishTimeout: Infinity } : {}),
 });
 const relay = outbox.start();
 process.once('SIGTERM', () => {

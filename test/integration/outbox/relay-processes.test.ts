@@ -118,14 +118,14 @@ describe('Outbox relays in several processes', () => {
         );
         return rows.length > 0;
       };
-      await until(midBatch, 20_000, 'the victim relay holding a locked batch');
-      await until(() => inbox.stats().applied >= BATCH, 20_000, "the victim's first batch delivered");
+      await until(midBatch, 60_000, 'the victim relay holding a locked batch');
+      await until(() => inbox.stats().applied >= BATCH, 60_000, "the victim's first batch delivered");
       const deliveredByVictim = inbox.stats().applied;
 
       relays.push(await startRelay(table), await startRelay(table));
       await until(
         () => inbox.stats().applied >= deliveredByVictim + 2 * BATCH,
-        20_000,
+        60_000,
         'the other relays publishing',
       );
       expect(await midBatch()).toBe(true); // still holding its batch when it dies
@@ -135,7 +135,7 @@ describe('Outbox relays in several processes', () => {
       const pending = async () => (await db.one<{ n: number }>(`select count(*)::int as n from ${table}`)).n;
       await until(
         async () => (await pending()) === 0 && inbox.stats().applied === ROWS,
-        60_000,
+        120_000,
         'every row applied',
       );
       for (const r of relays.slice(1)) r.child.kill('SIGTERM');
@@ -164,5 +164,6 @@ describe('Outbox relays in several processes', () => {
     } finally {
       await consumer.close();
     }
-  });
+    // Four processes and a thousand transactions: minutes on a saturated 2-core machine.
+  }, 300_000);
 });
