@@ -56,8 +56,9 @@ export function runInTransaction(
 }
 
 /**
- * A transaction's statement, on its connection, inside `state`'s signal, the transaction's own
- * ROLLBACK included; observed like {@link runInTransaction}'s.
+ * A statement of the transaction run straight on its connection — not queued behind the others, not
+ * bound to the transaction's signal (which may be what aborted): its final ROLLBACK. Observed like
+ * {@link runInTransaction}'s statements.
  *
  * @example
  * ```ts
