@@ -108,7 +108,7 @@ export async function requestCancel(client: pg.Client, timeout: number, log: Can
 /**
  * {@link cancelBackend} for `client`'s backend, over a side connection `open` makes — to the same
  * host: another host of a multi-host URL has other backends under the same pids — within
- * `timeout` ms. Resolves once it was answered or could not be sent; never rejects.
+ * `timeout` ms. Resolves once it was answered (true) or could not be sent (false); never rejects.
  *
  * @example
  * ```ts
@@ -120,16 +120,16 @@ export async function cancelBackendOf(
   open: (limits: CallLimits) => Promise<SideConnection>,
   timeout: number,
   log: CancelLog,
-): Promise<void> {
+): Promise<boolean> {
   const key = backendKey(client);
-  if (key === undefined) return;
+  if (key === undefined) return false;
   const limits = { signal: undefined, deadline: Deadline.after(timeout) };
-  if (await cancelBackend(open, key.processID, limits)) {
-    logDebug(log.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
-      target: log.target,
-      pid: key.processID,
-    });
-  }
+  if (!(await cancelBackend(open, key.processID, limits))) return false;
+  logDebug(log.logger, 'connkit/postgres: cancel sent (pg_cancel_backend)', {
+    target: log.target,
+    pid: key.processID,
+  });
+  return true;
 }
 
 /**

@@ -48,6 +48,8 @@ export interface ConnectSettings extends ClientSettings {
   onBroken?: ((conn: PgConnection, err: Error) => void) | undefined;
   /** Called when an abort or a timeout cancels a statement (for `db.stats().cancellations`). */
   onCancel?: (() => void) | undefined;
+  /** Called when a cancel (CancelRequest or `pg_cancel_backend`) reached the server (metrics). */
+  onCancelSent?: (() => void) | undefined;
   /**
    * The connections serve writes (a primary asked for with `target_session_attrs=read-write` or
    * `primary`): a statement refused with 25006 outside a `READ ONLY` transaction means the server
@@ -270,10 +272,12 @@ export class PgConnection {
    * ```
    */
   requestCancel(timeout: number): Promise<boolean> {
-    return requestCancel(this.client, timeout, {
+    const sent = requestCancel(this.client, timeout, {
       logger: this.settings.logger,
       target: this.endpoint.target,
     });
+    const onSent = this.settings.onCancelSent;
+    return onSent === undefined ? sent : sent.then((delivered) => (delivered && onSent(), delivered));
   }
 
   /**
@@ -297,7 +301,10 @@ export class PgConnection {
     };
     const log = { logger: this.settings.logger, target: this.endpoint.target };
     const timeout = Math.min(this.settings.connectTimeout, CANCEL_GRACE);
-    return cancelBackendOf(this.client, (limits) => PgConnection.open(sameHost, limits), timeout, log);
+    const onSent = this.settings.onCancelSent;
+    return cancelBackendOf(this.client, (limits) => PgConnection.open(sameHost, limits), timeout, log).then(
+      (sent) => void (sent && onSent?.()),
+    );
   }
 
   async #close(): Promise<void> {

@@ -54,7 +54,10 @@ export function openServers(o: ResolvedDatabaseOptions, onCancel: () => void): D
   });
   // Validated once (resolveDatabaseOptions); every server builds its own pipeline group from it.
   const sizing = { pool: o.pool, acquireTimeout: o.acquireTimeout, pipeline: o.pipeline };
-  const primary = new ServerPool(o.primary.masked, settings, sizing);
+  // Pool names label the metrics: the user's pool.name, else the server, each made unique (pool-names.ts).
+  const named = o.pool.name;
+  const primaryName = named ?? `postgres://${o.primary.target}`;
+  const primary = new ServerPool(o.primary.masked, settings, sizing, o.primary, primaryName);
   let replicas: ReplicaSet | undefined;
   if (o.replicas.length > 0) {
     // One create attempt: an unreachable replica is marked down at once and its reads go to the primary.
@@ -68,7 +71,14 @@ export function openServers(o: ResolvedDatabaseOptions, onCancel: () => void): D
           markDown(err);
         },
       };
-      return new ServerPool(address.masked, serverSettings(address, common, own), replicaSizing);
+      const name = named === undefined ? `postgres://${address.target}` : `${named} replica ${i + 1}`;
+      return new ServerPool(
+        address.masked,
+        serverSettings(address, common, own),
+        replicaSizing,
+        address,
+        name,
+      );
     };
     replicas = new ReplicaSet(make, o.replicas.length, o.logger);
   }

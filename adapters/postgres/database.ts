@@ -309,6 +309,7 @@ export class Database extends Queryable {
       closed: () => this.#closing !== undefined,
       onQuery: this.#counts.statement,
       onEnd: this.#counts.ended,
+      telemetry: server.telemetry,
     };
   }
 }

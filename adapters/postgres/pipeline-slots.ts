@@ -88,6 +88,23 @@ export class PipelineSlots {
     return { connections, inFlight, stalled, statements };
   }
 
+  /** Open connections with statements in flight (`used`) and without (`idle`). */
+  states(): { idle: number; used: number } {
+    let idle = 0;
+    let used = 0;
+    for (const c of this.#slots) {
+      if (c === undefined || c.broken !== undefined) continue;
+      if (c.inFlight > 0) used++;
+      else idle++;
+    }
+    return { idle, used };
+  }
+
+  /** True while a connection is being opened (a statement that finds none up will wait for it). */
+  opening(): boolean {
+    return this.#connecting.some((p) => p !== undefined);
+  }
+
   /**
    * The least loaded connection that is neither full (`maxDepth` in flight) nor stalled (its head
    * has run longer than `stallAfter`); undefined when there is none. Opens connections as needed.

@@ -25,6 +25,7 @@ import { PipelinedStatement, type StatementOwner } from './pipelined-statement.j
 import { type PipelineLimits, PipelineSlots } from './pipeline-slots.js';
 import { PreparedNames, staleStatement } from './prepared-names.js';
 import type { QueryInput } from './query-input.js';
+import type { QueryTelemetry } from './query-telemetry.js';
 import { SlowTexts } from './slow-texts.js';
 import { preview, statementFailure, type StatementRunner } from './statement.js';
 
@@ -72,7 +73,7 @@ export interface PipelineStats {
  *
  * @example
  * ```ts
- * const group = new PipelineGroup(settings, { connections: 2, maxDepth: 128, stallAfter: 10 }, pool);
+ * const group = new PipelineGroup(settings, { connections: 2, maxDepth: 128, stallAfter: 10, prepare: true }, pool, telemetry);
  * const res = await group.run({ text: 'select $1::int', values: [1] }, NO_LIMITS);
  * await group.close(10_000);
  * ```
@@ -84,13 +85,20 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
   readonly #slowTexts = new SlowTexts();
   readonly #names: PreparedNames;
   readonly #deadlines = new DeadlineList<PipelinedStatement>((stmt) => this.#expire(stmt));
+  readonly #telemetry: QueryTelemetry;
   #overflowed = 0;
   #moved = 0;
   #resent = 0;
   #slowRouted = 0;
 
-  constructor(settings: ConnectSettings, limits: PipelineLimits, overflow: StatementRunner) {
+  constructor(
+    settings: ConnectSettings,
+    limits: PipelineLimits,
+    overflow: StatementRunner,
+    telemetry: QueryTelemetry,
+  ) {
     this.#settings = settings;
+    this.#telemetry = telemetry;
     this.#overflow = overflow;
     this.#slots = new PipelineSlots(settings, limits, this);
     this.#names = new PreparedNames(limits.prepare);
@@ -107,22 +115,41 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     };
   }
 
+  /** Open connections with statements in flight (`used`) and without (`idle`), for the metrics. */
+  connectionStates(): { idle: number; used: number } {
+    return this.#slots.states();
+  }
+
   /**
    * Runs `input` on the least loaded pipelined connection that is neither full nor stalled, else on
    * the overflow pool; opens the connections on first use. Same signature as `ConnectionPool.run`.
+   * Publishes the statement to its observers (`QueryTelemetry`) with the route it took: only here is
+   * it known whether it is pipelined.
    */
   run(input: QueryInput, limits: CallLimits): Promise<pg.QueryResult> {
+    const telemetry = this.#telemetry;
     if (this.#slowTexts.size !== 0 && this.#slowTexts.skips(input.text)) {
       this.#slowRouted++;
-      return this.#overflow.run(input, limits);
+      return telemetry.active
+        ? telemetry.observe(input, false, false, () => this.#overflow.run(input, limits))
+        : this.#overflow.run(input, limits);
     }
     const conn = this.#slots.pick();
-    if (conn !== undefined) return this.#send(conn, input, limits);
+    if (conn !== undefined) {
+      return telemetry.active
+        ? telemetry.observe(input, true, false, () => this.#send(conn, input, limits))
+        : this.#send(conn, input, limits);
+    }
     if (this.#slots.anyUp()) {
       this.#overflowed++;
-      return this.#overflow.run(input, limits);
+      return telemetry.active
+        ? telemetry.observe(input, false, false, () => this.#overflow.run(input, limits))
+        : this.#overflow.run(input, limits);
     }
-    return this.#afterConnect(input, limits);
+    // Cold start (pipelined once a connection being opened is up) or an outage (the pool, see there).
+    return telemetry.active
+      ? telemetry.observe(input, this.#slots.opening(), false, () => this.#afterConnect(input, limits))
+      : this.#afterConnect(input, limits);
   }
 
   /**
@@ -163,6 +190,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
     // prepared statement was refused: it had no effect. A dedicated connection, where no cancel but
     // its own caller's reaches it, runs it again.
     if (stmt.moving) this.#slowTexts.add(stmt.input.text);
+    if (claimed) this.#telemetry.metrics?.resent();
     this.#resent++;
     stmt.resent = true;
     this.#overflow.run(stmt.input, stmt.limits).then(
@@ -196,6 +224,7 @@ export class PipelineGroup implements StatementOwner, PipelineWatcher {
       if (!limits.deadline.infinite) this.#deadlines.add(stmt, limits.deadline.remaining());
     }
     conn.write(stmt, input.values === undefined ? undefined : this.#names.nameFor(input.text));
+    this.#telemetry.metrics?.depth(conn.inFlight);
     try {
       return await stmt.promise;
     } catch (err) {

@@ -17,7 +17,8 @@ import type { PgConnection } from './connection.js';
 import { CommitInDoubtError, DatabaseError, isConnectionError } from './errors.js';
 import { checkTransactionOptions, type TransactionOptions } from './options.js';
 import { Transaction } from './transaction.js';
-import { runInTransaction, type TransactionState } from './transaction-state.js';
+import type { QueryTelemetry } from './query-telemetry.js';
+import { runInTransaction, runOnConnection, type TransactionState } from './transaction-state.js';
 
 /**
  * What `runTransaction` needs from its `Database`.
@@ -33,6 +34,8 @@ export interface TransactionHost {
   closed(): boolean;
   onQuery(failed: boolean): void;
   onEnd(committed: boolean): void;
+  /** The server's statement observers, given to every statement of the transaction. */
+  telemetry?: QueryTelemetry | undefined;
 }
 
 /** Milliseconds a ROLLBACK may take before the connection is given up. */
@@ -105,6 +108,7 @@ async function attemptOnce<T>(
     tail: Promise.resolve(),
     savepoints: 0,
     onQuery: (failed) => host.onQuery(failed),
+    telemetry: host.telemetry,
   };
   const tx = new Transaction(state);
   let committed = false;
@@ -161,7 +165,7 @@ async function rollback(conn: PgConnection, state: TransactionState): Promise<vo
   if (conn.broken !== undefined || conn.idle) return;
   try {
     // Straight on the connection: the transaction's own scope may be what aborted.
-    await conn.run(ROLLBACK, { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) });
+    await runOnConnection(state, ROLLBACK, { signal: undefined, deadline: Deadline.after(ROLLBACK_MS) });
   } catch {
     // The release path sees the connection still in a transaction (or broken) and destroys it.
   }

@@ -62,6 +62,8 @@ function addressOf(connection: pg.ClientConfig): ServerAddress {
     negotiation: undefined,
     target,
     database: database || undefined,
+    serverAddress: host,
+    serverPort: Number(port),
   };
 }
 

@@ -18,11 +18,12 @@ import { ConnectionPool } from './connection-pool.js';
 import type { ConnectSettings, PgConnection } from './connection.js';
 import { PipelineGroup, type PipelineStats } from './pipeline.js';
 import type { PipelineLimits } from './pipeline-slots.js';
+import { claimPoolName, releasePoolName } from './pool-names.js';
 import type { QueryInput } from './query-input.js';
+import { QueryTelemetry, type ServerIdentity } from './query-telemetry.js';
 import { clientConfigFor } from './server-options.js';
 import type { ServerAddress } from './server-url.js';
 import type { StatementKind } from './statement-kind.js';
-import type { StatementRunner } from './statement.js';
 
 /**
  * What every server of a `Database` shares in its connection settings.
@@ -104,7 +105,7 @@ export interface ServerStats {
  *
  * @example
  * ```ts
- * const server = new ServerPool('postgres://app@db/app', settings, sizing);
+ * const server = new ServerPool('postgres://app@db/app', settings, sizing, address, 'postgres://db:5432/app');
  * const res = await server.query({ text: 'select 1', values: undefined }, NO_LIMITS, 'shared');
  * await server.close(10_000);
  * ```
@@ -113,17 +114,46 @@ export class ServerPool {
   /** The server's URL, password masked (for stats and messages). */
   readonly url: string;
   readonly settings: ConnectSettings;
+  /** Its pool's name, unique among the open pools (`db.client.connection.pool.name`). */
+  readonly poolName: string;
+  /** The statement observers (channel, metrics) of this server. */
+  readonly telemetry: QueryTelemetry;
   readonly #pool: ConnectionPool;
   readonly #pipeline: PipelineGroup | undefined;
 
-  constructor(url: string, settings: ConnectSettings, sizing: ServerPoolSizing) {
+  /**
+   * `server` names the server in telemetry; `poolName` is the base of its pool's name (the user's
+   * `pool.name`, else `postgres://host:port/database`), made unique among the open pools.
+   */
+  constructor(
+    url: string,
+    settings: ConnectSettings,
+    sizing: ServerPoolSizing,
+    server: ServerIdentity,
+    poolName: string,
+  ) {
     this.url = url;
-    this.settings = settings;
-    this.#pool = new ConnectionPool(settings, sizing.pool, sizing.acquireTimeout);
+    this.poolName = claimPoolName(poolName);
+    const pipeline = sizing.pipeline;
+    this.telemetry = new QueryTelemetry(
+      server,
+      this.poolName,
+      pipeline === undefined
+        ? undefined
+        : { limit: pipeline.connections, states: () => this.#pipeline!.connectionStates() },
+    );
+    const metrics = this.telemetry.metrics;
+    this.settings =
+      metrics === undefined ? settings : { ...settings, onCancelSent: () => metrics.cancelSent() };
+    this.#pool = new ConnectionPool(
+      this.settings,
+      { ...sizing.pool, name: this.poolName },
+      sizing.acquireTimeout,
+    );
     // The pool takes what the pipeline hands over: overflow, moved heads, re-sent statements, and
     // statements while pipelined connects fail (its first success reopens the pipelined ones).
-    if (sizing.pipeline !== undefined)
-      this.#pipeline = new PipelineGroup(settings, sizing.pipeline, this.#pool);
+    if (pipeline !== undefined)
+      this.#pipeline = new PipelineGroup(this.settings, pipeline, this.#pool, this.telemetry);
   }
 
   /** The pool of dedicated connections (transactions, `withClient`, streams, COPY). */
@@ -138,9 +168,13 @@ export class ServerPool {
    * else on a pooled connection.
    */
   query(input: QueryInput, limits: CallLimits, kind: StatementKind): Promise<pg.QueryResult> {
-    const runner: StatementRunner =
-      this.#pipeline !== undefined && kind === 'shared' ? this.#pipeline : this.#pool;
-    return runner.run(input, limits);
+    // The group publishes its statements itself: only it knows which ones it pipelines.
+    if (this.#pipeline !== undefined && kind === 'shared') return this.#pipeline.run(input, limits);
+    const pool = this.#pool;
+    const telemetry = this.telemetry;
+    return telemetry.active
+      ? telemetry.observe(input, false, false, () => pool.run(input, limits))
+      : pool.run(input, limits);
   }
 
   /** Borrows a dedicated connection (a transaction's); waits at most until `deadline`. */
@@ -169,6 +203,8 @@ export class ServerPool {
    */
   async close(timeout: number): Promise<void> {
     await Promise.all([this.#pipeline?.close(timeout), this.#pool.close(timeout)]);
+    this.telemetry.close();
+    releasePoolName(this.poolName);
   }
 }
 

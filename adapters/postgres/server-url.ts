@@ -36,6 +36,10 @@ export interface ServerAddress {
   readonly target: string;
   /** The database the URL names (else `connection.database`, `PGDATABASE`, the user's name), if known. */
   readonly database: string | undefined;
+  /** The host (`server.address` in telemetry); undefined for a multi-host URL, where it varies per connection. */
+  readonly serverAddress: string | undefined;
+  /** The port of that host; undefined for a multi-host URL. */
+  readonly serverPort: number | undefined;
 }
 
 /** A placeholder host that makes a multi-host URL parseable by `URL`; never connected to. */
@@ -140,6 +144,8 @@ export function readServerUrl(
     negotiation: fromTls?.negotiation,
     target,
     database,
+    serverAddress: hosts.length === 1 ? hosts[0]!.host : undefined,
+    serverPort: hosts.length === 1 ? hosts[0]!.port : undefined,
   };
 }
 

@@ -9,6 +9,7 @@ import { InvalidStateError, Scope, unwatchAbort, watchAbort } from '../../src/in
 import type { CallLimits } from './call-limits.js';
 import type { PgConnection } from './connection.js';
 import type { QueryInput } from './query-input.js';
+import { observeStatement, type QueryTelemetry } from './query-telemetry.js';
 
 /**
  * State shared by a transaction and its savepoints.
@@ -30,6 +31,8 @@ export interface TransactionState {
   onQuery?: ((failed: boolean) => void) | undefined;
   /** Callbacks to run once the transaction has committed (see `Transaction.afterCommit`). */
   afterCommit?: (() => void)[] | undefined;
+  /** Its server's statement observers (the `connkit:postgres:query` channel, metrics). */
+  telemetry?: QueryTelemetry | undefined;
 }
 
 /**
@@ -42,6 +45,35 @@ export interface TransactionState {
  * ```
  */
 export function runInTransaction(
+  state: TransactionState,
+  input: QueryInput,
+  limits: CallLimits,
+): Promise<pg.QueryResult> {
+  const telemetry = state.telemetry;
+  return telemetry !== undefined && telemetry.active
+    ? telemetry.observe(input, false, true, () => runAfterTail(state, input, limits))
+    : runAfterTail(state, input, limits);
+}
+
+/**
+ * A statement of the transaction run straight on its connection — not queued behind the others, not
+ * bound to the transaction's signal (which may be what aborted): its final ROLLBACK. Observed like
+ * {@link runInTransaction}'s statements.
+ *
+ * @example
+ * ```ts
+ * await runOnConnection(state, ROLLBACK, { signal: undefined, deadline: Deadline.after(5_000) });
+ * ```
+ */
+export function runOnConnection(
+  state: TransactionState,
+  input: QueryInput,
+  limits: CallLimits,
+): Promise<pg.QueryResult> {
+  return observeStatement(state.telemetry, input, false, true, () => state.conn.run(input, limits));
+}
+
+function runAfterTail(
   state: TransactionState,
   input: QueryInput,
   limits: CallLimits,

@@ -48,6 +48,7 @@ export type { PoolOptions, PoolStats } from '../pool-options.js';
 export { Waiter, WaiterQueue, type WaiterHost } from '../waiter.js';
 export { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
 export { Backoff } from './backoff.js';
+export { CONNECTION_COUNT_SPEC, CONNECTION_LIMIT_SPEC } from './pool-metrics.js';
 export { logDebug, logInfo, reportBackground, type BackgroundSink } from './background.js';
 export { startTimeout } from './at-once.js';
 export { Deadline } from './deadline.js';
@@ -80,7 +81,14 @@ export {
   type ObservableInstrument,
   type ObservationSink,
 } from './metrics.js';
-export { ATTR, DB_DURATION_BUCKETS, MESSAGING_DURATION_BUCKETS, METRIC, VALUE } from './semconv.js';
+export {
+  ATTR,
+  DB_DURATION_BUCKETS,
+  MESSAGING_DURATION_BUCKETS,
+  METRIC,
+  PIPELINE_DEPTH_BUCKETS,
+  VALUE,
+} from './semconv.js';
 export {
   activeContext,
   amqpHeaderGetter,
@@ -94,6 +102,7 @@ export {
 } from './trace-context.js';
 export {
   endSpan,
+  errorType,
   inSpan,
   startSpan,
   tracingEnabled,

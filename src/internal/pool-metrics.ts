@@ -13,9 +13,38 @@ import {
   observeBatch,
   type ConnkitMeter,
   type HistogramInstrument,
+  type InstrumentSpec,
   type MetricAttributes,
 } from './metrics.js';
 import { ATTR, DB_DURATION_BUCKETS, METRIC, VALUE } from './semconv.js';
+
+/**
+ * How `db.client.connection.count` is described: other reporters of connections (an adapter's
+ * connections outside a `Pool`) create it with this same spec, so the SDK keeps one instrument.
+ *
+ * @example
+ * ```ts
+ * const count = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_COUNT, CONNECTION_COUNT_SPEC);
+ * ```
+ */
+export const CONNECTION_COUNT_SPEC: InstrumentSpec = {
+  description:
+    'Connections in the state given by db.client.connection.state (used: lent, being checked or being opened)',
+  unit: '{connection}',
+};
+
+/**
+ * How `db.client.connection.limit` is described (see {@link CONNECTION_COUNT_SPEC}).
+ *
+ * @example
+ * ```ts
+ * const limit = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_LIMIT, CONNECTION_LIMIT_SPEC);
+ * ```
+ */
+export const CONNECTION_LIMIT_SPEC: InstrumentSpec = {
+  description: 'The most open connections allowed (max)',
+  unit: '{connection}',
+};
 
 /**
  * The instruments of one pool.
@@ -43,19 +72,12 @@ export class PoolMetrics {
     const idle = { ...attrs, [ATTR.DB_CONNECTION_STATE]: VALUE.CONNECTION_IDLE };
     const used = { ...attrs, [ATTR.DB_CONNECTION_STATE]: VALUE.CONNECTION_USED };
     this.#attrs = attrs;
-    const count = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_COUNT, {
-      description:
-        'Connections in the state given by db.client.connection.state (used: lent, being checked or being opened)',
-      unit: '{connection}',
-    });
+    const count = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_COUNT, CONNECTION_COUNT_SPEC);
     const pending = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_PENDING_REQUESTS, {
       description: 'Acquires waiting for a connection',
       unit: '{request}',
     });
-    const limit = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_LIMIT, {
-      description: 'The most open connections allowed (max)',
-      unit: '{connection}',
-    });
+    const limit = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_LIMIT, CONNECTION_LIMIT_SPEC);
     const idleMin = meter.createObservableUpDownCounter(METRIC.DB_CONNECTION_IDLE_MIN, {
       description: 'Connections kept open even when idle (min)',
       unit: '{connection}',

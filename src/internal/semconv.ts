@@ -29,6 +29,10 @@ export const ATTR = {
   SERVER_ADDRESS: 'server.address',
   SERVER_PORT: 'server.port',
   ERROR_TYPE: 'error.type',
+  /** connkit's own: the statement was sent on a shared pipelined connection (boolean). */
+  CONNKIT_PIPELINED: 'connkit.pipelined',
+  /** connkit's own: what a cancellation was (`sent`, `resent`: see {@link VALUE}). */
+  CONNKIT_CANCEL_OUTCOME: 'connkit.postgres.cancel.outcome',
   MESSAGING_SYSTEM: 'messaging.system',
   MESSAGING_OPERATION_TYPE: 'messaging.operation.type',
   MESSAGING_OPERATION_NAME: 'messaging.operation.name',
@@ -62,6 +66,10 @@ export const VALUE = {
   OP_RECEIVE: 'receive',
   OP_PROCESS: 'process',
   OP_SETTLE: 'settle',
+  /** `connkit.postgres.cancel.outcome`: a cancel (CancelRequest or `pg_cancel_backend`) reached the server. */
+  CANCEL_SENT: 'sent',
+  /** `connkit.postgres.cancel.outcome`: a statement one of connkit's cancels hit was run again elsewhere. */
+  CANCEL_RESENT: 'resent',
 } as const;
 
 /**
@@ -91,6 +99,13 @@ export const METRIC = {
   DB_CONNECTION_USE_TIME: 'db.client.connection.use_time',
   /** Histogram `s` (stable): duration of a database operation (query). */
   DB_OPERATION_DURATION: 'db.client.operation.duration',
+  /**
+   * Histogram `{statement}` (connkit's own): statements in flight on a pipelined connection when one
+   * is written, itself included.
+   */
+  POSTGRES_PIPELINE_DEPTH: 'connkit.postgres.pipeline.depth',
+  /** Counter `{cancellation}` (connkit's own): cancels sent, and statements they hit that were re-sent. */
+  POSTGRES_CANCELLATIONS: 'connkit.postgres.cancellations',
   /** Counter `{message}`: messages the producer attempted to send. */
   MESSAGING_SENT_MESSAGES: 'messaging.client.sent.messages',
   /** Counter `{message}`: messages delivered to the application. */
@@ -124,3 +139,14 @@ export const DB_DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05,
 export const MESSAGING_DURATION_BUCKETS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ];
+
+/**
+ * Bucket boundaries for `connkit.postgres.pipeline.depth` (statements): powers of two up to the
+ * largest `maxDepth` worth having.
+ *
+ * @example
+ * ```ts
+ * meter.createHistogram(METRIC.POSTGRES_PIPELINE_DEPTH, { unit: '{statement}', advice: { explicitBucketBoundaries: [...PIPELINE_DEPTH_BUCKETS] } });
+ * ```
+ */
+export const PIPELINE_DEPTH_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];

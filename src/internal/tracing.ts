@@ -207,8 +207,16 @@ function linksOf(api: OtelApi, contexts: readonly (TraceContext | undefined)[]):
   return links;
 }
 
-/** Low-cardinality `error.type`: connkit's and pg's string `code`s, else the class name. */
-function errorType(error: unknown): string {
+/**
+ * A low-cardinality `error.type` for `error`: connkit's and pg's string `code`s (a SQLSTATE, `TIMEOUT`
+ * …), else the class name, else `_OTHER` (the conventions' fallback).
+ *
+ * @example
+ * ```ts
+ * histogram.record(seconds, { ...attrs, [ATTR.ERROR_TYPE]: errorType(err) });
+ * ```
+ */
+export function errorType(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code !== '') return code;
   return error instanceof Error ? error.name : '_OTHER';
