@@ -19,6 +19,7 @@ import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
 import type { OutboxSettings } from './outbox-settings.js';
 import { startBatch, type Batch, type BatchRound } from './relay-batch.js';
+import { RelayMetrics } from './relay-metrics.js';
 import { tableId } from './tables.js';
 
 /**
@@ -103,10 +104,12 @@ export class Relay {
     const signal = checkSignal(options.signal);
     this.#db = db;
     this.#settings = settings;
+    const metrics = RelayMetrics.open(settings.table, (timeout) => this.#count(timeout));
     this.#round = {
       db,
       broker,
       settings,
+      metrics,
       picked: () => void this.#batches++,
       outcome: (sent, failed, error) => {
         this.#published += sent;
@@ -122,6 +125,7 @@ export class Relay {
       .then(() => undefined)
       .finally(() => {
         this.#running = false;
+        metrics?.close();
         if (signal !== undefined) unwatchAbort(signal, watcher);
       });
     // stop() hands this promise to its caller; a relay nobody stops must not raise an unhandled rejection.
@@ -169,6 +173,16 @@ export class Relay {
       running: this.#running,
       lastError: this.#lastError,
     };
+  }
+
+  /** Rows in the table (all relays'), for the `connkit.outbox.pending` gauge. */
+  async #count(timeout: number): Promise<number> {
+    const row = await this.#db.one<{ n: number }>(
+      sql`select count(*)::int as n from ${tableId(this.#settings.table)}`,
+      undefined,
+      { timeout },
+    );
+    return row.n;
   }
 
   #report(message: string, error: Error, details?: Record<string, unknown>): void {

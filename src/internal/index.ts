@@ -72,6 +72,7 @@ export {
 export {
   connkitMeter,
   observeBatch,
+  type BatchCallback,
   type ConnkitMeter,
   type CounterInstrument,
   type HistogramInstrument,
@@ -93,6 +94,7 @@ export {
   type TraceContext,
 } from './trace-context.js';
 export {
+  activeSpan,
   endSpan,
   inSpan,
   startSpan,

@@ -26,6 +26,8 @@ export const ATTR = {
   DB_RESPONSE_STATUS_CODE: 'db.response.status_code',
   DB_CONNECTION_STATE: 'db.client.connection.state',
   DB_CONNECTION_POOL_NAME: 'db.client.connection.pool.name',
+  /** The table an outbox or inbox metric is about (the conventions' name for a table). */
+  DB_COLLECTION_NAME: 'db.collection.name',
   SERVER_ADDRESS: 'server.address',
   SERVER_PORT: 'server.port',
   ERROR_TYPE: 'error.type',
@@ -42,6 +44,8 @@ export const ATTR = {
   MESSAGING_BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
   MESSAGING_RABBITMQ_ROUTING_KEY: 'messaging.rabbitmq.destination.routing_key',
   MESSAGING_RABBITMQ_DELIVERY_TAG: 'messaging.rabbitmq.message.delivery_tag',
+  /** connkit's own: what an inbox did with a delivery (`applied` | `duplicate`). */
+  CONNKIT_INBOX_OUTCOME: 'connkit.inbox.outcome',
 } as const;
 
 /**
@@ -62,6 +66,8 @@ export const VALUE = {
   OP_RECEIVE: 'receive',
   OP_PROCESS: 'process',
   OP_SETTLE: 'settle',
+  INBOX_APPLIED: 'applied',
+  INBOX_DUPLICATE: 'duplicate',
 } as const;
 
 /**
@@ -99,6 +105,12 @@ export const METRIC = {
   MESSAGING_OPERATION_DURATION: 'messaging.client.operation.duration',
   /** Histogram `s`: a handler's processing of a message. */
   MESSAGING_PROCESS_DURATION: 'messaging.process.duration',
+  /** connkit's own. Histogram `s`: an outbox row's age (its `created_at`) when the broker confirmed it. */
+  OUTBOX_LAG: 'connkit.outbox.lag',
+  /** connkit's own. Gauge `{message}`: rows waiting in an outbox table (all relays). */
+  OUTBOX_PENDING: 'connkit.outbox.pending',
+  /** connkit's own. Counter `{message}`: deliveries an inbox skipped as already applied, by consumer. */
+  INBOX_DUPLICATES: 'connkit.inbox.duplicates',
 } as const;
 
 /**

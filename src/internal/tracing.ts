@@ -106,6 +106,24 @@ export function tracingEnabled(): boolean {
 }
 
 /**
+ * The span active in the current context — one of this process or a remote one a consumer extracted —
+ * or `undefined` when tracing is off or no valid span is active. Adding attributes to it costs nothing
+ * when it does not record: ask `isRecording()` before building them.
+ *
+ * @example
+ * ```ts
+ * const span = activeSpan();
+ * if (span?.isRecording()) span.setAttribute(ATTR.CONNKIT_INBOX_OUTCOME, VALUE.INBOX_DUPLICATE);
+ * ```
+ */
+export function activeSpan(): TracedSpan | undefined {
+  const api = otelApi();
+  if (api === undefined || connkitTracer(api) === undefined) return undefined;
+  const span = api.trace.getSpan(api.context.active());
+  return span !== undefined && api.isSpanContextValid(span.spanContext()) ? span : undefined;
+}
+
+/**
  * Starts a span (not made active: see {@link inSpan}), or returns `undefined` when tracing is off.
  * End it with {@link endSpan}.
  *
