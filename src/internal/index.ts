@@ -94,6 +94,8 @@ export {
 } from './trace-context.js';
 export {
   endSpan,
+  errorType,
+  failSpan,
   inSpan,
   startSpan,
   tracingEnabled,

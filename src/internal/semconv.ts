@@ -42,6 +42,10 @@ export const ATTR = {
   MESSAGING_BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
   MESSAGING_RABBITMQ_ROUTING_KEY: 'messaging.rabbitmq.destination.routing_key',
   MESSAGING_RABBITMQ_DELIVERY_TAG: 'messaging.rabbitmq.message.delivery_tag',
+  /** connkit's own (no convention exists): what became of a delivery (ack, retry, dead-letter, reject, requeue). */
+  CONNKIT_AMQP_OUTCOME: 'connkit.amqp.outcome',
+  /** connkit's own: why a delivery was dead-lettered (undecodable, non-retryable, attempts-exhausted, not-retried). */
+  CONNKIT_AMQP_DEAD_LETTER_REASON: 'connkit.amqp.dead_letter.reason',
 } as const;
 
 /**
@@ -99,6 +103,10 @@ export const METRIC = {
   MESSAGING_OPERATION_DURATION: 'messaging.client.operation.duration',
   /** Histogram `s`: a handler's processing of a message. */
   MESSAGING_PROCESS_DURATION: 'messaging.process.duration',
+  /** Counter `{reconnect}` — connkit's own, no convention exists: times a Broker connected again after a loss. */
+  CONNKIT_AMQP_RECONNECTS: 'connkit.amqp.reconnects',
+  /** Counter `{message}` — connkit's own: deliveries sent to the dead-letter queue (or rejected to the queue's DLX). */
+  CONNKIT_AMQP_DEAD_LETTERED: 'connkit.amqp.dead_lettered',
 } as const;
 
 /**
