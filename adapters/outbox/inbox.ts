@@ -147,7 +147,7 @@ export class Inbox {
     this.#table = table;
     this.#idOf = options.idOf ?? ((msg) => msg.properties.messageId as string | undefined);
     this.#logger = logger;
-    this.#duplicatesMetric = connkitMeter()?.createCounter(METRIC.INBOX_DUPLICATES, {
+    this.#duplicatesMetric = connkitMeter()?.createCounter(METRIC.CONNKIT_INBOX_DUPLICATES, {
       description: 'Deliveries skipped because their consumer had already applied their message id',
       unit: '{message}',
     });

@@ -43,13 +43,13 @@ export class RelayMetrics {
     const meter = connkitMeter();
     if (meter === undefined) return undefined;
     const attrs = { [ATTR.DB_COLLECTION_NAME]: table };
-    const lag = meter.createHistogram(METRIC.OUTBOX_LAG, {
+    const lag = meter.createHistogram(METRIC.CONNKIT_OUTBOX_LAG, {
       description:
         "Seconds from an outbox row's creation (in the producer's transaction) to the broker's confirm",
       unit: 's',
       advice: { explicitBucketBoundaries: [...MESSAGING_DURATION_BUCKETS, 30, 60, 300] },
     });
-    const pending = meter.createObservableGauge(METRIC.OUTBOX_PENDING, {
+    const pending = meter.createObservableGauge(METRIC.CONNKIT_OUTBOX_PENDING, {
       description: 'Rows waiting in the outbox table (for every relay)',
       unit: '{message}',
     });

@@ -8,11 +8,13 @@ import {
   describeValue,
   Event,
   reportBackground,
+  rootContext,
   sleep,
   TimeoutError,
   toError,
   unwatchAbort,
   watchAbort,
+  withContext,
 } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import type { Database } from '../postgres/database.js';
@@ -121,7 +123,9 @@ export class Relay {
     const watcher = { giveUp: () => this.#stopping.abort() };
     if (signal?.aborted) this.#stopping.abort();
     else if (signal !== undefined) watchAbort(signal, watcher);
-    this.#done = Promise.all([this.#listen(), this.#loop()])
+    // Background work: it must not run in (and parent every later span on) the context of whoever
+    // started the relay. Each traced row gets its own context from its stored headers.
+    this.#done = withContext(rootContext(), () => Promise.all([this.#listen(), this.#loop()]))
       .then(() => undefined)
       .finally(() => {
         this.#running = false;

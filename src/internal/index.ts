@@ -88,6 +88,7 @@ export {
   amqpHeaderSetter,
   extractContext,
   injectContext,
+  rootContext,
   withContext,
   type HeaderGetter,
   type HeaderSetter,
@@ -96,6 +97,8 @@ export {
 export {
   activeSpan,
   endSpan,
+  errorType,
+  failSpan,
   inSpan,
   startSpan,
   tracingEnabled,

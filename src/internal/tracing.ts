@@ -191,14 +191,42 @@ export function inSpan<R>(name: string, opts: SpanStart, fn: (span: TracedSpan |
  */
 export function endSpan(span: TracedSpan | undefined, error?: unknown): void {
   if (span === undefined) return;
-  if (error !== undefined && span.isRecording()) {
-    const s = span as Span;
-    const message = error instanceof Error ? error.message : describeValue(error);
-    s.recordException(error instanceof Error ? error : message);
-    s.setStatus({ code: ERROR_STATUS, message });
-    s.setAttribute(ATTR.ERROR_TYPE, errorType(error));
-  }
+  if (error !== undefined) failSpan(span, error);
   span.end();
+}
+
+/**
+ * Marks a span failed without ending it — status ERROR, `error.type`, the exception recorded — for
+ * an operation that goes on after the failure (a consume handler threw; the delivery is still to
+ * be retried or dead-lettered before the span ends). Nothing when `undefined` or not recording.
+ *
+ * @example
+ * ```ts
+ * try { await handler(msg); } catch (err) { failSpan(span, err); await policy.fail(raw, msg, err); }
+ * ```
+ */
+export function failSpan(span: TracedSpan | undefined, error: unknown): void {
+  if (span === undefined || !span.isRecording()) return;
+  const s = span as Span;
+  const message = error instanceof Error ? error.message : describeValue(error);
+  s.recordException(error instanceof Error ? error : message);
+  s.setStatus({ code: ERROR_STATUS, message });
+  s.setAttribute(ATTR.ERROR_TYPE, errorType(error));
+}
+
+/**
+ * The low-cardinality `error.type` of anything thrown: a string `code` (connkit's, pg's, amqplib's),
+ * else the class name, else `_OTHER` — for metric attributes.
+ *
+ * @example
+ * ```ts
+ * errorType(new TimeoutError('…')); // 'TIMEOUT'
+ * ```
+ */
+export function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  return error instanceof Error ? error.name : '_OTHER';
 }
 
 function parentOf(api: OtelApi, parent: TraceContext | null | undefined): Context {
@@ -223,13 +251,6 @@ function linksOf(api: OtelApi, contexts: readonly (TraceContext | undefined)[]):
     if (sc !== undefined && api.isSpanContextValid(sc)) links.push({ context: sc });
   }
   return links;
-}
-
-/** Low-cardinality `error.type`: connkit's and pg's string `code`s, else the class name. */
-function errorType(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code !== '') return code;
-  return error instanceof Error ? error.name : '_OTHER';
 }
 
 function isThenable<R>(value: R): value is R & PromiseLike<Awaited<R>> {
