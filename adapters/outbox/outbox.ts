@@ -3,7 +3,7 @@
  * {@link Relay} only once that transaction has committed.
  * @module
  */
-import { describeValue } from '../../src/internal/index.js';
+import { describeValue, tracingEnabled } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import { encodeBody } from '../amqp/codec.js';
 import { checkHeaders } from '../amqp/publish-options.js';
@@ -136,7 +136,10 @@ export class Outbox {
     }
     const { exchange, routingKey, body, headers, messageId } = checkMessage(message);
     const { content, contentType } = encodeBody(body);
-    const trace = traceEnqueue({ exchange, routingKey, messageId, bodySize: content.length });
+    // Without an SDK: one check, nothing made.
+    const trace = tracingEnabled()
+      ? traceEnqueue({ exchange, routingKey, messageId, bodySize: content.length })
+      : undefined;
     return this.#insert(tx, messageId, exchange, routingKey, content, contentType, headers, trace);
   }
 
