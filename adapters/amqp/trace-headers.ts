@@ -25,5 +25,5 @@ export function traceHeaders(
   if (headers !== undefined && amqpHeaderGetter.get(headers, 'traceparent') !== undefined) return headers;
   const out = injectContext({ ...headers }, ctx);
   // Nothing to propagate (no active span): keep the message as it was.
-  return Object.keys(out).length === 0 ? headers : out;
+  return out['traceparent'] === undefined ? headers : out;
 }
