@@ -17,6 +17,8 @@ import {
   TimeoutError,
   type WaitOptions,
 } from '../../src/internal/index.js';
+import type { BrokerEvents } from './broker-events.js';
+import { BrokerMetrics } from './broker-metrics.js';
 import { ChannelPool } from './channel-pool.js';
 import { Connection } from './connection.js';
 import {
@@ -54,10 +56,18 @@ export interface BrokerStats {
   rpcPending: number;
 }
 
+export type { BrokerEvents } from './broker-events.js';
+
 /**
  * A RabbitMQ client that reconnects, re-declares, re-subscribes and never drops a confirmed publish.
  * Background failures (a lost connection, a consumer that could not subscribe) go to its `'error'`
- * event when it has a listener, else to `logger.warn`; reconnects are logged at `info`.
+ * event when it has a listener, else to `logger.warn`; reconnects are logged at `info`. Its events
+ * are typed ({@link BrokerEvents}): `connect`, `disconnect`, `blocked`, `unblocked`, `error`.
+ *
+ * With an OpenTelemetry SDK registered, every publish carries the caller's trace context
+ * (`traceparent`/`tracestate`), every handler runs in a `<queue> process` span of its own, and with
+ * a MeterProvider registered before the Broker is made it reports the messaging metrics (README,
+ * "Observability").
  *
  * @example
  * ```ts
@@ -70,8 +80,10 @@ export interface BrokerStats {
  * await broker.close();
  * ```
  */
-export class Broker extends EventEmitter {
+export class Broker extends EventEmitter<BrokerEvents> {
   readonly #opts: ResolvedBrokerOptions;
+  /** OpenTelemetry instruments; `undefined` without a registered MeterProvider (nothing measured). */
+  readonly #metrics: BrokerMetrics | undefined;
   readonly #connection: Connection;
   readonly #pool: ChannelPool;
   readonly #declarations: Declarations;
@@ -85,6 +97,8 @@ export class Broker extends EventEmitter {
     this.#opts = resolveBrokerOptions(options);
     if (this.#opts.topology) checkTopology(this.#opts.topology);
     const logger = this.#opts.logger;
+    this.#metrics = BrokerMetrics.open(new WeakRef(this));
+    const metrics = this.#metrics;
     this.#pool = new ChannelPool(this.#opts.channelMax);
     this.#declarations = new Declarations(this.#pool, this.#opts.topology);
     this.#publisher = new Publisher(
@@ -95,6 +109,7 @@ export class Broker extends EventEmitter {
         },
         reopen: (delay) => this.#reopenPublisher(delay),
         logger,
+        metrics,
       },
       this.#opts,
     );
@@ -236,6 +251,7 @@ export class Broker extends EventEmitter {
     this.#rpc.close();
     this.#pool.clear();
     await this.#connection.close(deadline.remaining());
+    this.#metrics?.close();
   }
 
   /** Same as `close()`. */
@@ -271,6 +287,7 @@ export class Broker extends EventEmitter {
       reportError: (message, err, details) => this.#reportError(message, err, details),
       forget: (consumer) => this.#consumers.delete(consumer),
       logger: this.#opts.logger,
+      metrics: this.#metrics,
     };
   }
 

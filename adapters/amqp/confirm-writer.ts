@@ -7,7 +7,7 @@
  * @module
  */
 import type { ChannelModel, ConfirmChannel, Message as AmqpMessage } from 'amqplib';
-import { logInfo, type Logger } from '../../src/internal/index.js';
+import { logInfo, withContext, type Logger } from '../../src/internal/index.js';
 import { UnroutableError } from './errors.js';
 import type { NackRetry } from './nack-retry.js';
 import { INFLIGHT, QUEUED, SETTLED, type EntryOwner, type PublishEntry } from './publish-entry.js';
@@ -195,7 +195,20 @@ export class ConfirmWriter implements EntryOwner {
     const channel = this.#channel as ConfirmChannel;
     let ok: boolean;
     try {
-      ok = channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options, entry.onConfirm);
+      ok =
+        entry.context === undefined
+          ? channel.publish(entry.exchange, entry.routingKey, entry.content, entry.options, entry.onConfirm)
+          : // Written from a drain or confirm callback, or after a reconnect: in the caller's context
+            // still, not in that of whichever publish or event happens to flush it.
+            withContext(entry.context, () =>
+              channel.publish(
+                entry.exchange,
+                entry.routingKey,
+                entry.content,
+                entry.options,
+                entry.onConfirm,
+              ),
+            );
     } catch (err) {
       if (err instanceof RangeError || err instanceof TypeError) {
         this.settle(entry, err); // header values amqplib cannot encode

@@ -20,8 +20,10 @@ import {
   type MessageHandler,
 } from './consume-options.js';
 import { DeliveryRunner } from './delivery-runner.js';
+import type { BrokerMetrics } from './broker-metrics.js';
 import { BrokerClosedError } from './errors.js';
 import { FailurePolicy, type FailureHost } from './failure-policy.js';
+import { ProcessTelemetry } from './process-telemetry.js';
 import { offsetOf, StreamPosition, STREAM_OFFSET_HEADER } from './stream-offset.js';
 import type { QueueType, Topology } from './topology.js';
 
@@ -43,6 +45,8 @@ export interface ConsumerHost extends FailureHost {
   queueType(name: string): QueueType | undefined;
   forget(consumer: Consumer): void;
   readonly logger?: Logger | undefined;
+  /** The Broker's instruments (a MeterProvider is registered). */
+  readonly metrics?: BrokerMetrics | undefined;
 }
 
 const noop = (): void => undefined;
@@ -120,6 +124,7 @@ export class Consumer {
         signal: this.#abort.signal,
         queue,
         stream: position !== undefined,
+        telemetry: new ProcessTelemetry(queue, host.metrics),
       },
     );
     this.ready = new Promise<void>((resolve, reject) => {

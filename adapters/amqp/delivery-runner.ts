@@ -9,6 +9,7 @@ import { startTimer } from '../../src/internal/index.js';
 import type { MessageHandler } from './consume-options.js';
 import type { FailurePolicy } from './failure-policy.js';
 import { toMessage, type Message } from './message.js';
+import type { ProcessProbe, ProcessTelemetry } from './process-telemetry.js';
 import { sendReply } from './rpc-reply.js';
 
 interface Delivery {
@@ -41,7 +42,7 @@ export interface RunnerHost {
  *
  * @example
  * ```ts
- * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal, queue: 'jobs' });
+ * const runner = new DeliveryRunner(host, handler, policy, { concurrency: 4, reply: false, signal, queue: 'jobs', telemetry });
  * runner.deliver(channel, raw);
  * ```
  */
@@ -55,6 +56,7 @@ export class DeliveryRunner {
   readonly #signal: AbortSignal;
   readonly #queue: string;
   readonly #stream: boolean;
+  readonly #telemetry: ProcessTelemetry;
   #active = 0;
   #buffer: Delivery[] = [];
   #idle: (() => void)[] = [];
@@ -63,7 +65,14 @@ export class DeliveryRunner {
     host: RunnerHost,
     handler: MessageHandler<unknown>,
     policy: FailurePolicy,
-    opts: { concurrency: number; reply: boolean; signal: AbortSignal; queue: string; stream?: boolean },
+    opts: {
+      concurrency: number;
+      reply: boolean;
+      signal: AbortSignal;
+      queue: string;
+      stream?: boolean;
+      telemetry: ProcessTelemetry;
+    },
   ) {
     this.#host = host;
     this.#handler = handler;
@@ -73,6 +82,7 @@ export class DeliveryRunner {
     this.#signal = opts.signal;
     this.#queue = opts.queue;
     this.#stream = opts.stream ?? false;
+    this.#telemetry = opts.telemetry;
   }
 
   /** Handlers running. */
@@ -136,7 +146,10 @@ export class DeliveryRunner {
     this.#active++;
     this.#host.started?.(delivery.raw);
     try {
-      await this.#handle(delivery);
+      // Observed: inside connkit's `process` span (parent: the message's trace headers, never the
+      // context this buffered delivery happens to start from), published and measured.
+      if (this.#telemetry.observed) await this.#telemetry.run(delivery.raw, (p) => this.#handle(delivery, p));
+      else await this.#handle(delivery, undefined);
     } catch (err) {
       this.#host.reportError('connkit/amqp: delivery handling failed', err);
     } finally {
@@ -148,12 +161,13 @@ export class DeliveryRunner {
     }
   }
 
-  async #handle({ raw, channel }: Delivery): Promise<void> {
+  /** The handler and the settlement; `probe` (observed deliveries only) is told how it went. */
+  async #handle({ raw, channel }: Delivery, probe: ProcessProbe | undefined): Promise<void> {
     let msg: Message;
     try {
       msg = toMessage(raw, this.#queue);
     } catch (err) {
-      await this.#failed(channel, raw, undefined, err); // an unparsable body never gets better
+      await this.#failed(channel, raw, undefined, err, probe); // an unparsable body never gets better
       return;
     }
     let result: unknown;
@@ -161,11 +175,13 @@ export class DeliveryRunner {
       result = await this.#handler(msg, this.#signal);
     } catch (err) {
       if (this.#reply) {
+        if (probe !== undefined) failed(probe, err, 'ack');
         sendReply(channel, raw, undefined, err, true);
         this.settle(channel, raw, 'ack');
-      } else await this.#failed(channel, raw, msg, err);
+      } else await this.#failed(channel, raw, msg, err, probe);
       return;
     }
+    if (probe !== undefined) probe.outcome = 'ack';
     if (this.#reply) sendReply(channel, raw, result, undefined, false);
     this.settle(channel, raw, 'ack');
   }
@@ -175,20 +191,39 @@ export class DeliveryRunner {
     raw: ConsumeMessage,
     msg: Message | undefined,
     err: unknown,
+    probe: ProcessProbe | undefined,
   ): Promise<void> {
     const outcome = await this.#policy.fail(raw, msg, err);
     if (outcome === 'requeue') {
       this.stats.requeued++;
+      if (probe !== undefined) failed(probe, err, 'requeue');
       this.settle(channel, raw, 'requeue');
     } else if (outcome === 'rejected') {
       this.stats.rejected++;
+      if (probe !== undefined) failed(probe, err, 'reject', this.#policy.deadLetterReason(msg, err));
       if (this.#stream)
         this.#host.reportError('connkit/amqp: handler failed on a stream message (skipped)', err);
       this.settle(channel, raw, 'reject'); // to the queue's own DLX, if it has one
     } else {
       if (outcome === 'retried') this.stats.retried++;
       else this.stats.deadLettered++;
+      if (probe !== undefined) {
+        if (outcome === 'retried') failed(probe, err, 'retry');
+        else failed(probe, err, 'dead-letter', this.#policy.deadLetterReason(msg, err));
+      }
       this.settle(channel, raw, 'ack');
     }
   }
+}
+
+function failed(
+  probe: ProcessProbe,
+  err: unknown,
+  outcome: ProcessProbe['outcome'],
+  reason?: ProcessProbe['deadLetterReason'],
+): void {
+  probe.failed = true;
+  probe.error = err;
+  probe.outcome = outcome;
+  probe.deadLetterReason = reason;
 }

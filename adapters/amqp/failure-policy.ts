@@ -7,7 +7,9 @@
  */
 import type { ConsumeMessage, Options } from 'amqplib';
 import { describeValue } from '../../src/internal/index.js';
+import type { DeadLetterReason } from './broker-metrics.js';
 import type { ConsumeSettings, RetryPredicate } from './consume-options.js';
+import { NonRetryableError } from './errors.js';
 import { failureAction } from './failure-action.js';
 import type { Message } from './message.js';
 import type { QueueType, Topology } from './topology.js';
@@ -140,6 +142,16 @@ export class FailurePolicy {
       options: { durable: true, arguments: delayQueueArguments(this.#queue, ms, replicated) },
     }));
     return { queues };
+  }
+
+  /**
+   * Why a failure that was not retried left the queue (for the `connkit.amqp.dead_lettered` metric):
+   * the same questions {@link failureAction} asked, in its order.
+   */
+  deadLetterReason(msg: Message | undefined, err: unknown): DeadLetterReason {
+    if (msg === undefined) return 'undecodable';
+    if (err instanceof NonRetryableError) return 'non-retryable';
+    return msg.attempt >= this.#attempts ? 'attempts-exhausted' : 'not-retried';
   }
 
   /**

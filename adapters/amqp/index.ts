@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-export { Broker, type BrokerStats } from './broker.js';
+export { Broker, type BrokerEvents, type BrokerStats } from './broker.js';
 export { Consumer, type ConsumeOptions, type ConsumerStats, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
 export type { PublishOptions, PublisherStats } from './publisher.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Options } from 'amqplib';
-import type { AbortWatcher, Expiring } from '../../src/internal/index.js';
+import type { AbortWatcher, Expiring, TraceContext } from '../../src/internal/index.js';
 
 /** Waiting to be written (first time, or again after its channel died). */
 export const QUEUED = 0;
@@ -56,6 +56,11 @@ export class PublishEntry implements AbortWatcher, Expiring {
   /** When the publish times out, on the kit's clock (kept by the publish queue's DeadlineList). */
   deadline = Infinity;
   deadlineGroup: object | undefined = undefined;
+  /**
+   * The caller's trace context, captured at `publish()` (only with tracing on): the message is
+   * written inside it, whenever and from whatever callback that happens.
+   */
+  context: TraceContext | undefined = undefined;
   resolve!: () => void;
   reject!: (err: unknown) => void;
   readonly promise: Promise<void>;

@@ -8,13 +8,25 @@
  * @module
  */
 import type { ChannelModel, Options } from 'amqplib';
-import { type Logger, TimeoutError } from '../../src/internal/index.js';
+import {
+  activeContext,
+  amqpPublishChannel,
+  type AmqpPublishContext,
+  type Logger,
+  now,
+  TimeoutError,
+  traceCall,
+  tracingEnabled,
+  type TraceContext,
+} from '../../src/internal/index.js';
+import type { BrokerMetrics } from './broker-metrics.js';
 import { ConfirmWriter } from './confirm-writer.js';
 import { BrokerClosedError } from './errors.js';
 import { NackRetry } from './nack-retry.js';
 import type { PublishEntry } from './publish-entry.js';
 import { readPublish, type PublishOptions } from './publish-options.js';
 import { PublishQueue } from './publish-queue.js';
+import { traceHeaders } from './trace-headers.js';
 
 export type { PublishOptions } from './publish-options.js';
 
@@ -33,6 +45,8 @@ export interface PublisherHost {
   /** The connection is up but this publisher's channel failed or was retired: open another one after `delay` ms. */
   reopen(delay: number): void;
   readonly logger?: Logger | undefined;
+  /** The Broker's instruments (a MeterProvider is registered). */
+  readonly metrics?: BrokerMetrics | undefined;
 }
 
 /**
@@ -126,7 +140,7 @@ export class Publisher {
       opts,
       this.#timeout,
     );
-    return this.#send(exchange, routingKey, content, properties, signal, timeout);
+    return this.#send(exchange, routingKey, content, properties, signal, timeout, true);
   }
 
   /**
@@ -140,7 +154,8 @@ export class Publisher {
     content: Buffer,
     properties: Options.Publish,
   ): Promise<void> {
-    return this.#send(exchange, routingKey, content, properties, undefined, this.#timeout);
+    // No trace headers of ours: a relayed message keeps the context it came with.
+    return this.#send(exchange, routingKey, content, properties, undefined, this.#timeout, false);
   }
 
   #send(
@@ -150,6 +165,7 @@ export class Publisher {
     properties: Options.Publish,
     signal: AbortSignal | undefined,
     timeout: number,
+    inject: boolean,
   ): Promise<void> {
     if (this.#closed) return Promise.reject(new BrokerClosedError('Broker is closed: publish refused'));
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -161,12 +177,47 @@ export class Publisher {
         ),
       );
     }
+    // The plain path: no SDK, no MeterProvider, no subscriber — nothing else happens.
+    const metrics = this.#host.metrics;
+    const traced = tracingEnabled();
+    if (!traced && metrics === undefined && !amqpPublishChannel.hasSubscribers) {
+      return this.#enqueue(exchange, routingKey, content, properties, signal, timeout, undefined);
+    }
+    // The caller's context, captured now: the message may be written much later, from a callback.
+    const context = traced ? activeContext() : undefined;
+    if (context !== undefined && inject)
+      properties.headers = traceHeaders(properties.headers as Record<string, unknown> | undefined, context);
+    const started = metrics === undefined ? 0 : now();
+    const send = (): Promise<void> =>
+      this.#enqueue(exchange, routingKey, content, properties, signal, timeout, context);
+    const sent = amqpPublishChannel.hasSubscribers
+      ? traceCall(amqpPublishChannel, publishContext(exchange, routingKey, content, properties), send)
+      : send();
+    if (metrics !== undefined) {
+      void sent.then(
+        () => metrics.published(exchange, (now() - started) / 1000, undefined),
+        (err: unknown) => metrics.published(exchange, (now() - started) / 1000, err),
+      );
+    }
+    return sent;
+  }
+
+  #enqueue(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    properties: Options.Publish,
+    signal: AbortSignal | undefined,
+    timeout: number,
+    context: TraceContext | undefined,
+  ): Promise<void> {
     let entry: PublishEntry;
     try {
       entry = this.#queue.add(this.#writer, exchange, routingKey, content, properties, signal, timeout);
     } catch (err) {
       return Promise.reject(err); // BufferFullError
     }
+    entry.context = context;
     this.#writer.submit(entry);
     this.#host.demand();
     return entry.promise;
@@ -189,4 +240,21 @@ export class Publisher {
   detach(): void {
     this.#writer.detach();
   }
+}
+
+/** The `connkit:amqp:publish` context of a publish: names and sizes, never the body. */
+function publishContext(
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  properties: Options.Publish,
+): AmqpPublishContext {
+  return {
+    exchange,
+    routingKey,
+    messageId: typeof properties.messageId === 'string' ? properties.messageId : '',
+    bodySize: content.length,
+    persistent: properties.deliveryMode === 2,
+    mandatory: properties.mandatory === true,
+  };
 }

@@ -7,10 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage, Options } from 'amqplib';
-import { describeValue } from '../../src/internal/index.js';
+import { activeContext, describeValue, tracingEnabled } from '../../src/internal/index.js';
 import { decodeBody, encodeBody } from './codec.js';
 import { RemoteError } from './errors.js';
 import { errorText } from './failure-policy.js';
+import { traceHeaders } from './trace-headers.js';
 import { RPC_ERROR_HEADER, wireTimestamp } from './wire.js';
 
 /**
@@ -45,6 +46,12 @@ export function sendReply(
     encoded = encodeBody({ error: { name, message, code: portable ? code : undefined } });
   }
   options.contentType = encoded.contentType;
+  // Sent from inside the handler's `process` span: the reply carries it to the caller.
+  const context = tracingEnabled() ? activeContext() : undefined;
+  if (context !== undefined) {
+    const headers = traceHeaders(options.headers as Record<string, unknown> | undefined, context);
+    if (headers !== undefined) options.headers = headers;
+  }
   try {
     channel.publish('', replyTo, encoded.content, options);
   } catch {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message as AmqpMessage, Options } from 'amqplib';
 import {
+  activeContext,
   checkSignal,
   checkDuration,
   ConnectionError,
@@ -15,12 +16,16 @@ import {
   type Logger,
   Scope,
   TimeoutError,
+  type TraceContext,
+  tracingEnabled,
   type WaitOptions,
+  withContext,
 } from '../../src/internal/index.js';
 import { encodeBody } from './codec.js';
 import { BrokerClosedError, UnroutableError } from './errors.js';
 import { checkHeaders } from './publish-options.js';
 import { readReply } from './rpc-reply.js';
+import { traceHeaders } from './trace-headers.js';
 import { DIRECT_REPLY_TO, MAX_TTL, wireTimestamp } from './wire.js';
 
 /**
@@ -138,7 +143,10 @@ export class RpcClient {
     }
     const call = new Call(randomUUID(), queue, signal, timeout, this.#finish, this.#inFlight);
     this.#calls.set(call.id, call);
-    this.#send(call, encoded, headers).catch((err: unknown) => this.finish(call, err, true));
+    // The caller's context, captured now: the request goes out once a connection and channel exist.
+    const context = tracingEnabled() ? activeContext() : undefined;
+    const sent = context === undefined ? headers : traceHeaders(headers, context);
+    this.#send(call, encoded, sent, context).catch((err: unknown) => this.finish(call, err, true));
     return call.promise as Promise<R>;
   }
 
@@ -146,6 +154,7 @@ export class RpcClient {
     call: Call,
     encoded: { content: Buffer; contentType: string },
     headers: Record<string, unknown> | undefined,
+    context: TraceContext | undefined,
   ): Promise<void> {
     const model =
       this.#host.model() ?? (await call.scope.race(this.#host.whenReady({ signal: call.scope.signal })));
@@ -165,7 +174,8 @@ export class RpcClient {
     // call outlives the longest TTL the broker accepts).
     const left = Math.max(1, Math.ceil(call.scope.deadline.remaining()));
     if (left <= MAX_TTL) options.expiration = String(left);
-    channel.publish('', call.queue, encoded.content, options);
+    if (context === undefined) channel.publish('', call.queue, encoded.content, options);
+    else withContext(context, () => channel.publish('', call.queue, encoded.content, options));
   }
 
   async #ensureChannel(model: ChannelModel): Promise<Channel> {

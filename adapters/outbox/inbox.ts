@@ -3,7 +3,18 @@
  * it, and forgets the ids older than its retention.
  * @module
  */
-import { checkDuration, describeValue, type Logger } from '../../src/internal/index.js';
+import {
+  activeSpan,
+  ATTR,
+  checkDuration,
+  connkitMeter,
+  describeValue,
+  METRIC,
+  tracingEnabled,
+  VALUE,
+  type CounterInstrument,
+  type Logger,
+} from '../../src/internal/index.js';
 import { NonRetryableError } from '../amqp/errors.js';
 import type { Message } from '../amqp/message.js';
 import type { Database } from '../postgres/database.js';
@@ -110,6 +121,8 @@ export class Inbox {
   #applied = 0;
   #duplicates = 0;
   #failed = 0;
+  /** `connkit.inbox.duplicates`, made once when a MeterProvider is registered at construction. */
+  readonly #duplicatesMetric: CounterInstrument | undefined;
 
   constructor(db: Database, options: InboxOptions = {}) {
     if (db === null || typeof db !== 'object' || typeof db.transaction !== 'function') {
@@ -134,6 +147,10 @@ export class Inbox {
     this.#table = table;
     this.#idOf = options.idOf ?? ((msg) => msg.properties.messageId as string | undefined);
     this.#logger = logger;
+    this.#duplicatesMetric = connkitMeter()?.createCounter(METRIC.CONNKIT_INBOX_DUPLICATES, {
+      description: 'Deliveries skipped because their consumer had already applied their message id',
+      unit: '{message}',
+    });
   }
 
   /**
@@ -178,6 +195,11 @@ export class Inbox {
    * back and leaves the retry to the consumer's policy. The broker acks only after the commit. A
    * message without an id fails with a {@link MissingMessageIdError} (dead-lettered at once).
    *
+   * With tracing on, the span active when the handler runs (the consumer's `process` span) gets
+   * `connkit.inbox.outcome` (`applied` or `duplicate`); with metrics on, duplicates are counted in
+   * `connkit.inbox.duplicates`, by `messaging.consumer.group.name` (the consumer) and
+   * `db.collection.name` (the inbox table).
+   *
    * @example
    * ```ts
    * broker.consume('orders', inbox.handler(async (msg, tx, signal) => { … }), { concurrency: 8 });
@@ -211,6 +233,8 @@ export class Inbox {
           `Inbox "${this.#table}" needs the queue a message came from (msg.queue) or handler(fn, { consumer })`,
         );
       }
+      // Taken before the transaction: inside it, a driver's span may be the active one.
+      const span = tracingEnabled() ? activeSpan() : undefined;
       try {
         const applied = await this.#db.transaction(
           async (tx) => {
@@ -228,7 +252,19 @@ export class Inbox {
           { signal },
         );
         if (applied) this.#applied += 1;
-        else this.#duplicates += 1;
+        else {
+          this.#duplicates += 1;
+          this.#duplicatesMetric?.add(1, {
+            [ATTR.MESSAGING_CONSUMER_GROUP_NAME]: consumer,
+            [ATTR.DB_COLLECTION_NAME]: this.#table,
+          });
+        }
+        if (span?.isRecording()) {
+          span.setAttribute(
+            ATTR.CONNKIT_INBOX_OUTCOME,
+            applied ? VALUE.INBOX_APPLIED : VALUE.INBOX_DUPLICATE,
+          );
+        }
       } catch (err) {
         this.#failed += 1;
         throw err;

@@ -3,7 +3,7 @@
  * {@link Relay} only once that transaction has committed.
  * @module
  */
-import { describeValue } from '../../src/internal/index.js';
+import { describeValue, tracingEnabled } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import { encodeBody } from '../amqp/codec.js';
 import { checkHeaders } from '../amqp/publish-options.js';
@@ -12,7 +12,8 @@ import { sql } from '../postgres/sql.js';
 import type { Transaction } from '../postgres/transaction.js';
 import { resolveOutboxOptions, type OutboxOptions, type OutboxSettings } from './outbox-settings.js';
 import { Relay, type RelayStartOptions } from './relay.js';
-import { outboxDdl, tableId } from './tables.js';
+import { traceEnqueue, type StoredTrace } from './outbox-trace.js';
+import { installOutbox, tableId } from './tables.js';
 import { uuidv7 } from './uuid-v7.js';
 
 export type { OutboxOptions, OutboxSettings } from './outbox-settings.js';
@@ -99,7 +100,8 @@ export class Outbox {
   }
 
   /**
-   * Creates the outbox table if it does not exist (idempotent, safe to run from several processes).
+   * Creates the outbox table if it does not exist, and adds the trace-context columns to one made by
+   * an older connkit (idempotent, safe to run from several processes).
    *
    * @example
    * ```ts
@@ -110,7 +112,7 @@ export class Outbox {
     // Serialises concurrent installs: CREATE TABLE IF NOT EXISTS can still race on the type name.
     await this.#db.transaction(async (tx) => {
       await tx.query(sql`select pg_advisory_xact_lock(hashtext(${this.#settings.table}))`);
-      await tx.query(outboxDdl(this.#settings.table));
+      await installOutbox(tx, this.#settings.table);
     });
   }
 
@@ -118,6 +120,10 @@ export class Outbox {
    * Adds a message in the caller's transaction and returns its message id. Committing the transaction
    * makes it visible to the relays (and wakes them through a NOTIFY sent after the commit); rolling
    * back discards it. Bad arguments throw synchronously, before anything is written.
+   *
+   * With an OpenTelemetry SDK registered and a span active, it also makes the message's `create`
+   * span and stores its W3C `traceparent`/`tracestate` with the row: the relay sends the message
+   * under that context, so the consumer's work joins this trace.
    *
    * @example
    * ```ts
@@ -130,7 +136,11 @@ export class Outbox {
     }
     const { exchange, routingKey, body, headers, messageId } = checkMessage(message);
     const { content, contentType } = encodeBody(body);
-    return this.#insert(tx, messageId, exchange, routingKey, content, contentType, headers);
+    // Without an SDK: one check, nothing made.
+    const trace = tracingEnabled()
+      ? traceEnqueue({ exchange, routingKey, messageId, bodySize: content.length })
+      : undefined;
+    return this.#insert(tx, messageId, exchange, routingKey, content, contentType, headers, trace);
   }
 
   async #insert(
@@ -141,10 +151,13 @@ export class Outbox {
     content: Buffer,
     contentType: string,
     headers: Record<string, unknown> | undefined,
+    trace: StoredTrace | undefined,
   ): Promise<string> {
     await tx.query(sql`
-      insert into ${tableId(this.#settings.table)} (message_id, exchange, routing_key, content, content_type, headers)
-      values (${messageId}, ${exchange}, ${routingKey}, ${content}, ${contentType}, ${headers ?? null})`);
+      insert into ${tableId(this.#settings.table)}
+        (message_id, exchange, routing_key, content, content_type, headers, traceparent, tracestate)
+      values (${messageId}, ${exchange}, ${routingKey}, ${content}, ${contentType}, ${headers ?? null},
+        ${trace?.traceparent ?? null}, ${trace?.tracestate ?? null})`);
     // NOTIFY inside the producer's transaction would serialise every producer's commit on
     // PostgreSQL's notify lock (measured: 4x fewer commits/s); wake the relays after the commit instead.
     tx.afterCommit(() => this.#wakeRelays());

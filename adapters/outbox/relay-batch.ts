@@ -9,6 +9,8 @@ import type { Broker } from '../amqp/broker.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
 import type { OutboxSettings } from './outbox-settings.js';
+import { sendTraced } from './outbox-trace.js';
+import type { RelayMetrics } from './relay-metrics.js';
 import { tableId } from './tables.js';
 
 /**
@@ -42,6 +44,8 @@ export interface BatchRound {
   db: Database;
   broker: Broker;
   settings: OutboxSettings;
+  /** The relay's metrics (`undefined` without a MeterProvider). */
+  metrics: RelayMetrics | undefined;
   /** A round picked `rows` rows. */
   picked(rows: number): void;
   /** A round is over: `sent` published and deleted, `failed` kept for a retry, `error` the last failure. */
@@ -56,6 +60,10 @@ interface OutboxRow {
   content: Buffer;
   content_type: string;
   headers: Record<string, unknown> | null;
+  traceparent: string | null;
+  tracestate: string | null;
+  /** Seconds since `created_at`, by the server's clock, when the row was picked. */
+  age_s: number;
 }
 
 /**
@@ -94,19 +102,13 @@ async function relayBatch(
   const { table, batchSize, publishTimeout } = round.settings;
   return round.db.transaction(async (tx) => {
     const rows = await tx.rows<OutboxRow>(sql`
-      select id, message_id, exchange, routing_key, content, content_type, headers
+      select id, message_id, exchange, routing_key, content, content_type, headers, traceparent, tracestate,
+             extract(epoch from clock_timestamp() - created_at)::float8 as age_s
       from ${tableId(table)} order by id limit ${batchSize} for update skip locked`);
     if (rows.length === 0) return [0, 0];
     round.picked(rows.length);
     // Issued in id order on the broker's channel; confirms are awaited together.
-    const confirms = rows.map((row) =>
-      round.broker.publish(row.exchange, row.routing_key, row.content, {
-        messageId: row.message_id,
-        contentType: row.content_type,
-        ...(row.headers ? { headers: row.headers } : {}),
-        timeout: publishTimeout,
-      }),
-    );
+    const confirms = rows.map((row) => publishRow(round, row, publishTimeout));
     issued(rows.length);
     for (const confirm of confirms) confirm.catch(failing);
     const outcomes = await Promise.allSettled(confirms);
@@ -129,4 +131,38 @@ async function relayBatch(
     round.outcome(sent.length, failed.length, error);
     return [rows.length, failed.length];
   });
+}
+
+/**
+ * Publishes one row: under its stored trace context when it has one (see `outbox-trace.ts`), and
+ * records its lag at the confirm when metrics are on.
+ */
+function publishRow(round: BatchRound, row: OutboxRow, timeout: number): Promise<void> {
+  const publish = (headers: Record<string, unknown> | null): Promise<void> =>
+    round.broker.publish(row.exchange, row.routing_key, row.content, {
+      messageId: row.message_id,
+      contentType: row.content_type,
+      ...(headers ? { headers } : {}),
+      timeout,
+    });
+  const confirm =
+    row.traceparent === null
+      ? publish(row.headers)
+      : sendTraced(
+          { traceparent: row.traceparent, tracestate: row.tracestate },
+          {
+            exchange: row.exchange,
+            routingKey: row.routing_key,
+            messageId: row.message_id,
+            bodySize: row.content.length,
+          },
+          row.headers,
+          publish,
+        );
+  if (round.metrics !== undefined) {
+    const confirmed = round.metrics.lagFrom(row.age_s);
+    // The failure itself is handled by the batch, which awaits `confirm`.
+    confirm.then(confirmed, () => undefined);
+  }
+  return confirm;
 }

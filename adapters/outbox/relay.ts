@@ -8,17 +8,20 @@ import {
   describeValue,
   Event,
   reportBackground,
+  rootContext,
   sleep,
   TimeoutError,
   toError,
   unwatchAbort,
   watchAbort,
+  withContext,
 } from '../../src/internal/index.js';
 import type { Broker } from '../amqp/broker.js';
 import type { Database } from '../postgres/database.js';
 import { sql } from '../postgres/sql.js';
 import type { OutboxSettings } from './outbox-settings.js';
 import { startBatch, type Batch, type BatchRound } from './relay-batch.js';
+import { RelayMetrics } from './relay-metrics.js';
 import { tableId } from './tables.js';
 
 /**
@@ -103,10 +106,12 @@ export class Relay {
     const signal = checkSignal(options.signal);
     this.#db = db;
     this.#settings = settings;
+    const metrics = RelayMetrics.open(settings.table, (timeout) => this.#count(timeout));
     this.#round = {
       db,
       broker,
       settings,
+      metrics,
       picked: () => void this.#batches++,
       outcome: (sent, failed, error) => {
         this.#published += sent;
@@ -118,10 +123,13 @@ export class Relay {
     const watcher = { giveUp: () => this.#stopping.abort() };
     if (signal?.aborted) this.#stopping.abort();
     else if (signal !== undefined) watchAbort(signal, watcher);
-    this.#done = Promise.all([this.#listen(), this.#loop()])
+    // Background work: it must not run in (and parent every later span on) the context of whoever
+    // started the relay. Each traced row gets its own context from its stored headers.
+    this.#done = withContext(rootContext(), () => Promise.all([this.#listen(), this.#loop()]))
       .then(() => undefined)
       .finally(() => {
         this.#running = false;
+        metrics?.close();
         if (signal !== undefined) unwatchAbort(signal, watcher);
       });
     // stop() hands this promise to its caller; a relay nobody stops must not raise an unhandled rejection.
@@ -169,6 +177,16 @@ export class Relay {
       running: this.#running,
       lastError: this.#lastError,
     };
+  }
+
+  /** Rows in the table (all relays'), for the `connkit.outbox.pending` gauge. */
+  async #count(timeout: number): Promise<number> {
+    const row = await this.#db.one<{ n: number }>(
+      sql`select count(*)::int as n from ${tableId(this.#settings.table)}`,
+      undefined,
+      { timeout },
+    );
+    return row.n;
   }
 
   #report(message: string, error: Error, details?: Record<string, unknown>): void {

@@ -24,8 +24,39 @@ export function outboxDdl(table: string): SqlQuery {
     headers jsonb,
     created_at timestamptz not null default clock_timestamp(),
     attempts integer not null default 0,
-    last_error text
+    last_error text,
+    traceparent text,
+    tracestate text
   )`;
+}
+
+/**
+ * Creates the outbox table, or brings one of an older shape up to date: a table made before the
+ * outbox stored trace context gets the nullable `traceparent` and `tracestate` columns (a catalog
+ * change only: PostgreSQL does not rewrite the table for a column without a default; its rows keep
+ * `null`, and are published as before). Run it in a transaction that holds the table's advisory lock.
+ *
+ * @example
+ * ```ts
+ * await db.transaction(async (tx) => {
+ *   await tx.query(sql`select pg_advisory_xact_lock(hashtext(${table}))`);
+ *   await installOutbox(tx, table);
+ * });
+ * ```
+ */
+export async function installOutbox(tx: Transaction, table: string): Promise<void> {
+  const t = tableId(table);
+  await tx.query(outboxDdl(table));
+  // Looked up first: ALTER TABLE takes an exclusive lock even when it has nothing to add, and would
+  // queue behind the relays' open batches (and block every enqueue behind it) on each install.
+  const { missing } = await tx.one<{ missing: number }>(sql`
+    select 2 - count(*)::int as missing from pg_attribute
+    where attrelid = to_regclass(${t.text}) and attname in ('traceparent', 'tracestate') and not attisdropped`);
+  if (missing > 0) {
+    await tx.query(
+      sql`alter table ${t} add column if not exists traceparent text, add column if not exists tracestate text`,
+    );
+  }
 }
 
 /**

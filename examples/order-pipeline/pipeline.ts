@@ -28,6 +28,11 @@ export interface PipelineOptions {
   /** Give up waiting for the pipeline to finish after this many milliseconds. */
   deadline: number;
   signal: AbortSignal;
+  /**
+   * `--trace`: runs `fn` inside a new active span (each order's root, and the handler's work). The
+   * demo passes the in-memory SDK's (see trace.ts); without it nothing is traced.
+   */
+  inSpan?: (<T>(name: string, fn: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 /** Consumer retry delays (ms): attempts back off through these, the last one repeating. */
@@ -105,12 +110,15 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
     await outbox.install();
     await inbox.install();
 
+    const inSpan = opts.inSpan ?? (<T>(_name: string, fn: () => Promise<T>): Promise<T> => fn());
     const apply = inbox.handler<OrderEvent>(async (msg, tx) => {
       const latency = Date.now() - msg.body.createdAt;
-      await tx.query(`insert into ${schema}.results (order_id, latency_ms) values ($1, $2)`, [
-        msg.body.orderId,
-        latency,
-      ]);
+      await inSpan(`apply order ${msg.body.orderId}`, () =>
+        tx.query(`insert into ${schema}.results (order_id, latency_ms) values ($1, $2)`, [
+          msg.body.orderId,
+          latency,
+        ]),
+      );
     });
     const consumer = broker.consume<OrderEvent>(
       queue,
@@ -133,6 +141,11 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
     // fail ambiguously, so the insert is idempotent and the whole transaction is retried.
     const slots = new Semaphore(opts.producers);
     const produce = async (orderId: number): Promise<void> => {
+      // With --trace each order is a trace of its own: its root span, then the outbox's create span.
+      await inSpan(`order ${orderId}`, () => produceOnce(orderId));
+      created += 1;
+    };
+    const produceOnce = async (orderId: number): Promise<void> => {
       await retry(
         () =>
           db.transaction(async (tx) => {
@@ -151,7 +164,6 @@ export async function runPipeline(opts: PipelineOptions): Promise<Summary> {
           }),
         { attempts: 50, initialDelay: 20, maxDelay: 1000, signal: opts.signal },
       );
-      created += 1;
     };
     const producing = Promise.all(
       Array.from({ length: opts.orders }, (_, i) => slots.use(() => produce(i + 1), { signal: opts.signal })),

@@ -73,6 +73,7 @@ export {
 export {
   connkitMeter,
   observeBatch,
+  type BatchCallback,
   type ConnkitMeter,
   type CounterInstrument,
   type HistogramInstrument,
@@ -95,14 +96,17 @@ export {
   amqpHeaderSetter,
   extractContext,
   injectContext,
+  rootContext,
   withContext,
   type HeaderGetter,
   type HeaderSetter,
   type TraceContext,
 } from './trace-context.js';
 export {
+  activeSpan,
   endSpan,
   errorType,
+  failSpan,
   inSpan,
   startSpan,
   tracingEnabled,

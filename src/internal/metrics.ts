@@ -90,6 +90,17 @@ export interface ObservationSink {
 }
 
 /**
+ * A collection callback. It may return a promise (a value read with one query): the SDK awaits it,
+ * within its collection timeout, before it exports.
+ *
+ * @example
+ * ```ts
+ * const cb: BatchCallback = async (sink) => sink.observe(pending, await countRows(), attrs);
+ * ```
+ */
+export type BatchCallback = (sink: ObservationSink) => void | Promise<void>;
+
+/**
  * The meter's instrument factories connkit uses.
  *
  * @example
@@ -105,14 +116,8 @@ export interface ConnkitMeter {
   createObservableCounter(name: string, spec: InstrumentSpec): ObservableInstrument;
   createObservableUpDownCounter(name: string, spec: InstrumentSpec): ObservableInstrument;
   createObservableGauge(name: string, spec: InstrumentSpec): ObservableInstrument;
-  addBatchObservableCallback(
-    callback: (sink: ObservationSink) => void,
-    observables: ObservableInstrument[],
-  ): void;
-  removeBatchObservableCallback(
-    callback: (sink: ObservationSink) => void,
-    observables: ObservableInstrument[],
-  ): void;
+  addBatchObservableCallback(callback: BatchCallback, observables: ObservableInstrument[]): void;
+  removeBatchObservableCallback(callback: BatchCallback, observables: ObservableInstrument[]): void;
 }
 
 /**
@@ -145,7 +150,7 @@ export function connkitMeter(): ConnkitMeter | undefined {
 export function observeBatch(
   meter: ConnkitMeter,
   observables: ObservableInstrument[],
-  callback: (sink: ObservationSink) => void,
+  callback: BatchCallback,
 ): () => void {
   meter.addBatchObservableCallback(callback, observables);
   let registered = true;

@@ -26,6 +26,8 @@ export const ATTR = {
   DB_RESPONSE_STATUS_CODE: 'db.response.status_code',
   DB_CONNECTION_STATE: 'db.client.connection.state',
   DB_CONNECTION_POOL_NAME: 'db.client.connection.pool.name',
+  /** The table an outbox or inbox metric is about (the conventions' name for a table). */
+  DB_COLLECTION_NAME: 'db.collection.name',
   SERVER_ADDRESS: 'server.address',
   SERVER_PORT: 'server.port',
   ERROR_TYPE: 'error.type',
@@ -46,6 +48,12 @@ export const ATTR = {
   MESSAGING_BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
   MESSAGING_RABBITMQ_ROUTING_KEY: 'messaging.rabbitmq.destination.routing_key',
   MESSAGING_RABBITMQ_DELIVERY_TAG: 'messaging.rabbitmq.message.delivery_tag',
+  /** connkit's own (no convention exists): what became of a delivery (ack, retry, dead-letter, reject, requeue). */
+  CONNKIT_AMQP_OUTCOME: 'connkit.amqp.outcome',
+  /** connkit's own: why a delivery was dead-lettered (undecodable, non-retryable, attempts-exhausted, not-retried). */
+  CONNKIT_AMQP_DEAD_LETTER_REASON: 'connkit.amqp.dead_letter.reason',
+  /** connkit's own: what an inbox did with a delivery (`applied` | `duplicate`). */
+  CONNKIT_INBOX_OUTCOME: 'connkit.inbox.outcome',
 } as const;
 
 /**
@@ -70,6 +78,8 @@ export const VALUE = {
   CANCEL_SENT: 'sent',
   /** `connkit.postgres.cancel.outcome`: a statement one of connkit's cancels hit was run again elsewhere. */
   CANCEL_RESENT: 'resent',
+  INBOX_APPLIED: 'applied',
+  INBOX_DUPLICATE: 'duplicate',
 } as const;
 
 /**
@@ -114,6 +124,16 @@ export const METRIC = {
   MESSAGING_OPERATION_DURATION: 'messaging.client.operation.duration',
   /** Histogram `s`: a handler's processing of a message. */
   MESSAGING_PROCESS_DURATION: 'messaging.process.duration',
+  /** Counter `{reconnect}` — connkit's own, no convention exists: times a Broker connected again after a loss. */
+  CONNKIT_AMQP_RECONNECTS: 'connkit.amqp.reconnects',
+  /** Counter `{message}` — connkit's own: deliveries sent to the dead-letter queue (or rejected to the queue's DLX). */
+  CONNKIT_AMQP_DEAD_LETTERED: 'connkit.amqp.dead_lettered',
+  /** Histogram `s` — connkit's own: an outbox row's age (its `created_at`) when the broker confirmed it. */
+  CONNKIT_OUTBOX_LAG: 'connkit.outbox.lag',
+  /** Gauge `{message}` — connkit's own: rows waiting in an outbox table (all relays). */
+  CONNKIT_OUTBOX_PENDING: 'connkit.outbox.pending',
+  /** Counter `{message}` — connkit's own: deliveries an inbox skipped as already applied, by consumer. */
+  CONNKIT_INBOX_DUPLICATES: 'connkit.inbox.duplicates',
 } as const;
 
 /**

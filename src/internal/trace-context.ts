@@ -66,6 +66,21 @@ export function activeContext(): TraceContext | undefined {
 }
 
 /**
+ * The root context (no span, no baggage), for background work that must not inherit the context of
+ * whoever started it — `undefined` when tracing is off. Give it to {@link withContext}.
+ *
+ * @example
+ * ```ts
+ * this.#done = withContext(rootContext(), () => this.#loop()); // a relay started inside a request's span
+ * ```
+ */
+export function rootContext(): TraceContext | undefined {
+  const api = otelApi();
+  if (api === undefined || connkitTracer(api) === undefined) return undefined;
+  return api.ROOT_CONTEXT as unknown as TraceContext;
+}
+
+/**
  * Runs `fn` with `ctx` active (`fn()` alone when `ctx` is `undefined`).
  *
  * @example

@@ -106,6 +106,24 @@ export function tracingEnabled(): boolean {
 }
 
 /**
+ * The span active in the current context — one of this process or a remote one a consumer extracted —
+ * or `undefined` when tracing is off or no valid span is active. Adding attributes to it costs nothing
+ * when it does not record: ask `isRecording()` before building them.
+ *
+ * @example
+ * ```ts
+ * const span = activeSpan();
+ * if (span?.isRecording()) span.setAttribute(ATTR.CONNKIT_INBOX_OUTCOME, VALUE.INBOX_DUPLICATE);
+ * ```
+ */
+export function activeSpan(): TracedSpan | undefined {
+  const api = otelApi();
+  if (api === undefined || connkitTracer(api) === undefined) return undefined;
+  const span = api.trace.getSpan(api.context.active());
+  return span !== undefined && api.isSpanContextValid(span.spanContext()) ? span : undefined;
+}
+
+/**
  * Starts a span (not made active: see {@link inSpan}), or returns `undefined` when tracing is off.
  * End it with {@link endSpan}.
  *
@@ -173,14 +191,42 @@ export function inSpan<R>(name: string, opts: SpanStart, fn: (span: TracedSpan |
  */
 export function endSpan(span: TracedSpan | undefined, error?: unknown): void {
   if (span === undefined) return;
-  if (error !== undefined && span.isRecording()) {
-    const s = span as Span;
-    const message = error instanceof Error ? error.message : describeValue(error);
-    s.recordException(error instanceof Error ? error : message);
-    s.setStatus({ code: ERROR_STATUS, message });
-    s.setAttribute(ATTR.ERROR_TYPE, errorType(error));
-  }
+  if (error !== undefined) failSpan(span, error);
   span.end();
+}
+
+/**
+ * Marks a span failed without ending it — status ERROR, `error.type`, the exception recorded — for
+ * an operation that goes on after the failure (a consume handler threw; the delivery is still to
+ * be retried or dead-lettered before the span ends). Nothing when `undefined` or not recording.
+ *
+ * @example
+ * ```ts
+ * try { await handler(msg); } catch (err) { failSpan(span, err); await policy.fail(raw, msg, err); }
+ * ```
+ */
+export function failSpan(span: TracedSpan | undefined, error: unknown): void {
+  if (span === undefined || !span.isRecording()) return;
+  const s = span as Span;
+  const message = error instanceof Error ? error.message : describeValue(error);
+  s.recordException(error instanceof Error ? error : message);
+  s.setStatus({ code: ERROR_STATUS, message });
+  s.setAttribute(ATTR.ERROR_TYPE, errorType(error));
+}
+
+/**
+ * The low-cardinality `error.type` of anything thrown: a string `code` (connkit's, pg's, amqplib's),
+ * else the class name, else `_OTHER` — for metric attributes.
+ *
+ * @example
+ * ```ts
+ * errorType(new TimeoutError('…')); // 'TIMEOUT'
+ * ```
+ */
+export function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  return error instanceof Error ? error.name : '_OTHER';
 }
 
 function parentOf(api: OtelApi, parent: TraceContext | null | undefined): Context {
@@ -205,21 +251,6 @@ function linksOf(api: OtelApi, contexts: readonly (TraceContext | undefined)[]):
     if (sc !== undefined && api.isSpanContextValid(sc)) links.push({ context: sc });
   }
   return links;
-}
-
-/**
- * A low-cardinality `error.type` for `error`: connkit's and pg's string `code`s (a SQLSTATE, `TIMEOUT`
- * …), else the class name, else `_OTHER` (the conventions' fallback).
- *
- * @example
- * ```ts
- * histogram.record(seconds, { ...attrs, [ATTR.ERROR_TYPE]: errorType(err) });
- * ```
- */
-export function errorType(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code !== '') return code;
-  return error instanceof Error ? error.name : '_OTHER';
 }
 
 function isThenable<R>(value: R): value is R & PromiseLike<Awaited<R>> {

@@ -13,7 +13,13 @@ import {
   injectContext,
   withContext,
 } from '../../../src/internal/trace-context.js';
-import { endSpan, inSpan, startSpan, tracingEnabled } from '../../../src/internal/tracing.js';
+import {
+  activeSpan as connkitActiveSpan,
+  endSpan,
+  inSpan,
+  startSpan,
+  tracingEnabled,
+} from '../../../src/internal/tracing.js';
 import { VERSION } from '../../../src/internal/version.js';
 import { installTracing, type TestTracing } from '../../support/otel.js';
 
@@ -176,5 +182,18 @@ describe('tracing helpers with an SDK registered', () => {
       return activeSpan()?.spanContext().spanId;
     });
     expect(seen).toBe(rootId);
+  });
+
+  it('activeSpan() answers the active span (local or extracted), and undefined with none or without an SDK', () => {
+    expect(connkitActiveSpan()).toBeUndefined(); // no SDK
+    sdk = installTracing();
+    expect(connkitActiveSpan()).toBeUndefined(); // no active span
+    inSpan('x', { kind: 'internal' }, (span) => expect(connkitActiveSpan()).toBe(span));
+    const remote = extractContext({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    withContext(remote, () =>
+      expect(connkitActiveSpan()?.isRecording() === false && activeSpan()?.spanContext().spanId).toBe(
+        'b7ad6b7169203331',
+      ),
+    );
   });
 });
