@@ -22,12 +22,49 @@ export function dial(url: string, opts: ResolvedBrokerOptions): Promise<ChannelM
   const timeout = opts.connectTimeout;
   // Nagle stays on (amqplib's default): a publish is one write, and measured on 2 cores noDelay
   // cost ~2x the socket-write CPU and some throughput under confirm streams.
-  return amqp.connect(url, {
-    ...(url.startsWith('amqps:') ? opts.tls : undefined),
-    // The socket's own timer: Node refuses Infinity and truncates past 2^31-1 ms (0: none).
-    timeout: timeout === Infinity ? 0 : Math.min(timeout, MAX_TIMEOUT),
-    clientProperties: { connection_name: opts.clientName },
-  });
+  return amqp
+    .connect(url, {
+      ...(url.startsWith('amqps:') ? opts.tls : undefined),
+      // The socket's own timer: Node refuses Infinity and truncates past 2^31-1 ms (0: none).
+      timeout: timeout === Infinity ? 0 : Math.min(timeout, MAX_TIMEOUT),
+      clientProperties: { connection_name: opts.clientName },
+    })
+    .then((model) => {
+      coalesceWrites(model);
+      return model;
+    });
+}
+
+interface AmqplibMux {
+  out?: { cork?: () => void; uncork?: () => void };
+  _readIncoming?: () => void;
+}
+
+/**
+ * Makes each flush of amqplib's frame multiplexer one socket write. amqplib queues every message's
+ * frames per channel and its `Mux` writes them to the socket in a `setImmediate`, one `write()` (and
+ * one system call) per message: for 256 publishes issued together that was 256 system calls, a
+ * quarter of the process's CPU under an outbox relay (measured with `--cpu-prof`). Corked for the
+ * flush, the socket sends what the flush wrote in one `writev` (in pieces of its high-water mark:
+ * past it `write()` returns false and the mux waits for `'drain'`, as before). Frames and their
+ * order are untouched; a flush of one message costs what it did. Without the internals it expects
+ * (another amqplib), it does nothing.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const mux = (model as unknown as AmqplibInternals).connection?.muxer;
+  const out = mux?.out;
+  const flush = mux?._readIncoming;
+  if (typeof flush !== 'function' || typeof out?.cork !== 'function' || typeof out.uncork !== 'function')
+    return;
+  const { cork, uncork } = { cork: out.cork.bind(out), uncork: out.uncork.bind(out) };
+  mux!._readIncoming = function (this: AmqplibMux) {
+    cork();
+    try {
+      flush.call(this);
+    } finally {
+      uncork();
+    }
+  };
 }
 
 /**
@@ -58,7 +95,11 @@ export async function hangUp(model: ChannelModel, timeout: number): Promise<void
 }
 
 interface AmqplibInternals {
-  connection?: { stream?: { destroy(err: Error): void; bytesRead?: number }; heartbeat?: number };
+  connection?: {
+    stream?: { destroy(err: Error): void; bytesRead?: number };
+    heartbeat?: number;
+    muxer?: AmqplibMux;
+  };
 }
 
 /**

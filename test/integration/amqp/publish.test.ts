@@ -160,6 +160,36 @@ describe('Broker.publish()', () => {
     await second;
     expect(b.stats().publisher.pending).toBe(0);
   });
+
+  it('sends a burst of publishes in a few socket writes, every message intact and in order', async () => {
+    const q = queueName();
+    const b = broker({ url: amqpUrl(), topology: { queues: [{ name: q, options: { durable: false } }] } });
+    await b.connect();
+    // Socket writes of the process to the broker's port while the burst leaves (one a message before).
+    const port = Number(new URL(amqpUrl()).port || 5672);
+    let writes = 0;
+    const proto = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+    const original = { _write: proto._write, _writev: proto._writev };
+    for (const key of ['_write', '_writev'] as const) {
+      proto[key] = function (this: net.Socket, ...args: unknown[]) {
+        if (this.remotePort === port) writes++;
+        return original[key].apply(this, args);
+      };
+    }
+    cleanups.push(async () => void Object.assign(proto, original));
+    const burst = Array.from({ length: 200 }, (_, i) => b.sendToQueue(q, { i }));
+    await Promise.all(burst);
+    Object.assign(proto, original);
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(20);
+    const got = await withAmqpChannel(amqpUrl(), async (ch) => {
+      const out: number[] = [];
+      for (let msg = await ch.get(q, { noAck: true }); msg; msg = await ch.get(q, { noAck: true }))
+        out.push((JSON.parse(msg.content.toString('utf8')) as { i: number }).i);
+      return out;
+    });
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
 });
 
 describe('Broker()', () => {
