@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { Database, type DatabaseLogger } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
-import { terminateBackends } from '../../support/pg.js';
+import { backendsOf, terminateBackends } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { until } from '../../support/async.js';
+import { rejectionOf, until } from '../../support/async.js';
 
 interface Line {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -49,8 +49,23 @@ describe('Database logger', () => {
 
   it('logs a cancel sent for an aborted statement at debug', async () => {
     const logger = recorder();
-    await using db = new Database({ url: databaseUrl(), applicationName: uniqueName('log_cancel'), logger });
-    await expect(db.query('select pg_sleep(30)', [], { timeout: 100 })).rejects.toThrow(/timed out/);
+    const app = uniqueName('log_cancel');
+    await using db = new Database({ url: databaseUrl(), applicationName: app, logger });
+    // Aborted once it runs on the server: a 100 ms timeout could fire, on a busy machine, before the
+    // statement was sent — and a statement never sent needs no cancel.
+    const ac = new AbortController();
+    const query = rejectionOf(db.query('select pg_sleep(30)', [], { signal: ac.signal }));
+    await until(
+      async () =>
+        (await backendsOf(databaseUrl(), app)).some(
+          (b) => b.state === 'active' && b.query.includes('pg_sleep(30)'),
+        ),
+      10_000,
+      'the statement to run',
+    );
+    const reason = new Error('gave up');
+    ac.abort(reason);
+    expect(await query).toBe(reason);
     await until(
       async () => logger.messages('debug').some((m) => /cancel sent/.test(m)),
       10_000,

@@ -40,11 +40,18 @@ describe('Database.query() cancellation on a pipelined connection', () => {
     const app = uniqueName('pipe_to');
     await using db = pipelined(app, { connections: 1 });
     const pipePid = await pidOf(db);
-    const err = rejectionOf(db.query('select pg_sleep(30)', [], { timeout: 300 }));
-    await until(async () => (await running(app, 'pg_sleep(30)')).length === 1, 10_000, 'pg_sleep to run');
-    expect((await running(app, 'pg_sleep(30)'))[0]!.pid).toBe(pipePid);
+    // 2 s: long enough for a busy machine's pg_stat_activity poll to see the statement run (at 300 ms
+    // the timeout could cancel it between the poll that saw it and the one that read its pid).
+    const err = rejectionOf(db.query('select pg_sleep(30)', [], { timeout: 2_000 }));
+    let seen: Awaited<ReturnType<typeof running>> = [];
+    await until(
+      async () => (seen = await running(app, 'pg_sleep(30)')).length === 1,
+      10_000,
+      'pg_sleep to run',
+    );
+    expect(seen[0]!.pid).toBe(pipePid);
     expect(await err).toBeInstanceOf(TimeoutError);
-    expect((await err) as Error).toHaveProperty('message', expect.stringMatching(/timed out after 300 ms/));
+    expect((await err) as Error).toHaveProperty('message', expect.stringMatching(/timed out after 2000 ms/));
     await until(async () => (await running(app, 'pg_sleep')).length === 0, 10_000, 'the statement gone');
     expect(await pidOf(db)).toBe(pipePid);
     expect(db.stats().cancellations).toBe(1);
