@@ -13,26 +13,14 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Database } from '../adapters/postgres/index.js';
+import { OnDemandReader } from '../test/support/otel.js';
 import { CALLERS, CONNECTIONS, DATABASE_URL, drive } from './_postgres-common.js';
 import type { Contender, Suite } from './harness.js';
 
 const PER_ROUND = 20_000;
 const TEXT = 'select $1::int as v';
-
-/** A reader nobody collects: the SDK aggregates every measurement, as it does between exports. */
-class IdleReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const channel = diagnosticsChannel.tracingChannel('connkit:postgres:query');
 const noop = (): void => undefined;
@@ -45,7 +33,7 @@ function contender(name: string, opts: { meter: boolean; subscriber: boolean }):
     name,
     setup: () => {
       if (opts.meter) {
-        provider = new MeterProvider({ readers: [new IdleReader()] });
+        provider = new MeterProvider({ readers: [new OnDemandReader()] });
         metrics.setGlobalMeterProvider(provider);
       }
       try {

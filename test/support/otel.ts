@@ -49,8 +49,17 @@ export function installTracing(opts: { sampler?: Sampler } = {}): TestTracing {
   };
 }
 
-/** A reader that only collects when asked. */
-class OnDemandReader extends MetricReader {
+/**
+ * A metric reader that only collects when asked (tests read it; the telemetry bench never does, so
+ * the SDK aggregates every measurement as it does between exports).
+ *
+ * @example
+ * ```ts
+ * const reader = new OnDemandReader();
+ * const provider = new MeterProvider({ readers: [reader] });
+ * ```
+ */
+export class OnDemandReader extends MetricReader {
   constructor() {
     super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
   }

@@ -3,15 +3,14 @@
  * subscriber and without OpenTelemetry: one publish until its confirm, one delivery through its
  * handler until it is settled, with names, sizes and outcomes — never a body.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordChannel, type ChannelEvent } from '../../support/channels.js';
 import { Broker, UnroutableError, type BrokerOptions } from '../../../adapters/amqp/index.js';
 import { rejectionOf, until } from '../../support/async.js';
 import { deleteQueues } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
 import { amqpUrl } from '../../support/services.js';
 
-type Event = [string, Record<string, unknown>];
 const queues: string[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -21,19 +20,9 @@ afterEach(async () => {
 });
 
 /** Every event of `name` (the context copied as it was then) until the test ends. */
-function record(name: string): Event[] {
-  const events: Event[] = [];
-  const ch = diagnosticsChannel.tracingChannel(name);
-  const on = (event: string) => (ctx: unknown) => events.push([event, { ...(ctx as object) }]);
-  const handlers = {
-    start: on('start'),
-    end: on('end'),
-    asyncStart: on('asyncStart'),
-    asyncEnd: on('asyncEnd'),
-    error: on('error'),
-  };
-  ch.subscribe(handlers);
-  cleanups.push(() => void ch.unsubscribe(handlers));
+function record(name: string): ChannelEvent[] {
+  const { events, stop } = recordChannel(name);
+  cleanups.push(stop);
   return events;
 }
 

@@ -5,29 +5,21 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordChannel, type ChannelEvent } from '../../support/channels.js';
 import { Database, DatabaseError } from '../../../adapters/postgres/index.js';
 import type { PostgresQueryContext } from '../../../src/internal/channels.js';
 import { rejectionOf } from '../../support/async.js';
 import { uniqueName } from '../../support/names.js';
 import { databaseUrl } from '../../support/services.js';
 
-type Event = [string, PostgresQueryContext];
+type Event = ChannelEvent<PostgresQueryContext>;
 
 const channel = diagnosticsChannel.tracingChannel<unknown, PostgresQueryContext>('connkit:postgres:query');
 const unsubscribers: (() => void)[] = [];
 /** Every event of the channel, with the context object itself (the same one in each event of an operation). */
 function record(): Event[] {
-  const events: Event[] = [];
-  const on = (event: string) => (ctx: PostgresQueryContext) => events.push([event, ctx]);
-  const handlers = {
-    start: on('start'),
-    end: on('end'),
-    asyncStart: on('asyncStart'),
-    asyncEnd: on('asyncEnd'),
-    error: on('error'),
-  };
-  channel.subscribe(handlers);
-  unsubscribers.push(() => channel.unsubscribe(handlers));
+  const { events, stop } = recordChannel<PostgresQueryContext>('connkit:postgres:query', { copy: false });
+  unsubscribers.push(stop);
   return events;
 }
 afterEach(() => {

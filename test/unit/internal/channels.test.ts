@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordChannel, type ChannelEvent } from '../../support/channels.js';
 import { TimeoutError } from '../../../src/errors.js';
 import {
   poolAcquireChannel,
@@ -12,23 +13,11 @@ import {
 import { Pool } from '../../../src/pool.js';
 import { FakeFactory } from '../helpers/pool-factory.js';
 
-type Event = [string, Record<string, unknown>];
-
 /** Subscribes to every event of `name` (copying the context as it was then) until the test ends. */
 const unsubscribers: (() => void)[] = [];
-function record(name: string): Event[] {
-  const events: Event[] = [];
-  const ch = diagnosticsChannel.tracingChannel(name);
-  const on = (event: string) => (ctx: unknown) => events.push([event, { ...(ctx as object) }]);
-  const handlers = {
-    start: on('start'),
-    end: on('end'),
-    asyncStart: on('asyncStart'),
-    asyncEnd: on('asyncEnd'),
-    error: on('error'),
-  };
-  ch.subscribe(handlers);
-  unsubscribers.push(() => ch.unsubscribe(handlers));
+function record(name: string): ChannelEvent[] {
+  const { events, stop } = recordChannel(name);
+  unsubscribers.push(stop);
   return events;
 }
 
