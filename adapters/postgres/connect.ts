@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { ConnectionError, logDebug, type Logger, Scope, TimeoutError } from '../../src/internal/index.js';
 import type { CallLimits } from './call-limits.js';
+import { withDateParsers } from './date-parsers.js';
 import { ConnectTimeoutError, isConnectionError, redact } from './errors.js';
 import { destroySocket } from './pg-internals.js';
 import type { HostEndpoint, TargetSessionAttrs } from './target-session.js';
@@ -91,7 +92,8 @@ async function attempt(
   limits: CallLimits,
   adopt: (client: pg.Client) => void,
 ): Promise<pg.Client> {
-  const client = new pg.Client(config);
+  // Faster date/timestamp parsing while pg's defaults are in place (date-parsers.ts).
+  const client = new pg.Client(withDateParsers(config));
   adopt(client);
   using scope = new Scope({
     signal: limits.signal,
