@@ -123,7 +123,9 @@ describe('Database.query() in pipeline mode', () => {
   it('sends no new statement to a connection whose head has run past stallAfter: they go to the pool', async () => {
     await using db = pipelined(uniqueName('pipe_hol'), { connections: 1, stallAfter: 50 });
     const pipePid = await pidOf(db);
-    const slow = track(db.one<{ pid: number }>('select pg_backend_pid() as pid from pg_sleep(2)'));
+    // 6 s: the stall must outlast the poll that sees it plus five connects of the pool, which take
+    // seconds on a busy machine (at 2 s the head could finish first: no longer stalled, not pending).
+    const slow = track(db.one<{ pid: number }>('select pg_backend_pid() as pid from pg_sleep(6)'));
     await until(() => db.stats().pipeline.stalled === 1, 5_000, 'the slow statement to stall its connection');
     const fast = await Promise.all(Array.from({ length: 5 }, () => pidOf(db)));
     expect(fast.every((pid) => pid !== pipePid)).toBe(true);
