@@ -33,7 +33,14 @@ describe('Database.close() under load', () => {
     const calls = Array.from({ length: 2_000 }, (_, i) =>
       tally.track(60_000, () => db.query('select $1::int, pg_sleep(0.001)', [i])),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Close once statements run and callers still queue (50 ms of sleep could, on a busy machine,
+    // end after the backlog drained: no caller left to refuse). Nothing runs between the poll that
+    // saw the queue and close().
+    await until(
+      () => db.stats().queries > 0 && db.stats().pool.pending > 0,
+      20_000,
+      'statements running with callers queued',
+    );
     await settlesWithin(db.close({ timeout: 5_000 }), 20_000, 'db.close()');
     const outcomes = await settlesWithin(Promise.all(calls), 20_000, 'queued callers');
     const failures = outcomes.filter((o) => !o.ok).map((o) => (o.ok ? undefined : o.error));
@@ -99,7 +106,11 @@ describe('Broker.publish() while disconnected', () => {
     const calls = Array.from({ length: 150 }, (_, i) =>
       tally.track(30_000, () => broker.sendToQueue(q, { i })),
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await until(
+      () => (tally.failures.get('BufferFullError(BUFFER_FULL)') ?? 0) >= 50,
+      10_000,
+      'the publishes beyond the buffer refused',
+    );
     expect(tally.failures.get('BufferFullError(BUFFER_FULL)')).toBe(50);
     expect(broker.stats().publisher.pending).toBe(100);
     proxy.refuse(false);

@@ -360,9 +360,12 @@ describe('Database and Broker under faults', () => {
     tally.extra['poolRecoveryMs'] = Math.round(pgRecovered);
     tally.extra['brokerRecoveryMs'] = Math.round(mqRecovered);
     tally.report();
-    expect(pgRecovered).toBeLessThan(1_000);
-    // maxDelay 500 ms of backoff + one connect and setup.
-    expect(mqRecovered).toBeLessThan(1_500);
+    // Hang guards, not speed checks (figures in the tally): quiet, the pool is back within one
+    // connect (< 1 s) and the broker within maxDelay 500 ms of backoff + one connect and setup
+    // (< 1.5 s), but a saturated machine's connects take seconds. A broker that stopped retrying
+    // is never back; the backoff's maxDelay cap is Backoff's, tested in test/unit/retry.test.ts.
+    expect(pgRecovered).toBeLessThan(5_000);
+    expect(mqRecovered).toBeLessThan(5_000);
     expect(tally.failures.size).toBeGreaterThan(0);
     await expect(broker.sendToQueue(uniqueName('nobody'), 'x')).rejects.toMatchObject({ code: 'UNROUTABLE' });
   }, 60_000);

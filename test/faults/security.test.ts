@@ -85,7 +85,7 @@ describe('passwords never leak: PostgreSQL', () => {
       proxy.refuse(true);
       seen.push(await rejectionOf(db.query('select 1'))); // cannot connect
       proxy.refuse(false);
-      await until(() => seen.length >= 5, 5_000, 'listener errors');
+      await until(() => seen.length >= 5, 20_000, 'listener errors');
       seen.push(db.stats(), db, sub);
       await sub.close();
       // A refused login (unknown role) with the same password.

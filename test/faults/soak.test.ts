@@ -12,6 +12,7 @@ import { sleep } from '../../src/timeout.js';
 import { Database } from '../../adapters/postgres/index.js';
 import { Broker } from '../../adapters/amqp/index.js';
 import { deleteQueues } from '../support/amqp.js';
+import { until } from '../support/async.js';
 import { FaultTally } from '../support/fault-tally.js';
 import { mib, settledHeap } from '../support/heap.js';
 import { uniqueName } from '../support/names.js';
@@ -180,6 +181,14 @@ describe('Database and Broker (soak)', () => {
     ];
     for (const at of [DURATION / 3, DURATION]) {
       await sleep(at - (performance.now() - started));
+      // The soak lasts until it has done what it asserts, not just DURATION: on a saturated machine
+      // 18 s may hold fewer than ten 1 s fault rounds or a hundred aborted waiters.
+      if (at === DURATION)
+        await until(
+          () => cuts >= 10 && abortedWaiters > 100,
+          60_000,
+          'ten cuts and a hundred aborted waiters',
+        );
       checkpoints.push(await settledHeap());
       opsAt.push(ops());
     }

@@ -119,7 +119,11 @@ describe('harness: RabbitMQ', () => {
       ch.sendToQueue(queue, Buffer.from('a'));
       ch.sendToQueue(queue, Buffer.from('b'));
       // checkQueue reflects published messages once the broker has routed them
-      await until(async () => (await ch.checkQueue(queue)).messageCount === 2, 1_000, 'both messages routed');
+      await until(
+        async () => (await ch.checkQueue(queue)).messageCount === 2,
+        10_000,
+        'both messages routed',
+      );
       return (await ch.checkQueue(queue)).messageCount;
     });
     expect(depth).toBe(2);

@@ -259,7 +259,7 @@ describe('Consumer.close()', () => {
     await until(() => started);
     await consumer.close({ timeout: 50 });
     expect(aborted).toBeInstanceOf(Error);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await queueDepth(q)).toBe(1); // unacked: back in the queue
+    // Unacked: back in the queue once the broker has seen the channel close (polled, not slept on).
+    await until(async () => (await queueDepth(q)) === 1, 10_000, 'the message back in the queue');
   });
 });

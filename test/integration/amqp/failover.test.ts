@@ -83,13 +83,15 @@ describe('Broker failover across urls', () => {
       10_000,
       'the next URL',
     );
-    const took = Date.now() - t;
     const lost = log.after(t).find((l) => l.message === 'connkit/amqp: connection lost, reconnecting');
-    expect(String(lost?.details['reason'])).toMatch(/sent nothing for \d+ ms \(heartbeat 1000 ms\)/);
+    // Caught by connkit's own silence watch (after 1–1.5 heartbeats; amqplib alone needs 2–3 and says
+    // otherwise), never before a heartbeat of silence, and the next URL dialled first (the silent
+    // one would hold the connect for connectTimeout, 10 s, past the wait above). No bound on the
+    // time taken: a busy machine runs the watch's timer late (quiet, it takes < 3 s).
+    const reason = String(lost?.details['reason']);
+    expect(reason).toMatch(/sent nothing for \d+ ms \(heartbeat 1000 ms\)/);
+    expect(Number(/sent nothing for (\d+) ms/.exec(reason)?.[1])).toBeGreaterThanOrEqual(1_000);
     expect(log.dialledAfter(t)[0]).toBe(redactUrl(amqpUrl()));
-    // Silence noticed after 1–1.5 heartbeats, then one dial; amqplib alone needs 2–3 heartbeats,
-    // and dialling the silent URL first would add connectTimeout (10 s).
-    expect(took).toBeLessThan(3_000);
     await br.sendToQueue(q, 'after the silence');
   });
 

@@ -123,6 +123,9 @@ describe('one root span per message → enqueue → relay → consumer → inbox
       // Between the relay and the consumer: the consumer loses its broker connection.
       if (n % 2 === 0) {
         await until(() => sentFor(traceId), 20_000, `the relay to send order ${n}`);
+        // Once the consumer is back from the previous cut (on a busy machine it may still be
+        // reconnecting: cutAll() would cut nothing, and the count below would fall short).
+        await until(() => consumerProxy.connections > 0, 20_000, 'the consumer connected again');
         cuts += consumerProxy.cutAll();
       }
     }

@@ -113,7 +113,7 @@ describe('outbox trace context', () => {
     const relay = outbox.start();
     try {
       const msg = await getMessage(amqpUrl(), queue, 10_000);
-      await until(() => spans().some((s) => s.name === 'send amq.default'), 5_000, 'the send span');
+      await until(() => spans().some((s) => s.name === 'send amq.default'), 20_000, 'the send span');
       const send = spans().find((s) => s.name === 'send amq.default')!;
       expect(send.kind).toBe(3);
       expect(send.spanContext().traceId).toBe(root.traceId);

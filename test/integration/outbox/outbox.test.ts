@@ -10,6 +10,7 @@ import { sleep } from '../../../src/timeout.js';
 import { deleteQueues, withAmqpChannel } from '../../support/amqp.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema } from '../../support/pg.js';
+import { until } from '../../support/async.js';
 import { ChaosProxy } from '../../support/proxy.js';
 import { amqpUrl, databaseUrl } from '../../support/services.js';
 
@@ -146,13 +147,22 @@ describe('Outbox', () => {
   it('wakes on NOTIFY instead of waiting for the poll interval', async () => {
     const broker = await newBroker();
     const queue = await newQueue(broker);
-    const outbox = new Outbox(db, broker, { table: `${schema.name}.notify_wake`, pollInterval: 60_000 });
+    const app = uniqueName('outbox_wake');
+    await using relayDb = new Database({ url: databaseUrl(), applicationName: app });
+    const outbox = new Outbox(relayDb, broker, { table: `${schema.name}.notify_wake`, pollInterval: 60_000 });
     await outbox.install();
     const relay = outbox.start();
     try {
-      await sleep(300); // let the relay go idle on its 60 s poll wait
+      // Enqueue once the relay LISTENs (a 300 ms sleep could end, on a busy machine, before the
+      // LISTEN was sent: the NOTIFY would be lost and the row wait for the 60 s poll).
+      await until(
+        async () => (await backendsOf(databaseUrl(), app)).some((b) => /^LISTEN /i.test(b.query)),
+        20_000,
+        'the relay to listen',
+      );
       await db.transaction((tx) => outbox.enqueue(tx, { exchange: '', routingKey: queue, body: { n: 1 } }));
-      expect(await untilDrained(outbox, 5000)).toBe(0);
+      // 20 s: a hang guard for a busy machine, still a third of the 60 s poll interval.
+      expect(await untilDrained(outbox, 20_000)).toBe(0);
     } finally {
       await relay.stop();
     }
@@ -266,7 +276,7 @@ describe('Outbox relay (overlapping batches)', () => {
       select id from ${outbox.table} order by id offset 29 limit 1)`);
     const relay = outbox.start();
     try {
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 30_000; // a hang guard for a busy machine
       while ((await relay.stats()).published < 199 && Date.now() < deadline) await sleep(20);
     } finally {
       await relay.stop();
@@ -294,7 +304,7 @@ describe('Outbox relay (overlapping batches)', () => {
     const { relayApp, relayDb, queue, outbox } = await filled('stop_mid', 2_000, 50);
     const relay = outbox.start();
     try {
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 30_000; // a hang guard for a busy machine
       while ((await relay.stats()).published < 200 && Date.now() < deadline) await sleep(5);
     } finally {
       await relay.stop();

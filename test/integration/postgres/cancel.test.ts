@@ -6,7 +6,7 @@ import { ConnectionError, Database } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, terminateBackends } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { rejectionOf, until } from '../../support/async.js';
+import { deferred, rejectionOf, until } from '../../support/async.js';
 
 const sleeping = (url: string, app: string) =>
   backendsOf(url, app).then((rows) =>
@@ -58,12 +58,22 @@ describe('Database.query() cancellation', () => {
     // The pool's queue (pipelined statements never wait for a connection: see pipeline-cancel.test.ts).
     await using db = new Database({ url, applicationName: app, pool: { max: 1 }, pipeline: false });
     const marker = uniqueName('marker');
-    const hold = db.query('select pg_sleep(0.5)');
+    // The only connection is held until the queued caller has been aborted (a `pg_sleep(0.5)` and a
+    // 100 ms timer raced on a busy machine: the hold could end first and the query be sent).
+    const release = deferred();
+    const holding = deferred();
+    const hold = db.withClient(async (c) => {
+      await c.query('select 1');
+      holding.resolve();
+      await release.promise;
+    });
+    await holding.promise;
     const ac = new AbortController();
     const queued = db.query(`select '${marker}' as m, pg_sleep(10)`, [], { signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => db.stats().pool.pending === 1, 10_000, 'the query to wait for the connection');
     ac.abort(new Error('not needed'));
     await expect(queued).rejects.toThrow('not needed');
+    release.resolve();
     await hold;
     await db.query('select 1');
     const rows = await backendsOf(url, app);
@@ -108,10 +118,24 @@ describe('Database connection loss', () => {
   it('survives pg_terminate_backend on idle connections and reconnects', async () => {
     const url = databaseUrl();
     const app = uniqueName('kill_idle');
-    await using db = new Database({ url, applicationName: app, pool: { max: 2 }, pipeline: false });
+    const lost: string[] = [];
+    const ignore = () => undefined;
+    const logger = {
+      debug: ignore,
+      info: ignore,
+      warn: (_: Record<string, unknown>, message: string) => void lost.push(message),
+      error: ignore,
+    };
+    await using db = new Database({ url, applicationName: app, pool: { max: 2 }, pipeline: false, logger });
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
     expect(await terminateBackends(url, app)).toBe(2);
-    await new Promise((r) => setTimeout(r, 100));
+    // Until both idle connections have read the server's termination notice (a 100 ms sleep could
+    // end first on a busy machine; a connection dying under a query is the next test's case).
+    await until(
+      () => lost.filter((m) => /connection lost/.test(m)).length === 2,
+      10_000,
+      'both connections to see their termination',
+    );
     expect(await db.one('select 1 as ok')).toEqual({ ok: 1 });
     expect(db.stats().pool.created).toBeGreaterThanOrEqual(3);
   });

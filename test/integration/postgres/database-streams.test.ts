@@ -22,7 +22,7 @@ afterAll(async () => {
 
 /** Waits until the pool has no lease out (release is asynchronous: it may roll back first). */
 async function settled(): Promise<void> {
-  await until(() => db.stats().pool.borrowed === 0, 1_000, 'every lease back in the pool');
+  await until(() => db.stats().pool.borrowed === 0, 10_000, 'every lease back in the pool');
 }
 
 describe('Database.stream()', () => {

@@ -123,7 +123,9 @@ describe('Database.query() in pipeline mode', () => {
   it('sends no new statement to a connection whose head has run past stallAfter: they go to the pool', async () => {
     await using db = pipelined(uniqueName('pipe_hol'), { connections: 1, stallAfter: 50 });
     const pipePid = await pidOf(db);
-    const slow = track(db.one<{ pid: number }>('select pg_backend_pid() as pid from pg_sleep(2)'));
+    // 6 s: the stall must outlast the poll that sees it plus five connects of the pool, which take
+    // seconds on a busy machine (at 2 s the head could finish first: no longer stalled, not pending).
+    const slow = track(db.one<{ pid: number }>('select pg_backend_pid() as pid from pg_sleep(6)'));
     await until(() => db.stats().pipeline.stalled === 1, 5_000, 'the slow statement to stall its connection');
     const fast = await Promise.all(Array.from({ length: 5 }, () => pidOf(db)));
     expect(fast.every((pid) => pid !== pipePid)).toBe(true);
@@ -138,7 +140,10 @@ describe('Database.query() in pipeline mode', () => {
     const app = uniqueName('pipe_move');
     await using db = pipelined(app, { connections: 1, stallAfter: 50 });
     const pipePid = await pidOf(db);
-    const insert = `insert into "${schema.name}".moved (id) select $1 from pg_sleep(1) returning pg_backend_pid() as pid`;
+    // 3 s (was 1): on a busy machine the client could take over a second to read the five answers
+    // behind the moved head, which then had finished its restart and was no longer pending. Not
+    // moved, the head would hold them 3 s and finish first: still caught below.
+    const insert = `insert into "${schema.name}".moved (id) select $1 from pg_sleep(3) returning pg_backend_pid() as pid`;
     const slow = track(db.one<{ pid: number }>(insert, [1]));
     const behind = Promise.all(
       Array.from({ length: 5 }, (_, i) =>
@@ -148,7 +153,7 @@ describe('Database.query() in pipeline mode', () => {
     const rows = await behind;
     expect(rows.map((r) => r.n)).toEqual([0, 1, 2, 3, 4]);
     expect(rows.every((r) => r.pid === pipePid)).toBe(true);
-    expect(slow.status).toBe('pending'); // its 1 s sleep started over on a dedicated connection
+    expect(slow.status).toBe('pending'); // its 3 s sleep started over on a dedicated connection
     expect((await slow.promise).pid).not.toBe(pipePid);
     expect(db.stats().pipeline).toMatchObject({ moved: 1, resent: 1 });
     // The next statement with the same text skips the pipeline at once.

@@ -4,7 +4,7 @@ import { Database, DatabaseError } from '../../../adapters/postgres/index.js';
 import { uniqueName } from '../../support/names.js';
 import { backendsOf, createTestSchema, withPgClient } from '../../support/pg.js';
 import { databaseUrl } from '../../support/services.js';
-import { deferred, rejectionOf } from '../../support/async.js';
+import { deferred, rejectionOf, until } from '../../support/async.js';
 
 let schema: { name: string; drop(): Promise<void> };
 let url: string;
@@ -54,19 +54,30 @@ describe('Database.transaction()', () => {
   });
 
   it('rolls back on abort, cancelling the running statement, and keeps the connection', async () => {
-    await using db = newDb(1);
+    const app = uniqueName('tx');
+    await using db = new Database({ url, applicationName: app, pool: { max: 1 } });
     const pid = (await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid;
     const ac = new AbortController();
     const reason = new Error('stop');
-    const p = db.transaction(
-      async (tx) => {
-        await tx.query(`insert into ${t} values (3, 30)`);
-        setTimeout(() => ac.abort(reason), 100);
-        await tx.query('select pg_sleep(30)');
-      },
-      { signal: ac.signal },
+    const p = rejectionOf(
+      db.transaction(
+        async (tx) => {
+          await tx.query(`insert into ${t} values (3, 30)`);
+          await tx.query('select pg_sleep(30)');
+        },
+        { signal: ac.signal },
+      ),
     );
-    await expect(p).rejects.toBe(reason);
+    // Aborted once the statement runs on the server (a 100 ms timer could fire, on a busy machine,
+    // before it was sent: no statement to cancel).
+    await until(
+      async () =>
+        (await backendsOf(url, app)).some((b) => b.state === 'active' && b.query === 'select pg_sleep(30)'),
+      10_000,
+      'pg_sleep to run',
+    );
+    ac.abort(reason);
+    expect(await p).toBe(reason);
     expect(await count('id = 3')).toBe(0);
     expect((await db.one<{ pid: number }>('select pg_backend_pid() as pid')).pid).toBe(pid);
   });
