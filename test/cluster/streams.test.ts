@@ -165,12 +165,15 @@ describe.skipIf(clusterSkipReason({ control: true }))('Broker on a 3-node cluste
       await reader.connect();
       expect(portOf(reader.stats().url)).toBe(portOf(urls[1]));
       const tally = new DeliveryTally();
-      const offsets = new Map<string, number>();
+      // The consumer's promise is per offset: no offset handled twice, none skipped. A message id can
+      // stand at two offsets when the writer re-published a publish whose confirm the kill cut off
+      // (publishing is at-least-once) — that is the writer's duplicate, not the reader's.
+      const byOffset = new DeliveryTally();
       const consumer = reader.consume(
         s,
         async (msg) => {
           tally.add(msg.properties.messageId);
-          offsets.set(String(msg.properties.messageId), msg.offset!);
+          byOffset.add(msg.offset);
         },
         { offset: 'first', concurrency: 4, prefetch: 16 },
       );
@@ -194,8 +197,12 @@ describe.skipIf(clusterSkipReason({ control: true }))('Broker on a 3-node cluste
         await writing;
         await until(() => tally.distinct === 3_000, 60_000, 'all 3000 read');
         expect(tally.missing(range('k', 0, 3_000))).toEqual([]);
-        expect(tally.duplicates).toBe(0);
-        expect(new Set(offsets.values()).size).toBe(3_000);
+        expect(byOffset.duplicates).toBe(0); // no offset handled twice
+        expect(byOffset.distinct).toBe(tally.total); // every delivery its own offset
+        console.log(
+          `[cluster] stream reader across a SIGKILL: ${byOffset.distinct} offsets read once each; ` +
+            `${tally.duplicates} ids written twice by the writer's re-publishes`,
+        );
         expect(consumer.stats().restarts + reader.stats().reconnects).toBeGreaterThan(0);
       } finally {
         await consumer.close();
