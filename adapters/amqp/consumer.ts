@@ -154,6 +154,10 @@ export class Consumer {
   /** (Re)subscribes on `model`: a fresh channel, qos, consume. Failures retry with backoff. */
   async start(model: ChannelModel): Promise<void> {
     if (this.#closing || this.#starting || (this.#model === model && this.#channel)) return;
+    // This subscription supersedes a re-subscribe still waiting for its backoff: left pending, it
+    // would open a second channel and a second consumer beside this one (a stream read twice).
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
     this.#starting = true;
     this.#model = model;
     let channel: Channel | undefined;
@@ -220,15 +224,26 @@ export class Consumer {
       this.#cancelRetry = undefined;
       const model = this.#host.currentModel();
       if (!model) return; // the broker restarts every consumer on reconnect
-      this.#restarts++;
       const channel = this.#channel;
+      if (channel && this.#model === model && this.#tag !== undefined) return; // consuming already
+      this.#restarts++;
       if (channel && this.#tag === undefined && this.#model === model) {
         this.#subscribe(channel).catch(() => this.#schedule());
       } else {
-        this.#channel = undefined;
+        if (channel) this.#abandon(channel);
         void this.start(model);
       }
     });
+  }
+
+  /** Lets go of a channel this consumer no longer uses; closing it returns its unacked deliveries. */
+  #abandon(channel: Channel): void {
+    if (this.#channel === channel) {
+      this.#channel = undefined;
+      this.#tag = undefined;
+    }
+    this.#runner.dropChannel(channel);
+    channel.close().catch(noop);
   }
 
   #channelClosed(channel: Channel): void {
@@ -250,6 +265,8 @@ export class Consumer {
       }
       return;
     }
+    // A delivery on a channel this consumer let go of: that channel's close returns it to the queue.
+    if (channel !== this.#channel) return;
     if (this.#closing) this.#runner.settle(channel, raw, 'requeue');
     else if (this.#position && !this.#acceptStream(raw)) this.#runner.settle(channel, raw, 'ack');
     else this.#runner.deliver(channel, raw);
