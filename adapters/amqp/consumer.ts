@@ -224,8 +224,10 @@ export class Consumer {
       this.#cancelRetry = undefined;
       const model = this.#host.currentModel();
       if (!model) return; // the broker restarts every consumer on reconnect
+      // A subscription under way (it schedules again if it fails) or in place needs no other.
+      if (this.#starting) return;
       const channel = this.#channel;
-      if (channel && this.#model === model && this.#tag !== undefined) return; // consuming already
+      if (channel && this.#model === model && this.#tag !== undefined) return;
       this.#restarts++;
       if (channel && this.#tag === undefined && this.#model === model) {
         this.#subscribe(channel).catch(() => this.#schedule());
