@@ -109,13 +109,16 @@ describe('Database.query() in pipeline mode', () => {
   });
 
   it('routes statements that change session state to a dedicated connection, and refuses BEGIN', async () => {
-    await using db = pipelined(uniqueName('pipe_set'), { connections: 1 });
+    // No stall guard here: on a busy machine a head past 10 ms would send the reads below to the pool —
+    // onto the very connection the SET changed (as with any pool) — and this test is about routing.
+    await using db = pipelined(uniqueName('pipe_set'), { connections: 1, stallAfter: 600_000 });
     await db.query('select 1');
     expect(db.stats().pool.created).toBe(0);
     await db.query("set work_mem = '7MB'");
     expect(db.stats().pool.created).toBe(1);
     const shared = await Promise.all(Array.from({ length: 10 }, () => db.one('show work_mem')));
     expect(shared.every((r) => (r as { work_mem: string }).work_mem !== '7MB')).toBe(true);
+    expect(db.stats().pipeline).toMatchObject({ statements: 11, overflowed: 0 }); // the reads were pipelined
     await expect(db.query('begin')).rejects.toThrow(/refuses transaction control.*db\.transaction/);
     await expect(db.query('BEGIN')).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
