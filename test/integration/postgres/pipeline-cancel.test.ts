@@ -87,10 +87,16 @@ describe('Database.query() cancellation on a pipelined connection', () => {
     await expect(victim).rejects.toThrow('cancel the victim');
     expect(first.status).toBe('pending'); // answered at once, not when its turn came
     expect(await first.promise).toEqual({ a: 'a' });
-    expect(await after).toEqual({ c: 3, pid: pipePid });
+    const neighbour = await after;
+    expect(neighbour.c).toBe(3);
     await until(async () => (await running(app, 'pg_sleep')).length === 0, 10_000, 'the victim cancelled');
     expect(db.stats().cancellations).toBe(1);
-    expect(db.stats().pipeline.resent).toBe(0);
+    // `after` runs in its place on the pipe — unless the victim's cancel also failed it: PostgreSQL 15's
+    // postmaster signals a CancelRequest twice (process, then process group), and when it is descheduled
+    // between the two, the second lands once the victim has stopped (seen in one full run of 14: both
+    // 57014s on one backend, 1 ms apart). Such a neighbour had no effect and is re-sent on a dedicated
+    // connection (CancelLedger). Off the pipe without that re-send would be a routing defect.
+    expect(db.stats().pipeline.resent).toBe(neighbour.pid === pipePid ? 0 : 1);
   });
 
   it('re-sends a neighbour that a late cancel hit: its caller never sees the cancel, and it runs once', async () => {

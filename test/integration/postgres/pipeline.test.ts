@@ -155,10 +155,14 @@ describe('Database.query() in pipeline mode', () => {
     );
     const rows = await behind;
     expect(rows.map((r) => r.n)).toEqual([0, 1, 2, 3, 4]);
-    expect(rows.every((r) => r.pid === pipePid)).toBe(true);
+    // They ran on the pipe behind the moved head — but for at most one: PostgreSQL 15 signals a
+    // CancelRequest twice, and a second signal that lands after the head stopped fails the statement
+    // then running, which had no effect and is re-sent on a dedicated connection (CancelLedger).
+    const offPipe = rows.filter((r) => r.pid !== pipePid).length;
+    expect(offPipe).toBeLessThanOrEqual(1);
     expect(slow.status).toBe('pending'); // its 3 s sleep started over on a dedicated connection
     expect((await slow.promise).pid).not.toBe(pipePid);
-    expect(db.stats().pipeline).toMatchObject({ moved: 1, resent: 1 });
+    expect(db.stats().pipeline).toMatchObject({ moved: 1, resent: 1 + offPipe });
     // The next statement with the same text skips the pipeline at once.
     expect((await db.one<{ pid: number }>(insert, [2])).pid).not.toBe(pipePid);
     expect(db.stats().pipeline).toMatchObject({ moved: 1, slowRouted: 1 });
