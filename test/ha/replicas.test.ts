@@ -81,8 +81,14 @@ describe.skipIf(!cluster)('Database with read replicas', () => {
     expect(slow.status).toBe('pending'); // its sleep started over on a dedicated connection to b
     expect(await slow.promise).toMatchObject(onReplica);
     const stats = db.stats();
-    expect(stats.replicas[0]!.pipeline).toMatchObject({ statements: 7, moved: 1, resent: 1 });
-    expect(stats.replicas[0]!.pool.created).toBe(1);
+    expect(stats.replicas[0]!.pipeline).toMatchObject({ statements: 7, moved: 1 });
+    // The moved head was re-sent, and at most one read behind it: PostgreSQL 15 signals a
+    // CancelRequest twice, and a second signal that lands after the head stopped fails the read then
+    // running, which had no effect and is re-sent on the replica's pool too (CancelLedger).
+    const hitBehind = stats.replicas[0]!.pipeline.resent - 1;
+    expect(hitBehind === 0 || hitBehind === 1, `resent ${hitBehind + 1}`).toBe(true);
+    expect(stats.replicas[0]!.pool.created).toBeGreaterThanOrEqual(1);
+    expect(stats.replicas[0]!.pool.created).toBeLessThanOrEqual(1 + hitBehind);
     // Nothing of it touched the primary.
     expect(stats.pool.created).toBe(0);
     expect(stats.pipeline.statements).toBe(0);
